@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Hot C kernels are compiled with optimisation even in debug builds: the test suite
+/// runs in debug, where unoptimised elementwise loops are 100x slower than BLAS.
+let optimisedC: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno"])]
+
+let package = Package(
+    name: "SeqModels",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "SeqModels", targets: ["SeqModels"]),
+        .library(name: "Corpus", targets: ["Corpus"]),
+        .executable(name: "seqmodels", targets: ["seqmodels"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // OpenBLAS through pkg-config `openblas` on Linux (Debian ships no cblas.pc).
+        // On Apple platforms SeqModels imports Accelerate instead.
+        .systemLibrary(
+            name: "CBLAS",
+            path: "Sources/CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]
+        ),
+        // Vectorised elementwise kernels (gates, activations, softmax).
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: optimisedC),
+        // libxml2 behind an opaque C API: libxml2's headers pull in ICU, which clashes
+        // with Foundation's ICU when both are imported by one Swift module.
+        .target(
+            name: "CXMLReader",
+            path: "Sources/CXMLReader",
+            cSettings: [.unsafeFlags(["-I/usr/include/libxml2", "-O2"])],
+            linkerSettings: [.linkedLibrary("xml2")]
+        ),
+        .target(
+            name: "SeqModels",
+            dependencies: [
+                .target(name: "CBLAS", condition: .when(platforms: [.linux])),
+                "CKernels",
+            ]
+        ),
+        .target(name: "Corpus", dependencies: ["SeqModels", "CXMLReader"]),
+        .executableTarget(
+            name: "seqmodels",
+            dependencies: [
+                "SeqModels", "Corpus",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "SeqModelsTests",
+            dependencies: ["SeqModels"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "CorpusTests",
+            dependencies: ["Corpus", "SeqModels"],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

@@ -1,0 +1,4 @@
+#ifndef SEQMODELS_CBLAS_SHIM_H
+#define SEQMODELS_CBLAS_SHIM_H
+#include <cblas.h>
+#endif

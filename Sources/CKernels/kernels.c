@@ -1,0 +1,154 @@
+#include "CKernels.h"
+#include <math.h>
+#include <string.h>
+#include <stdint.h>
+
+/*
+ * Build each kernel twice on x86-64 Linux (AVX2+FMA and baseline) and pick at load
+ * time; elsewhere the plain build is used. The loops are written so that the
+ * compiler vectorises them (no branches, no libm calls in the bodies).
+ */
+#if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
+#define SM_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SM_MULTIVERSION
+#endif
+
+/* exp with Cephes-style range reduction: x = n ln2 + r, |r| <= ln2/2. */
+static inline float sm_expf(float x) {
+    x = fminf(fmaxf(x, -87.33654f), 88.72283f);
+    float fx = x * 1.44269504088896341f;
+    fx = __builtin_floorf(fx + 0.5f);
+    float r = x - fx * 0.693359375f;
+    r = r - fx * -2.12194440e-4f;
+    float r2 = r * r;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r2 + r + 1.0f;
+    int32_t n = (int32_t)fx;
+    /* 2^n for n in [-126, 127]; split to stay finite near the ends. */
+    int32_t n1 = n >> 1;
+    int32_t n2 = n - n1;
+    union { int32_t i; float f; } s1, s2;
+    s1.i = (n1 + 127) << 23;
+    s2.i = (n2 + 127) << 23;
+    return p * s1.f * s2.f;
+}
+
+static inline float sm_sigmoidf(float x) {
+    return 1.0f / (1.0f + sm_expf(-x));
+}
+
+/* Rational approximation of tanh on [-9, 9] (as in Eigen), clamped beyond. */
+static inline float sm_tanhf(float x) {
+    const float clamp = 7.90531110763549805f;
+    float ax = fminf(fmaxf(x, -clamp), clamp);
+    float x2 = ax * ax;
+    float p = -2.76076847742355e-16f;
+    p = p * x2 + 2.00018790482477e-13f;
+    p = p * x2 + -8.60467152213735e-11f;
+    p = p * x2 + 5.12229709037114e-08f;
+    p = p * x2 + 1.48572235717979e-05f;
+    p = p * x2 + 6.37261928875436e-04f;
+    p = p * x2 + 4.89352455891786e-03f;
+    p = p * ax;
+    float q = 1.19825839466702e-06f;
+    q = q * x2 + 1.18534705686654e-04f;
+    q = q * x2 + 2.26843463243900e-03f;
+    q = q * x2 + 4.89352518554385e-03f;
+    float y = p / q;
+    /* For tiny |x| the approximation equals x to within rounding; keep it exact. */
+    return fabsf(x) < 4e-4f ? x : y;
+}
+
+SM_MULTIVERSION
+void sm_exp(const float *x, float *y, long n) {
+    for (long i = 0; i < n; i++) y[i] = sm_expf(x[i]);
+}
+
+SM_MULTIVERSION
+void sm_sigmoid(const float *x, float *y, long n) {
+    for (long i = 0; i < n; i++) y[i] = sm_sigmoidf(x[i]);
+}
+
+SM_MULTIVERSION
+void sm_tanh(const float *x, float *y, long n) {
+    for (long i = 0; i < n; i++) y[i] = sm_tanhf(x[i]);
+}
+
+SM_MULTIVERSION
+void sm_log_softmax_rows(const float *x, float *y, long rows, long cols) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+        float m = -INFINITY;
+        for (long j = 0; j < cols; j++) m = fmaxf(m, xr[j]);
+        float s = 0.0f;
+        for (long j = 0; j < cols; j++) s += sm_expf(xr[j] - m);
+        /* (x - m) - log(s), not x - (m + log s): keeps precision for large logits. */
+        float ls = logf(s);
+        for (long j = 0; j < cols; j++) yr[j] = (xr[j] - m) - ls;
+    }
+}
+
+SM_MULTIVERSION
+void sm_lstm_cell_forward(float *gates, const float *c_prev, float *c, float *tanh_c,
+                          float *h, long h_stride, long rows, long hidden) {
+    const long H = hidden;
+    for (long r = 0; r < rows; r++) {
+        float *gi = gates + r * 4 * H;
+        float *gf = gi + H;
+        float *gg = gi + 2 * H;
+        float *go = gi + 3 * H;
+        const float *cp = c_prev + r * H;
+        float *cr = c + r * H;
+        float *tc = tanh_c + r * H;
+        float *hr = h + r * h_stride;
+        for (long j = 0; j < H; j++) {
+            float i = sm_sigmoidf(gi[j]);
+            float f = sm_sigmoidf(gf[j]);
+            float g = sm_tanhf(gg[j]);
+            float o = sm_sigmoidf(go[j]);
+            float cn = f * cp[j] + i * g;
+            float t = sm_tanhf(cn);
+            gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o;
+            cr[j] = cn;
+            tc[j] = t;
+            hr[j] = o * t;
+        }
+    }
+}
+
+SM_MULTIVERSION
+void sm_lstm_cell_backward(const float *gates, const float *c_prev, const float *tanh_c,
+                           const float *dh, float *dc, float *dgates, long rows, long hidden) {
+    const long H = hidden;
+    for (long r = 0; r < rows; r++) {
+        const float *gi = gates + r * 4 * H;
+        const float *gf = gi + H;
+        const float *gg = gi + 2 * H;
+        const float *go = gi + 3 * H;
+        const float *cp = c_prev + r * H;
+        const float *tc = tanh_c + r * H;
+        const float *dhr = dh + r * H;
+        float *dcr = dc + r * H;
+        float *di = dgates + r * 4 * H;
+        float *df = di + H;
+        float *dg = di + 2 * H;
+        float *dov = di + 3 * H;
+        for (long j = 0; j < H; j++) {
+            float i = gi[j], f = gf[j], g = gg[j], o = go[j], t = tc[j];
+            float dhj = dhr[j];
+            float dcj = dcr[j] + dhj * o * (1.0f - t * t);
+            di[j] = dcj * g * i * (1.0f - i);
+            df[j] = dcj * cp[j] * f * (1.0f - f);
+            dg[j] = dcj * i * (1.0f - g * g);
+            dov[j] = dhj * t * o * (1.0f - o);
+            dcr[j] = dcj * f;
+        }
+    }
+}

@@ -1,0 +1,3 @@
+#ifndef SEQMODELS_CXMLREADER_H
+#define SEQMODELS_CXMLREADER_H
+#endif

@@ -1,0 +1,94 @@
+#if canImport(Accelerate)
+import Accelerate
+#else
+import CBLAS
+#endif
+
+/// Thin, typed access to the BLAS routines SeqModels uses (OpenBLAS on Linux,
+/// Accelerate on Apple platforms). All matrices are row-major; the leading
+/// dimension is the row stride in elements (the number of columns of the stored matrix).
+public enum BLAS {
+    /// `C = alpha * op(A) * op(B) + beta * C`, with `op(A)` of shape m x k and `op(B)` k x n.
+    @inlinable
+    public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                            alpha: Float = 1,
+                            a: UnsafePointer<Float>, lda: Int,
+                            b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float,
+                            c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0, n > 0 else { return }
+        if k == 0 {
+            // BLAS may skip the beta scaling when k == 0 on some builds; do it here.
+            for r in 0..<m { for j in 0..<n { c[r * ldc + j] *= beta } }
+            return
+        }
+        cblas_sgemm(CblasRowMajor,
+                    transposeA ? CblasTrans : CblasNoTrans,
+                    transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// `y += alpha * x`.
+    @inlinable
+    public static func axpy(count: Int, alpha: Float, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        guard count > 0 else { return }
+        cblas_saxpy(Int32(count), alpha, x, 1, y, 1)
+    }
+
+    /// `x *= alpha`.
+    @inlinable
+    public static func scal(count: Int, alpha: Float, x: UnsafeMutablePointer<Float>) {
+        guard count > 0 else { return }
+        cblas_sscal(Int32(count), alpha, x, 1)
+    }
+
+    /// Number of threads BLAS uses for one call. Set it once, at start-up, from the
+    /// command line (`--threads`); it is process-wide in OpenBLAS.
+    public static func setThreadCount(_ count: Int) {
+        precondition(count >= 1, "Thread count must be at least 1")
+        #if !canImport(Accelerate)
+        openblas_set_num_threads(Int32(count))
+        #endif
+    }
+
+    /// The number of threads BLAS will use.
+    public static var threadCount: Int {
+        #if canImport(Accelerate)
+        return 1
+        #else
+        return Int(openblas_get_num_threads())
+        #endif
+    }
+}
+
+extension Tensor {
+    /// Matrix product `op(a) * op(b)` of two rank-2 tensors.
+    public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+        precondition(a.rank == 2 && b.rank == 2, "matmul needs matrices, got \(a.shape) and \(b.shape)")
+        let (m, k) = transposeA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
+        let (k2, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
+        precondition(k == k2, "matmul inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") x \(b.shape)\(transposeB ? "ᵀ" : "")")
+        var c = Tensor(shape: [m, n])
+        c.addMatmul(a, b, transposeA: transposeA, transposeB: transposeB, beta: 0)
+        return c
+    }
+
+    /// `self = alpha * op(a) * op(b) + beta * self` for matrices of matching shapes.
+    public mutating func addMatmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
+                                   alpha: Float = 1, beta: Float = 1) {
+        precondition(a.rank == 2 && b.rank == 2 && rank == 2, "addMatmul needs matrices")
+        let (m, k) = transposeA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
+        let n = transposeB ? b.shape[0] : b.shape[1]
+        precondition((transposeB ? b.shape[1] : b.shape[0]) == k && shape == [m, n],
+                     "addMatmul shapes do not fit: \(a.shape), \(b.shape) into \(shape)")
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                withUnsafeMutableBufferPointer { pc in
+                    guard let ap = pa.baseAddress, let bp = pb.baseAddress, let cp = pc.baseAddress else { return }
+                    BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                              a: ap, lda: a.shape[1], b: bp, ldb: b.shape[1], beta: beta, c: cp, ldc: n)
+                }
+            }
+        }
+    }
+}

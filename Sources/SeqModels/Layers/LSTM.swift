@@ -1,3 +1,5 @@
+import CKernels
+
 /// Hidden and cell states of a (possibly stacked, bidirectional) LSTM.
 ///
 /// Both tensors have PyTorch's shape `[directions * layers, batch, hidden]`; slice
@@ -59,9 +61,416 @@ public struct LSTM: ParameterContainer, Sendable {
     }
 
     public let configuration: Configuration
-    // Placeholder: the implementation lands in the next commit.
+
+    /// The four parameters of one layer in one direction.
+    public struct Cell: Sendable, Equatable {
+        /// `[4H, inputSize]`, gate blocks i, f, g, o.
+        public var weightIH: Parameter
+        /// `[4H, H]`.
+        public var weightHH: Parameter
+        /// `[4H]`.
+        public var biasIH: Parameter
+        /// `[4H]`.
+        public var biasHH: Parameter
+    }
+
+    /// Parameters per layer and direction: `cells[layer * directions + direction]`.
+    public var cells: [Cell]
+
+    /// An LSTM initialised as PyTorch does: every parameter from U(−1/√H, 1/√H).
     public init(_ configuration: Configuration, generator: inout SeededGenerator) {
         self.configuration = configuration
+        let h = configuration.hiddenSize
+        let bound = 1 / Float(h).squareRoot()
+        var cells: [Cell] = []
+        for layer in 0..<configuration.layerCount {
+            let inputWidth = layer == 0 ? configuration.inputSize : configuration.outputSize
+            for _ in 0..<configuration.directionCount {
+                cells.append(Cell(
+                    weightIH: Parameter(.uniform([4 * h, inputWidth], low: -bound, high: bound, using: &generator)),
+                    weightHH: Parameter(.uniform([4 * h, h], low: -bound, high: bound, using: &generator)),
+                    biasIH: Parameter(.uniform([4 * h], low: -bound, high: bound, using: &generator)),
+                    biasHH: Parameter(.uniform([4 * h], low: -bound, high: bound, using: &generator))))
+            }
+        }
+        self.cells = cells
     }
-    public mutating func visitParameters(prefix: String, _ visit: (String, inout Parameter) throws -> Void) rethrows {}
+
+    /// Convenience initialiser spelling out the configuration.
+    public init(inputSize: Int, hiddenSize: Int, layerCount: Int = 1, bidirectional: Bool = false,
+                dropout: Float = 0, generator: inout SeededGenerator) {
+        self.init(Configuration(inputSize: inputSize, hiddenSize: hiddenSize, layerCount: layerCount,
+                                bidirectional: bidirectional, dropout: dropout), generator: &generator)
+    }
+
+    /// PyTorch's name suffix for a layer and direction: `_l0`, `_l1_reverse`.
+    public static func parameterSuffix(layer: Int, direction: Int) -> String {
+        "_l\(layer)" + (direction == 1 ? "_reverse" : "")
+    }
+
+    public mutating func visitParameters(prefix: String, _ visit: (String, inout Parameter) throws -> Void) rethrows {
+        let directions = configuration.directionCount
+        for index in cells.indices {
+            let suffix = LSTM.parameterSuffix(layer: index / directions, direction: index % directions)
+            try visit(prefix + "weight_ih" + suffix, &cells[index].weightIH)
+            try visit(prefix + "weight_hh" + suffix, &cells[index].weightHH)
+            try visit(prefix + "bias_ih" + suffix, &cells[index].biasIH)
+            try visit(prefix + "bias_hh" + suffix, &cells[index].biasHH)
+        }
+    }
+
+    // MARK: - Forward
+
+    /// What `backward` needs from one forward pass. Opaque to callers.
+    public struct Cache {
+        fileprivate let batchSizes: [Int]
+        fileprivate let sortedIndices: [Int]?
+        fileprivate let rowCount: Int
+        /// Per layer: its input rows `[N, inputWidth]` (after inter-layer dropout).
+        fileprivate let layerInputs: [FloatBuffer]
+        /// Per layer above the first: the dropout mask applied to its input, or nil.
+        fileprivate let dropoutMasks: [FloatBuffer?]
+        /// Per layer and direction: activated gates `[N, 4H]`, previous h and c `[N, H]`, tanh(c) `[N, H]`.
+        fileprivate let gates: [FloatBuffer]
+        fileprivate let previousHidden: [FloatBuffer]
+        fileprivate let previousCell: [FloatBuffer]
+        fileprivate let tanhCell: [FloatBuffer]
+    }
+
+    /// Runs the LSTM for inference (no dropout, nothing cached).
+    ///
+    /// - Parameters:
+    ///   - input: packed rows `[N, inputSize]`.
+    ///   - initialState: `(h0, c0)`, each `[directions * layers, batch, H]` in the original batch order; zeros when nil.
+    /// - Returns: the packed output rows `[N, directions * H]` and the final states `(hN, cN)` in the original
+    ///   batch order. For the reverse direction `hN` is its state after the *first* token, as in PyTorch.
+    public func callAsFunction(_ input: PackedSequence, initialState: LSTMState? = nil) -> (output: PackedSequence, finalState: LSTMState) {
+        var unused = SeededGenerator(seed: 0)
+        let result = run(input, initialState: initialState, training: false, generator: &unused)
+        return (result.output, result.finalState)
+    }
+
+    /// Runs the LSTM for training: applies inter-layer dropout (drawing from `generator`) and caches
+    /// what `backward` needs. Shapes as in `callAsFunction`.
+    public func forward(_ input: PackedSequence, initialState: LSTMState? = nil,
+                        generator: inout SeededGenerator) -> (output: PackedSequence, finalState: LSTMState, cache: Cache) {
+        let result = run(input, initialState: initialState, training: true, generator: &generator)
+        return (result.output, result.finalState, result.cache!)
+    }
+
+    private func run(_ input: PackedSequence, initialState: LSTMState?, training: Bool,
+                     generator: inout SeededGenerator) -> (output: PackedSequence, finalState: LSTMState, cache: Cache?) {
+        let config = configuration
+        let H = config.hiddenSize, D = config.directionCount, L = config.layerCount
+        let B = input.batchSize, N = input.rowCount, T = input.maxLength
+        precondition(input.featureCount == config.inputSize,
+                     "LSTM expects \(config.inputSize) input features, got \(input.featureCount)")
+        if let s = initialState {
+            precondition(s.hidden.shape == [D * L, B, H],
+                         "LSTM initial state must be [\(D * L), \(B), \(H)], got \(s.hidden.shape)")
+        }
+        let batchSizes = input.batchSizes
+        let offsets = input.stepOffsets
+        let sortedIndices = input.sortedIndices
+
+        // Initial and final states in sorted batch order, one [B, H] block per (layer, direction).
+        let h0 = initialState.map { Self.sortedState($0.hidden, sortedIndices: sortedIndices) }
+        let c0 = initialState.map { Self.sortedState($0.cell, sortedIndices: sortedIndices) }
+        let hN = FloatBuffer(count: D * L * B * H)
+        let cN = FloatBuffer(count: D * L * B * H)
+
+        var layerInput = FloatBuffer(input.data)
+        var layerInputs: [FloatBuffer] = []
+        var dropoutMasks: [FloatBuffer?] = []
+        var gatesCache: [FloatBuffer] = [], hPrevCache: [FloatBuffer] = [], cPrevCache: [FloatBuffer] = [], tanhCache: [FloatBuffer] = []
+
+        for layer in 0..<L {
+            let inputWidth = layer == 0 ? config.inputSize : D * H
+            var mask: FloatBuffer? = nil
+            if layer > 0 && training && config.dropout > 0 {
+                let m = FloatBuffer(count: N * inputWidth)
+                let keep = 1 / (1 - config.dropout)
+                for i in 0..<(N * inputWidth) {
+                    let kept = generator.nextFloat() >= config.dropout
+                    m.pointer[i] = kept ? keep : 0
+                    layerInput.pointer[i] *= m.pointer[i]
+                }
+                mask = m
+            }
+            if training {
+                layerInputs.append(layerInput)
+                dropoutMasks.append(mask)
+            }
+            let output = FloatBuffer(count: N * D * H)
+            for direction in 0..<D {
+                let cell = cells[layer * D + direction]
+                let slice = layer * D + direction
+                let gates = FloatBuffer(count: N * 4 * H)
+                let hPrev = FloatBuffer(count: N * H)
+                let cPrev = FloatBuffer(count: N * H)
+                let cAll = FloatBuffer(count: N * H)
+                let tanhC = FloatBuffer(count: N * H)
+
+                // Input projection of every step at once: gates = X W_ihᵀ + (b_ih + b_hh).
+                Self.fillBias(gates, rows: N, bias1: cell.biasIH.value, bias2: cell.biasHH.value)
+                cell.weightIH.value.withUnsafeBufferPointer { w in
+                    BLAS.gemm(transposeA: false, transposeB: true, m: N, n: 4 * H, k: inputWidth,
+                              a: layerInput.pointer, lda: inputWidth, b: w.baseAddress!, ldb: inputWidth,
+                              beta: 1, c: gates.pointer, ldc: 4 * H)
+                }
+                let h0Block = h0.map { $0.pointer + slice * B * H }
+                let c0Block = c0.map { $0.pointer + slice * B * H }
+                let outColumn = output.pointer + direction * H
+                let ldOut = D * H
+
+                cell.weightHH.value.withUnsafeBufferPointer { wBuffer in
+                    let w = wBuffer.baseAddress!
+                    func step(_ t: Int, recurrent: Bool) {
+                        let rows = batchSizes[t], off = offsets[t]
+                        if recurrent {
+                            BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: 4 * H, k: H,
+                                      a: hPrev.pointer + off * H, lda: H, b: w, ldb: H,
+                                      beta: 1, c: gates.pointer + off * 4 * H, ldc: 4 * H)
+                        }
+                        sm_lstm_cell_forward(gates.pointer + off * 4 * H, cPrev.pointer + off * H,
+                                             cAll.pointer + off * H, tanhC.pointer + off * H,
+                                             outColumn + off * ldOut, ldOut, rows, H)
+                    }
+                    if direction == 0 {
+                        for t in 0..<T {
+                            let rows = batchSizes[t], off = offsets[t]
+                            if t == 0 {
+                                if let h0b = h0Block, let c0b = c0Block {
+                                    copyRows(from: h0b, stride: H, to: hPrev.pointer, stride: H, rows: rows, columns: H)
+                                    copyRows(from: c0b, stride: H, to: cPrev.pointer, stride: H, rows: rows, columns: H)
+                                }
+                            } else {
+                                let prev = offsets[t - 1]
+                                copyRows(from: outColumn + prev * ldOut, stride: ldOut, to: hPrev.pointer + off * H, stride: H, rows: rows, columns: H)
+                                copyRows(from: cAll.pointer + prev * H, stride: H, to: cPrev.pointer + off * H, stride: H, rows: rows, columns: H)
+                            }
+                            step(t, recurrent: t > 0 || h0Block != nil)
+                            // Sequences whose last token is at t: record their final state.
+                            let ending = t + 1 < T ? batchSizes[t + 1] : 0
+                            if ending < rows {
+                                copyRows(from: outColumn + (off + ending) * ldOut, stride: ldOut,
+                                         to: hN.pointer + (slice * B + ending) * H, stride: H, rows: rows - ending, columns: H)
+                                copyRows(from: cAll.pointer + (off + ending) * H, stride: H,
+                                         to: cN.pointer + (slice * B + ending) * H, stride: H, rows: rows - ending, columns: H)
+                            }
+                        }
+                    } else {
+                        for t in stride(from: T - 1, through: 0, by: -1) {
+                            let rows = batchSizes[t], off = offsets[t]
+                            // Rows alive at t + 1 continue from there; the others start here from (h0, c0).
+                            let continuing = t + 1 < T ? batchSizes[t + 1] : 0
+                            if continuing > 0 {
+                                let next = offsets[t + 1]
+                                copyRows(from: outColumn + next * ldOut, stride: ldOut, to: hPrev.pointer + off * H, stride: H, rows: continuing, columns: H)
+                                copyRows(from: cAll.pointer + next * H, stride: H, to: cPrev.pointer + off * H, stride: H, rows: continuing, columns: H)
+                            }
+                            if let h0b = h0Block, let c0b = c0Block, continuing < rows {
+                                copyRows(from: h0b + continuing * H, stride: H, to: hPrev.pointer + (off + continuing) * H, stride: H, rows: rows - continuing, columns: H)
+                                copyRows(from: c0b + continuing * H, stride: H, to: cPrev.pointer + (off + continuing) * H, stride: H, rows: rows - continuing, columns: H)
+                            }
+                            step(t, recurrent: continuing > 0 || h0Block != nil)
+                        }
+                        // The reverse direction ends at step 0, where every sequence is alive.
+                        if T > 0 {
+                            copyRows(from: outColumn, stride: ldOut, to: hN.pointer + slice * B * H, stride: H, rows: B, columns: H)
+                            copyRows(from: cAll.pointer, stride: H, to: cN.pointer + slice * B * H, stride: H, rows: B, columns: H)
+                        }
+                    }
+                }
+                if training {
+                    gatesCache.append(gates); hPrevCache.append(hPrev); cPrevCache.append(cPrev); tanhCache.append(tanhC)
+                }
+            }
+            layerInput = output
+        }
+
+        let finalState = LSTMState(
+            hidden: Self.unsortedState(hN, slices: D * L, batch: B, hidden: H, sortedIndices: sortedIndices),
+            cell: Self.unsortedState(cN, slices: D * L, batch: B, hidden: H, sortedIndices: sortedIndices))
+        let output = input.replacingData(layerInput.tensor(shape: [N, D * H]))
+        let cache = training ? Cache(batchSizes: batchSizes, sortedIndices: sortedIndices, rowCount: N,
+                                     layerInputs: layerInputs, dropoutMasks: dropoutMasks, gates: gatesCache,
+                                     previousHidden: hPrevCache, previousCell: cPrevCache, tanhCell: tanhCache) : nil
+        return (output, finalState, cache)
+    }
+
+    // MARK: - Backward
+
+    /// Back-propagates through the pass that produced `cache`.
+    ///
+    /// - Parameters:
+    ///   - outputGradient: gradient of the loss with respect to the packed output rows, `[N, directions * H]`.
+    ///   - finalStateGradient: gradients with respect to `(hN, cN)`, `[directions * layers, batch, H]`, if the loss uses them.
+    /// - Returns: the gradient with respect to the packed input rows `[N, inputSize]` and with respect to the
+    ///   initial state `(h0, c0)` (original batch order). Parameter gradients are *added* to `gradient`.
+    public mutating func backward(_ cache: Cache, outputGradient: Tensor,
+                                  finalStateGradient: LSTMState? = nil) -> (inputGradient: Tensor, initialStateGradient: LSTMState) {
+        let config = configuration
+        let H = config.hiddenSize, D = config.directionCount, L = config.layerCount
+        let batchSizes = cache.batchSizes
+        let N = cache.rowCount, T = batchSizes.count, B = batchSizes.first ?? 0
+        precondition(outputGradient.shape == [N, D * H],
+                     "LSTM output gradient must be [\(N), \(D * H)], got \(outputGradient.shape)")
+        if let g = finalStateGradient {
+            precondition(g.hidden.shape == [D * L, B, H], "LSTM final-state gradient must be [\(D * L), \(B), \(H)], got \(g.hidden.shape)")
+        }
+        var offsets = [0]
+        for b in batchSizes { offsets.append(offsets[offsets.count - 1] + b) }
+        let dhN = finalStateGradient.map { Self.sortedState($0.hidden, sortedIndices: cache.sortedIndices) }
+        let dcN = finalStateGradient.map { Self.sortedState($0.cell, sortedIndices: cache.sortedIndices) }
+        let dh0 = FloatBuffer(count: D * L * B * H)
+        let dc0 = FloatBuffer(count: D * L * B * H)
+        let ones = FloatBuffer(count: N)
+        ones.pointer.update(repeating: 1, count: N)
+
+        var upstream = FloatBuffer(outputGradient)   // gradient w.r.t. this layer's output rows [N, D*H]
+        for layer in stride(from: L - 1, through: 0, by: -1) {
+            let inputWidth = layer == 0 ? config.inputSize : D * H
+            let layerInput = cache.layerInputs[layer]
+            let inputGradient = FloatBuffer(count: N * inputWidth)
+            for direction in 0..<D {
+                let slice = layer * D + direction
+                let gates = cache.gates[slice], hPrev = cache.previousHidden[slice]
+                let cPrev = cache.previousCell[slice], tanhC = cache.tanhCell[slice]
+                let dgates = FloatBuffer(count: N * 4 * H)
+                let dh = FloatBuffer(count: N * H)
+                let dc = FloatBuffer(count: B * H)   // running gradient w.r.t. c of the live rows
+                copyRows(from: upstream.pointer + direction * H, stride: D * H, to: dh.pointer, stride: H, rows: N, columns: H)
+                let dhNBlock = dhN.map { $0.pointer + slice * B * H }
+                let dcNBlock = dcN.map { $0.pointer + slice * B * H }
+
+                cells[slice].weightHH.value.withUnsafeBufferPointer { wBuffer in
+                    let w = wBuffer.baseAddress!
+                    if direction == 0 {
+                        for t in stride(from: T - 1, through: 0, by: -1) {
+                            let rows = batchSizes[t], off = offsets[t]
+                            // Sequences ending at t receive the final-state gradients.
+                            let ending = t + 1 < T ? batchSizes[t + 1] : 0
+                            if ending < rows {
+                                if let g = dhNBlock {
+                                    addRows(from: g + ending * H, stride: H, to: dh.pointer + (off + ending) * H, stride: H, rows: rows - ending, columns: H)
+                                }
+                                if let g = dcNBlock {
+                                    copyRows(from: g + ending * H, stride: H, to: dc.pointer + ending * H, stride: H, rows: rows - ending, columns: H)
+                                }
+                            }
+                            sm_lstm_cell_backward(gates.pointer + off * 4 * H, cPrev.pointer + off * H, tanhC.pointer + off * H,
+                                                  dh.pointer + off * H, dc.pointer, dgates.pointer + off * 4 * H, rows, H)
+                            if t > 0 {
+                                // dh of step t-1 (its first `rows` rows) += dgates_t W_hh.
+                                BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: H, k: 4 * H,
+                                          a: dgates.pointer + off * 4 * H, lda: 4 * H, b: w, ldb: H,
+                                          beta: 1, c: dh.pointer + offsets[t - 1] * H, ldc: H)
+                            } else {
+                                BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: H, k: 4 * H,
+                                          a: dgates.pointer, lda: 4 * H, b: w, ldb: H,
+                                          beta: 0, c: dh0.pointer + slice * B * H, ldc: H)
+                                copyRows(from: dc.pointer, stride: H, to: dc0.pointer + slice * B * H, stride: H, rows: rows, columns: H)
+                            }
+                        }
+                    } else {
+                        let scratch = FloatBuffer(count: B * H)
+                        for t in 0..<T {
+                            let rows = batchSizes[t], off = offsets[t]
+                            if t == 0 {
+                                if let g = dhNBlock { addRows(from: g, stride: H, to: dh.pointer, stride: H, rows: rows, columns: H) }
+                                if let g = dcNBlock { copyRows(from: g, stride: H, to: dc.pointer, stride: H, rows: rows, columns: H) }
+                            }
+                            sm_lstm_cell_backward(gates.pointer + off * 4 * H, cPrev.pointer + off * H, tanhC.pointer + off * H,
+                                                  dh.pointer + off * H, dc.pointer, dgates.pointer + off * 4 * H, rows, H)
+                            // Gradient w.r.t. this step's h_prev: rows that continued from t+1 pass it there,
+                            // rows that started here pass it (and dc) to the initial state.
+                            BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: H, k: 4 * H,
+                                      a: dgates.pointer + off * 4 * H, lda: 4 * H, b: w, ldb: H,
+                                      beta: 0, c: scratch.pointer, ldc: H)
+                            let continuing = t + 1 < T ? batchSizes[t + 1] : 0
+                            if continuing > 0 {
+                                addRows(from: scratch.pointer, stride: H, to: dh.pointer + offsets[t + 1] * H, stride: H, rows: continuing, columns: H)
+                            }
+                            if continuing < rows {
+                                copyRows(from: scratch.pointer + continuing * H, stride: H, to: dh0.pointer + (slice * B + continuing) * H, stride: H, rows: rows - continuing, columns: H)
+                                copyRows(from: dc.pointer + continuing * H, stride: H, to: dc0.pointer + (slice * B + continuing) * H, stride: H, rows: rows - continuing, columns: H)
+                            }
+                        }
+                    }
+                }
+
+                // Weight gradients for all steps at once, and the input gradient.
+                cells[slice].weightIH.gradient.withUnsafeMutableBufferPointer { g in
+                    BLAS.gemm(transposeA: true, transposeB: false, m: 4 * H, n: inputWidth, k: N,
+                              a: dgates.pointer, lda: 4 * H, b: layerInput.pointer, ldb: inputWidth,
+                              beta: 1, c: g.baseAddress!, ldc: inputWidth)
+                }
+                cells[slice].weightHH.gradient.withUnsafeMutableBufferPointer { g in
+                    BLAS.gemm(transposeA: true, transposeB: false, m: 4 * H, n: H, k: N,
+                              a: dgates.pointer, lda: 4 * H, b: hPrev.pointer, ldb: H,
+                              beta: 1, c: g.baseAddress!, ldc: H)
+                }
+                for keyPath in [\Cell.biasIH, \Cell.biasHH] {
+                    cells[slice][keyPath: keyPath].gradient.withUnsafeMutableBufferPointer { g in
+                        BLAS.gemm(transposeA: false, transposeB: false, m: 1, n: 4 * H, k: N,
+                                  a: ones.pointer, lda: N, b: dgates.pointer, ldb: 4 * H,
+                                  beta: 1, c: g.baseAddress!, ldc: 4 * H)
+                    }
+                }
+                cells[slice].weightIH.value.withUnsafeBufferPointer { w in
+                    BLAS.gemm(transposeA: false, transposeB: false, m: N, n: inputWidth, k: 4 * H,
+                              a: dgates.pointer, lda: 4 * H, b: w.baseAddress!, ldb: inputWidth,
+                              beta: 1, c: inputGradient.pointer, ldc: inputWidth)
+                }
+            }
+            if let mask = cache.dropoutMasks[layer] {
+                for i in 0..<(N * inputWidth) { inputGradient.pointer[i] *= mask.pointer[i] }
+            }
+            upstream = inputGradient
+        }
+
+        let initialStateGradient = LSTMState(
+            hidden: Self.unsortedState(dh0, slices: D * L, batch: B, hidden: H, sortedIndices: cache.sortedIndices),
+            cell: Self.unsortedState(dc0, slices: D * L, batch: B, hidden: H, sortedIndices: cache.sortedIndices))
+        return (upstream.tensor(shape: [N, config.inputSize]), initialStateGradient)
+    }
+
+    // MARK: - Helpers
+
+    /// Fills every row of a `[rows, 4H]` buffer with `bias1 + bias2`.
+    private static func fillBias(_ buffer: FloatBuffer, rows: Int, bias1: Tensor, bias2: Tensor) {
+        let width = bias1.count
+        var sum = bias1
+        sum.add(bias2)
+        sum.withUnsafeBufferPointer { b in
+            for r in 0..<rows { (buffer.pointer + r * width).update(from: b.baseAddress!, count: width) }
+        }
+    }
+
+    /// A `[slices, B, H]` state in original batch order, reordered to sorted order.
+    private static func sortedState(_ state: Tensor, sortedIndices: [Int]?) -> FloatBuffer {
+        let buffer = FloatBuffer(state)
+        guard let order = sortedIndices else { return buffer }
+        let slices = state.shape[0], B = state.shape[1], H = state.shape[2]
+        let result = FloatBuffer(count: buffer.count)
+        for s in 0..<slices {
+            for (position, original) in order.enumerated() {
+                (result.pointer + (s * B + position) * H).update(from: buffer.pointer + (s * B + original) * H, count: H)
+            }
+        }
+        return result
+    }
+
+    /// A `[slices, B, H]` buffer in sorted order, returned as a tensor in the original batch order.
+    private static func unsortedState(_ buffer: FloatBuffer, slices: Int, batch B: Int, hidden H: Int, sortedIndices: [Int]?) -> Tensor {
+        guard let order = sortedIndices else { return buffer.tensor(shape: [slices, B, H]) }
+        let result = FloatBuffer(count: buffer.count)
+        for s in 0..<slices {
+            for (position, original) in order.enumerated() {
+                (result.pointer + (s * B + original) * H).update(from: buffer.pointer + (s * B + position) * H, count: H)
+            }
+        }
+        return result.tensor(shape: [slices, B, H])
+    }
 }

@@ -1,0 +1,113 @@
+import XCTest
+@testable import SeqModels
+
+/// Finite-difference checks of `LSTM.backward` on packed batches with uneven lengths.
+final class LSTMGradientTests: XCTestCase {
+    /// A packed batch for sorted lengths (non-increasing), with an optional original order.
+    static func packedBatch(sortedLengths: [Int], features: Int, sortedIndices: [Int]?, generator: inout SeededGenerator) -> PackedSequence {
+        let T = sortedLengths.first ?? 0
+        let batchSizes = (0..<T).map { t in sortedLengths.filter { $0 > t }.count }
+        let rows = batchSizes.reduce(0, +)
+        return PackedSequence(data: .uniform([rows, features], low: -1, high: 1, using: &generator),
+                              batchSizes: batchSizes, sortedIndices: sortedIndices)
+    }
+
+    struct Case {
+        var layers: Int
+        var bidirectional: Bool
+        var initialState: Bool
+        var finalStateLoss: Bool
+        var sortedLengths: [Int]
+        var sortedIndices: [Int]?
+    }
+
+    /// loss = Σ output ⊙ R + Σ hN ⊙ Rh + Σ cN ⊙ Rc, in Double.
+    func loss(_ lstm: LSTM, _ input: PackedSequence, _ state: LSTMState?, _ r: Tensor, _ rh: Tensor?, _ rc: Tensor?) -> Double {
+        let (out, final) = lstm(input, initialState: state)
+        var s = 0.0
+        for i in 0..<out.data.count { s += Double(out.data[flat: i]) * Double(r[flat: i]) }
+        if let rh, let rc {
+            for i in 0..<rh.count { s += Double(final.hidden[flat: i]) * Double(rh[flat: i]) + Double(final.cell[flat: i]) * Double(rc[flat: i]) }
+        }
+        return s
+    }
+
+    /// Compares an analytic gradient with central differences on up to `samples` random entries.
+    func check(_ name: String, analytic: Tensor, count: Int, samples: Int, generator: inout SeededGenerator,
+               perturb: (Int, Float) -> Double, file: StaticString = #filePath, line: UInt = #line) {
+        let eps: Float = 1e-2
+        var indices = Array(0..<count)
+        generator.shuffle(&indices)
+        for i in indices.prefix(samples) {
+            let numeric = (perturb(i, eps) - perturb(i, -eps)) / Double(2 * eps)
+            let a = Double(analytic[flat: i])
+            XCTAssertEqual(a, numeric, accuracy: 2e-3 + 1e-2 * abs(numeric), "\(name)[\(i)]", file: file, line: line)
+        }
+    }
+
+    func runCase(_ c: Case, seed: UInt64) {
+        var g = SeededGenerator(seed: seed)
+        let I = 3, H = 4, D = c.bidirectional ? 2 : 1
+        var lstm = LSTM(inputSize: I, hiddenSize: H, layerCount: c.layers, bidirectional: c.bidirectional, generator: &g)
+        let input = Self.packedBatch(sortedLengths: c.sortedLengths, features: I, sortedIndices: c.sortedIndices, generator: &g)
+        let B = c.sortedLengths.count
+        let state = c.initialState ? LSTMState(hidden: .uniform([D * c.layers, B, H], low: -1, high: 1, using: &g),
+                                               cell: .uniform([D * c.layers, B, H], low: -1, high: 1, using: &g)) : nil
+        let r = Tensor.uniform([input.rowCount, D * H], low: -1, high: 1, using: &g)
+        let rh = c.finalStateLoss ? Tensor.uniform([D * c.layers, B, H], low: -1, high: 1, using: &g) : nil
+        let rc = c.finalStateLoss ? Tensor.uniform([D * c.layers, B, H], low: -1, high: 1, using: &g) : nil
+
+        var dropoutGenerator = SeededGenerator(seed: 1)
+        let (_, _, cache) = lstm.forward(input, initialState: state, generator: &dropoutGenerator)
+        let (dx, dState) = lstm.backward(cache, outputGradient: r,
+                                         finalStateGradient: rh.map { LSTMState(hidden: $0, cell: rc!) })
+
+        check("input", analytic: dx, count: dx.count, samples: 12, generator: &g) { i, e in
+            var x = input
+            x.data[flat: i] += e
+            return loss(lstm, x, state, r, rh, rc)
+        }
+        for (name, gradient) in lstm.namedGradients() {
+            check(name, analytic: gradient, count: gradient.count, samples: 8, generator: &g) { i, e in
+                var copy = lstm
+                copy.visitParameters(prefix: "") { n, p in if n == name { p.value[flat: i] += e } }
+                return loss(copy, input, state, r, rh, rc)
+            }
+        }
+        if let state {
+            check("h0", analytic: dState.hidden, count: state.hidden.count, samples: 10, generator: &g) { i, e in
+                var s = state
+                s.hidden[flat: i] += e
+                return loss(lstm, input, s, r, rh, rc)
+            }
+            check("c0", analytic: dState.cell, count: state.cell.count, samples: 10, generator: &g) { i, e in
+                var s = state
+                s.cell[flat: i] += e
+                return loss(lstm, input, s, r, rh, rc)
+            }
+        }
+    }
+
+    func testUnidirectionalSingleLayerUnevenLengths() {
+        runCase(Case(layers: 1, bidirectional: false, initialState: false, finalStateLoss: true, sortedLengths: [5, 3, 3, 1]), seed: 1)
+    }
+
+    func testBidirectionalSingleLayerWithInitialStateUnsorted() {
+        runCase(Case(layers: 1, bidirectional: true, initialState: true, finalStateLoss: true,
+                     sortedLengths: [6, 4, 2, 1], sortedIndices: [2, 0, 3, 1]), seed: 2)
+    }
+
+    func testStackedBidirectionalThreeLayers() {
+        runCase(Case(layers: 3, bidirectional: true, initialState: true, finalStateLoss: true,
+                     sortedLengths: [4, 4, 2], sortedIndices: [1, 2, 0]), seed: 3)
+    }
+
+    func testStackedUnidirectionalTwoLayersOutputLossOnly() {
+        runCase(Case(layers: 2, bidirectional: false, initialState: false, finalStateLoss: false, sortedLengths: [5, 2]), seed: 4)
+    }
+
+    func testBidirectionalTwoLayersEqualLengthsNoInitialState() {
+        runCase(Case(layers: 2, bidirectional: true, initialState: false, finalStateLoss: true, sortedLengths: [3, 3, 3]), seed: 5)
+    }
+}
+

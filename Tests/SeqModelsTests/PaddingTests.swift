@@ -189,6 +189,13 @@ final class PaddingTests: XCTestCase {
         }
         let unpacked = unpackSequence(try packSequence(sequences, enforceSorted: false))
         XCTAssertEqual(unpacked, sequences)
+        for batchFirst in [false, true] {
+            let padded = padSequence(sequences, batchFirst: batchFirst)
+            XCTAssertEqual(try unpadSequence(padded, lengths: lengths, batchFirst: batchFirst), sequences)
+        }
+        XCTAssertThrowsError(try unpadSequence(padSequence(sequences), lengths: [3, 7, 1, 6, 4])) {
+            XCTAssertEqual($0 as? PackingError, .lengthExceedsSteps(index: 1, length: 7, steps: 6))
+        }
     }
 
     func testPadSequenceAcceptsEmptySequencesAndScalarTokens() {

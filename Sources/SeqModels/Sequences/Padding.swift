@@ -1,6 +1,6 @@
 // Padding and packing with the contract of PyTorch's `torch.nn.utils.rnn`:
-// `pad_sequence`, `pack_padded_sequence`, `pack_sequence`, `pad_packed_sequence`
-// and `unpack_sequence`, under their Swift names.
+// `pad_sequence`, `unpad_sequence`, `pack_padded_sequence`, `pack_sequence`,
+// `pad_packed_sequence` and `unpack_sequence`, under their Swift names.
 //
 // Shapes. A sequence is `[length, features...]`; a padded batch is time-major
 // `[T, B, features...]` or, with `batchFirst`, `[B, T, features...]`. Packed data is
@@ -104,6 +104,44 @@ public func padPackedSequence(_ sequence: PackedSequence, batchFirst: Bool = fal
     }
     return (layout.padPacked(sequence.data, steps: steps, batchFirst: batchFirst, paddingValue: paddingValue),
             layout.lengths)
+}
+
+/// Cuts a padded batch back into one `[length_i, features...]` tensor per sequence, as
+/// `torch.nn.utils.rnn.unpad_sequence`: the inverse of `padSequence`.
+///
+/// `padded` is `[T, B, features...]` (or `[B, T, features...]` when `batchFirst`). Throws
+/// `PackingError` when the number of lengths differs from B, or a length is negative or above T.
+public func unpadSequence(_ padded: Tensor, lengths: [Int], batchFirst: Bool = false) throws -> [Tensor] {
+    precondition(padded.rank >= 2, "unpadSequence needs a [T, B, features...] input, got \(padded.shape)")
+    let steps = batchFirst ? padded.shape[1] : padded.shape[0]
+    let batch = batchFirst ? padded.shape[0] : padded.shape[1]
+    guard lengths.count == batch else {
+        throw PackingError.lengthCountMismatch(lengthCount: lengths.count, batchSize: batch)
+    }
+    if let bad = lengths.firstIndex(where: { $0 < 0 }) {
+        throw PackingError.negativeLength(index: bad, length: lengths[bad])
+    }
+    if let bad = lengths.firstIndex(where: { $0 > steps }) {
+        throw PackingError.lengthExceedsSteps(index: bad, length: lengths[bad], steps: steps)
+    }
+    let featureShape = Array(padded.shape.dropFirst(2))
+    let features = featureShape.reduce(1, *)
+    return padded.withUnsafeBufferPointer { input in
+        lengths.enumerated().map { b, length in
+            var out = Tensor(shape: [length] + featureShape)
+            out.withUnsafeMutableBufferPointer { buffer in
+                guard let dst = buffer.baseAddress, let src = input.baseAddress else { return }
+                if batchFirst {
+                    dst.update(from: src + b &* steps &* features, count: length &* features)
+                } else {
+                    for t in 0..<length {
+                        (dst + t &* features).update(from: src + (t &* batch &+ b) &* features, count: features)
+                    }
+                }
+            }
+            return out
+        }
+    }
 }
 
 /// Splits a packed batch into one `[length_i, F]` tensor per sequence, in the original

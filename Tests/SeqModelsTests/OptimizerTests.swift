@@ -198,6 +198,22 @@ final class OptimizerTests: XCTestCase {
         XCTAssertNotEqual(try run(Adam(learningRate: 0.01, weightDecay: 0.1), steps: 3, resumeAfter: nil), adam)
     }
 
+    func testRestoredStateForAnotherModelIsRejectedWithAClearError() throws {
+        var small = TwoParameters(weight: Parameter(Tensor(shape: [2])), bias: Parameter(Tensor(shape: [1])))
+        small.weight.gradient = Tensor(shape: [2], scalars: [1, 1])
+        var adam = Adam()
+        adam.step(&small)
+        XCTAssertNoThrow(try adam.validateState(for: &small))
+        var large = TwoParameters(weight: Parameter(Tensor(shape: [3])), bias: Parameter(Tensor(shape: [1])))
+        XCTAssertThrowsError(try adam.validateState(for: &large)) { error in
+            XCTAssertEqual(error as? OptimizerStateError, .sizeMismatch(name: "a.weight", parameterCount: 3, stateCount: 2))
+        }
+        var renamed = ParameterList(parameters: [Parameter(Tensor(shape: [2]))])
+        XCTAssertThrowsError(try adam.validateState(for: &renamed)) { error in
+            XCTAssertEqual(error as? OptimizerStateError, .unknownParameter(name: "a.weight"))
+        }
+    }
+
     func testOptimizersSkipFrozenParametersAndKeepNoStateForThem() {
         var m = TwoParameters(weight: Parameter(Tensor(shape: [2], scalars: [1, 2]), isTrainable: false),
                               bias: Parameter(Tensor(shape: [1], scalars: [3])))

@@ -20,6 +20,38 @@ public protocol Optimizer: Codable, Sendable {
     var learningRate: Float { get set }
     /// Applies one update to every trainable parameter of `model`.
     mutating func step<Model: ParameterContainer>(_ model: inout Model)
+    /// Throws `OptimizerStateError` when restored state does not fit `model`; call it after
+    /// decoding an optimizer from a checkpoint (`step` would otherwise stop on the mismatch).
+    func validateState<Model: ParameterContainer>(for model: inout Model) throws
+}
+
+/// Why saved optimizer state does not fit a model (for instance a checkpoint written for
+/// a model of another size); each case names the parameter.
+public enum OptimizerStateError: Error, Equatable, CustomStringConvertible {
+    case unknownParameter(name: String)
+    case sizeMismatch(name: String, parameterCount: Int, stateCount: Int)
+
+    public var description: String {
+        switch self {
+        case let .unknownParameter(name):
+            return "the saved optimizer state has an entry '\(name)' that the model does not have"
+        case let .sizeMismatch(name, parameterCount, stateCount):
+            return "the saved optimizer state for '\(name)' has \(stateCount) elements, but the parameter has \(parameterCount)"
+        }
+    }
+}
+
+/// Throws unless every state entry (name → element counts of its buffers) names a parameter
+/// of `model` with that many elements.
+private func validate<Model: ParameterContainer>(_ counts: [String: [Int]], against model: inout Model) throws {
+    var sizes: [String: Int] = [:]
+    model.visitParameters(prefix: "") { name, parameter in sizes[name] = parameter.value.count }
+    for (name, buffers) in counts.sorted(by: { $0.key < $1.key }) {
+        guard let size = sizes[name] else { throw OptimizerStateError.unknownParameter(name: name) }
+        for count in buffers where count != size {
+            throw OptimizerStateError.sizeMismatch(name: name, parameterCount: size, stateCount: count)
+        }
+    }
 }
 
 /// Stops with a clear message when saved state does not fit the parameter it is used for
@@ -52,6 +84,10 @@ public struct SGD: Optimizer, Equatable {
         self.dampening = dampening
         self.weightDecay = weightDecay
         self.nesterov = nesterov
+    }
+
+    public func validateState<Model: ParameterContainer>(for model: inout Model) throws {
+        try validate(momentumBuffers.mapValues { [$0.count] }, against: &model)
     }
 
     public mutating func step<Model: ParameterContainer>(_ model: inout Model) {
@@ -123,6 +159,10 @@ public struct Adam: Optimizer, Equatable {
              weightDecay: weightDecay, decoupledWeightDecay: true)
     }
 
+    public func validateState<Model: ParameterContainer>(for model: inout Model) throws {
+        try validate(states.mapValues { [$0.firstMoment.count, $0.secondMoment.count] }, against: &model)
+    }
+
     public mutating func step<Model: ParameterContainer>(_ model: inout Model) {
         let lr = Double(learningRate)
         let decay = decoupledWeightDecay ? Float(1 - lr * weightDecay) : 1
@@ -188,6 +228,13 @@ public struct RMSProp: Optimizer, Equatable {
         self.weightDecay = weightDecay
         self.momentum = momentum
         self.centered = centered
+    }
+
+    public func validateState<Model: ParameterContainer>(for model: inout Model) throws {
+        let centered = self.centered, momentum = self.momentum
+        try validate(states.mapValues { s in
+            [s.squareAverage.count] + (centered ? [s.gradientAverage.count] : []) + (momentum > 0 ? [s.momentumBuffer.count] : [])
+        }, against: &model)
     }
 
     public mutating func step<Model: ParameterContainer>(_ model: inout Model) {

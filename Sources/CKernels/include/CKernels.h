@@ -12,6 +12,8 @@
  */
 
 #include <stddef.h>
+/* Fused optimizer updates and norms (own header; SwiftPM uses this file as the umbrella). */
+#include "CKernelsOptimizers.h"
 
 #ifdef __cplusplus
 extern "C" {

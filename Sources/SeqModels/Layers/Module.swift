@@ -7,10 +7,16 @@
 public struct Parameter: Sendable, Equatable {
     public var value: Tensor
     public var gradient: Tensor
+    /// Whether training may change `value` (PyTorch's `requires_grad`). A frozen
+    /// parameter is still visited, named and saved in checkpoints, but layers leave
+    /// its gradient at zero, optimizers skip it (no weight decay, no state) and
+    /// gradient clipping ignores it.
+    public var isTrainable: Bool
 
-    public init(_ value: Tensor) {
+    public init(_ value: Tensor, isTrainable: Bool = true) {
         self.value = value
         self.gradient = Tensor(shape: value.shape)
+        self.isTrainable = isTrainable
     }
 }
 

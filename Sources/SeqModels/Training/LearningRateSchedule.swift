@@ -1,0 +1,123 @@
+/// Chooses the learning rate epoch by epoch.
+///
+/// The training loop reads `learningRate` for the first epoch, then calls
+/// `epochEnded(metric:)` once after every epoch with that epoch's development metric
+/// (loss or accuracy; schedules that do not need it ignore it) and sets the returned rate
+/// on the optimizer for the next epoch. Schedules are `Codable` values, saved with the
+/// checkpoint so that a resumed run continues the same sequence. Rates are tracked in
+/// `Double`, as PyTorch does, and handed out as `Float`.
+public protocol LearningRateSchedule: Codable, Sendable {
+    /// The rate to use for the coming epoch.
+    var learningRate: Float { get }
+    /// Records the end of an epoch and returns the rate for the next one.
+    mutating func epochEnded(metric: Double) -> Float
+}
+
+/// The same rate for every epoch.
+public struct ConstantLearningRate: LearningRateSchedule, Equatable {
+    public let learningRate: Float
+    public init(_ learningRate: Float) { self.learningRate = learningRate }
+    public mutating func epochEnded(metric: Double) -> Float { learningRate }
+}
+
+/// Multiplies the rate by `gamma` every `stepSize` epochs, as `torch.optim.lr_scheduler.StepLR`
+/// stepped once per epoch: epoch e (from 0) uses `initial · gamma^⌊e / stepSize⌋`.
+public struct StepDecay: LearningRateSchedule, Equatable {
+    public let stepSize: Int
+    public let gamma: Double
+    /// Epochs completed so far (PyTorch's `last_epoch`).
+    public private(set) var epoch: Int = 0
+    private var rate: Double
+
+    public var learningRate: Float { Float(rate) }
+
+    public init(initialLearningRate: Float, stepSize: Int, gamma: Double = 0.1) {
+        precondition(stepSize > 0, "StepDecay needs a positive step size, got \(stepSize)")
+        self.stepSize = stepSize
+        self.gamma = gamma
+        self.rate = Double(initialLearningRate)
+    }
+
+    public mutating func epochEnded(metric: Double) -> Float {
+        epoch += 1
+        if epoch % stepSize == 0 { rate *= gamma }
+        return learningRate
+    }
+}
+
+/// Lowers the rate when the development metric stops improving, as
+/// `torch.optim.lr_scheduler.ReduceLROnPlateau` (same defaults and the same rules):
+/// a metric is an improvement when it beats the best so far by the threshold
+/// (`rel`: below `best · (1 − threshold)` in `.min` mode, above `best · (1 + threshold)` in
+/// `.max`; `abs`: by `threshold` outright). After more than `patience` epochs without
+/// improvement the rate becomes `max(rate · factor, minimumLearningRate)` (ignored when the
+/// change is not above `epsilon`), and the next `cooldown` epochs are not counted as bad.
+public struct ReduceOnPlateau: LearningRateSchedule, Equatable {
+    /// Whether a lower (loss) or higher (accuracy) metric is better.
+    public enum Mode: String, Codable, Sendable { case min, max }
+    /// Whether `threshold` is relative to the best value or absolute.
+    public enum ThresholdMode: String, Codable, Sendable { case relative = "rel", absolute = "abs" }
+
+    public let mode: Mode
+    public let factor: Double
+    public let patience: Int
+    public let threshold: Double
+    public let thresholdMode: ThresholdMode
+    public let cooldown: Int
+    public let minimumLearningRate: Double
+    public let epsilon: Double
+
+    /// Best metric seen; `nil` before the first epoch (PyTorch starts from ±∞, which JSON cannot hold).
+    public private(set) var best: Double?
+    public private(set) var badEpochs = 0
+    public private(set) var cooldownRemaining = 0
+    private var rate: Double
+
+    public var learningRate: Float { Float(rate) }
+
+    public init(initialLearningRate: Float, mode: Mode = .min, factor: Double = 0.1, patience: Int = 10,
+                threshold: Double = 1e-4, thresholdMode: ThresholdMode = .relative, cooldown: Int = 0,
+                minimumLearningRate: Double = 0, epsilon: Double = 1e-8) {
+        precondition(factor < 1 && factor >= 0, "ReduceOnPlateau factor must be in [0, 1), got \(factor)")
+        precondition(patience >= 0 && cooldown >= 0, "ReduceOnPlateau patience and cooldown must be non-negative")
+        self.mode = mode
+        self.factor = factor
+        self.patience = patience
+        self.threshold = threshold
+        self.thresholdMode = thresholdMode
+        self.cooldown = cooldown
+        self.minimumLearningRate = minimumLearningRate
+        self.epsilon = epsilon
+        self.rate = Double(initialLearningRate)
+    }
+
+    private func isImprovement(_ a: Double) -> Bool {
+        let best = self.best ?? (mode == .min ? .infinity : -.infinity)
+        switch (mode, thresholdMode) {
+        case (.min, .relative): return a < best * (1 - threshold)
+        case (.min, .absolute): return a < best - threshold
+        case (.max, .relative): return a > best * (threshold + 1)
+        case (.max, .absolute): return a > best + threshold
+        }
+    }
+
+    public mutating func epochEnded(metric: Double) -> Float {
+        if isImprovement(metric) {
+            best = metric
+            badEpochs = 0
+        } else {
+            badEpochs += 1
+        }
+        if cooldownRemaining > 0 {
+            cooldownRemaining -= 1
+            badEpochs = 0
+        }
+        if badEpochs > patience {
+            let reduced = Swift.max(rate * factor, minimumLearningRate)
+            if rate - reduced > epsilon { rate = reduced }
+            cooldownRemaining = cooldown
+            badEpochs = 0
+        }
+        return learningRate
+    }
+}

@@ -278,9 +278,12 @@ public struct SafeTensors: Sendable {
     public func floatTensor(_ name: String) throws -> Tensor {
         let entry = try self.entry(name)
         let count = entry.bytes.count / entry.dtype.byteSize
-        var scalars = [Float](repeating: 0, count: count)
-        entry.bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            scalars.withUnsafeMutableBufferPointer { out in
+        let isFloat = [.float32, .float64, .float16, .bfloat16].contains(entry.dtype)
+        guard isFloat else {
+            throw SafeTensorsError(file: source, problem: .wrongDType(tensor: name, dtype: entry.dtype, wanted: "a floating-point tensor (F32, F64, F16 or BF16)"))
+        }
+        let scalars = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            entry.bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
                 guard let dst = out.baseAddress, let src = raw.baseAddress, count > 0 else { return }
                 switch entry.dtype {
                 case .float32:
@@ -303,16 +306,12 @@ public struct SafeTensors: Sendable {
                         dst[i] = Float(bitPattern: UInt32(bits) << 16)
                     }
                 default:
-                    break
+                    dst.initialize(repeating: 0, count: count)  // unreachable: checked above
                 }
             }
+            initialized = count
         }
-        switch entry.dtype {
-        case .float32, .float64, .float16, .bfloat16:
-            return Tensor(shape: entry.shape, scalars: scalars)
-        default:
-            throw SafeTensorsError(file: source, problem: .wrongDType(tensor: name, dtype: entry.dtype, wanted: "a floating-point tensor (F32, F64, F16 or BF16)"))
-        }
+        return Tensor(shape: entry.shape, scalars: scalars)
     }
 
     /// A tensor's elements as `Int64`s in row-major order (its shape is `shape(of:)`).
@@ -384,16 +383,14 @@ public struct SafeTensors: Sendable {
     /// Adds or replaces an F32 tensor.
     public mutating func set(_ tensor: Tensor, named name: String) {
         precondition(name != "__metadata__", "'__metadata__' is reserved by the safetensors format")
+        #if _endian(little)
+        let bytes = tensor.withUnsafeBufferPointer { Data(buffer: $0) }
+        #else
         var bytes = Data(count: tensor.count * 4)
-        bytes.withUnsafeMutableBytes { (out: UnsafeMutableRawBufferPointer) in
-            tensor.withUnsafeBufferPointer { src in
-                #if _endian(little)
-                if let base = src.baseAddress, let dst = out.baseAddress { dst.copyMemory(from: base, byteCount: src.count * 4) }
-                #else
-                for (i, v) in src.enumerated() { out.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
-                #endif
-            }
+        bytes.withUnsafeMutableBytes { out in
+            for (i, v) in tensor.scalars.enumerated() { out.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
         }
+        #endif
         entries[name] = Entry(dtype: .float32, shape: tensor.shape, bytes: bytes)
     }
 
@@ -426,6 +423,11 @@ public struct SafeTensors: Sendable {
 
     /// The file's bytes, laid out as the python `safetensors` writer lays them out.
     public func serialized() -> Data {
+        serializedChunks().reduce(into: Data()) { $0.append($1) }
+    }
+
+    /// The file as its header followed by each tensor's bytes, in file order (no copies of tensor data).
+    private func serializedChunks() -> [Data] {
         let ordered = entries.sorted { a, b in
             if a.value.dtype.writerRank != b.value.dtype.writerRank { return a.value.dtype.writerRank > b.value.dtype.writerRank }
             return a.key.utf8.lexicographicallyPrecedes(b.key.utf8)
@@ -451,11 +453,10 @@ public struct SafeTensors: Sendable {
         json += "}"
         var header = Array(json.utf8)
         header.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - header.count % 8) % 8))
-        var result = Data(capacity: 8 + header.count + offset)
-        withUnsafeBytes(of: UInt64(header.count).littleEndian) { result.append(contentsOf: $0) }
-        result.append(contentsOf: header)
-        for (_, entry) in ordered { result.append(entry.bytes) }
-        return result
+        var prefix = Data(capacity: 8 + header.count)
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { prefix.append(contentsOf: $0) }
+        prefix.append(contentsOf: header)
+        return [prefix] + ordered.map(\.value.bytes)
     }
 
     /// Writes the file atomically: to a temporary file in the same directory, then
@@ -463,7 +464,7 @@ public struct SafeTensors: Sendable {
     /// whatever was there before. Throws `.writeFailed` with the system's reason.
     public func write(to url: URL) throws {
         do {
-            try AtomicFile.write(serialized(), to: url)
+            try AtomicFile.write(serializedChunks(), to: url)
         } catch let failure as AtomicFile.Failure {
             throw SafeTensorsError(file: url.path, problem: .writeFailed(reason: failure.reason))
         }
@@ -605,7 +606,8 @@ public struct SafeTensorsError: Error, Equatable, Sendable, CustomStringConverti
 enum AtomicFile {
     struct Failure: Error { var reason: String }
 
-    static func write(_ data: Data, to url: URL) throws {
+    /// Writes the concatenation of `chunks` to `url`.
+    static func write(_ chunks: [Data], to url: URL) throws {
         let destination = url.path
         let directory = url.deletingLastPathComponent().path
         let temporary = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
@@ -619,15 +621,21 @@ enum AtomicFile {
             if !closed { close(fd) }
             if !renamed { unlink(temporary) }
         }
-        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            var written = 0
-            while written < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw failure("writing failed after \(written) of \(raw.count) bytes")
+        let total = chunks.reduce(0) { $0 + $1.count }
+        var written = 0
+        for chunk in chunks {
+            try chunk.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+                guard let base = raw.baseAddress else { return }
+                var done = 0
+                while done < raw.count {
+                    let n = Foundation.write(fd, base + done, raw.count - done)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw failure("writing failed after \(written + done) of \(total) bytes")
+                    }
+                    done += n
                 }
-                written += n
+                written += done
             }
         }
         guard fsync(fd) == 0 else { throw failure("cannot flush the data to disk") }

@@ -1,0 +1,99 @@
+import Corpus
+import Foundation
+import XCTest
+
+/// The reader never reaches outside the file and never expands entities.
+final class XMLSafetyTests: XCTestCase {
+    private func peakRSSKilobytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss
+    }
+
+    func testBillionLaughsFailsQuicklyWithAClearError() throws {
+        let path = try XMLFixtures.path("billion-laughs.xml")
+        let peakBefore = peakRSSKilobytes()
+        let start = Date()
+        let error = try XCTUnwrap(try XMLFixtures.error(path))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1.0)
+        XCTAssertLessThan(peakRSSKilobytes() - peakBefore, 20_000, "entity expansion must not allocate")
+        XCTAssertTrue(error.message.lowercased().contains("entity"), error.message)
+        XCTAssertTrue(error.location.file.hasSuffix("billion-laughs.xml"))
+        XCTAssertGreaterThan(error.location.line, 1, error.description)
+    }
+
+    func testInternalEntityReferenceIsRefusedNotExpanded() throws {
+        let error = try XCTUnwrap(try XMLFixtures.error(XMLFixtures.path("internal-entity.xml")))
+        XCTAssertTrue(error.message.contains("&who;"), error.message)
+        XCTAssertFalse(error.message.contains("world"))
+        XCTAssertEqual(error.location.line, 6)
+        XCTAssertEqual(error.location.column, 34)
+    }
+
+    func testExternalEntityIsNeverLoaded() throws {
+        let secret = "EXTERNAL-SECRET-5c8e1b"
+        XCTAssertTrue(try String(contentsOfFile: XMLFixtures.path("external-secret.txt"), encoding: .utf8)
+            .contains(secret), "the fixture must hold the secret for this test to mean anything")
+        // In content: an entity-reference node, refused by the reader.
+        // In an attribute: libxml2 itself rejects it (not well-formed).
+        let expectations = [
+            ("external-entity.xml", "&secret; is not expanded"),
+            ("external-entity-attribute.xml", "Attribute references external entity 'secret'"),
+        ]
+        for (file, expected) in expectations {
+            for validation in [XMLSentenceValidation(), XMLSentenceValidation(policy: .skip)] {
+                do {
+                    let (sentences, _) = try XMLFixtures.sentences(XMLFixtures.path(file), validation: validation)
+                    XCTFail("an external entity reference must be an error, got \(sentences)")
+                } catch let error as CorpusError {
+                    XCTAssertFalse(error.description.contains(secret), error.description)
+                    XCTAssertTrue(error.description.contains(expected), error.description)
+                }
+            }
+        }
+    }
+
+    func testExternalDTDSubsetIsNotLoaded() throws {
+        let path = try XMLFixtures.path("external-dtd.xml")
+        // Were the DTD loaded, its ATTLIST would give the second <w> pos="DTD-SECRET-0a4f".
+        var reader = try XMLSentenceReader(path: path, validation: XMLSentenceValidation(policy: .skip))
+        XCTAssertNil(try reader.next())
+        XCTAssertEqual(reader.report.problems, [.tokenWithoutTag: 1])
+        XCTAssertEqual(reader.refusedExternalLoads, 0, "libxml2 was not even asked for the DTD")
+        let error = try XCTUnwrap(try XMLFixtures.error(path))
+        XCTAssertFalse(error.description.contains("DTD-SECRET"))
+    }
+
+    func testSchemaLocationIsNeverFetched() throws {
+        var reader = try XMLSentenceReader(
+            path: XMLFixtures.path("nps-chat.xml"), mapping: .npsChat,
+            validation: XMLSentenceValidation(missingTagReplacement: "UNK"))
+        var words: [String] = []
+        while let sentence = try reader.next() { words += sentence.tokens + sentence.tags }
+        XCTAssertEqual(reader.refusedExternalLoads, 0)
+        XCTAssertFalse(words.joined().contains("SCHEMA-SECRET"))
+    }
+
+    func testTruncatedFileIsAnErrorWithLineAndColumn() throws {
+        let error = try XCTUnwrap(try XMLFixtures.error(XMLFixtures.path("truncated.xml")))
+        XCTAssertTrue(error.message.hasPrefix("malformed XML: "), error.message)
+        XCTAssertEqual(error.location.line, 5)
+        XCTAssertNotNil(error.location.column)
+        XCTAssertTrue(error.location.file.hasSuffix("truncated.xml"))
+    }
+
+    func testMismatchedTagsAreAnErrorWithLibxml2sMessage() throws {
+        let error = try XCTUnwrap(try XMLFixtures.error(XMLFixtures.path("malformed.xml")))
+        XCTAssertTrue(error.message.contains("mismatch"), error.message)
+        XCTAssertEqual(error.location.line, 4)
+        XCTAssertNotNil(error.location.column)
+    }
+
+    func testMissingFileIsAClearError() {
+        XCTAssertThrowsError(try XMLSentenceReader(path: "/nonexistent/corpus.xml")) { error in
+            let description = (error as? CorpusError)?.description ?? ""
+            XCTAssertTrue(description.contains("/nonexistent/corpus.xml"), description)
+            XCTAssertTrue(description.contains("No such file"), description)
+        }
+    }
+}

@@ -12,16 +12,18 @@ enum XMLFixtures {
         return root.appendingPathComponent("xml").appendingPathComponent(name).path
     }
 
-    /// The shared corpora folder (`../shared/corpora` from the repository root), or a skip.
+    /// A file under the shared corpora folder (`../shared/corpora` from the repository
+    /// root; from a worktree such as /work/wt/NAME, the nearest ancestor holding
+    /// `shared/corpora`), or a skip when absent.
     static func sharedCorpus(_ relative: String) throws -> String {
-        let repoRoot = URL(fileURLWithPath: #filePath)
+        var folder = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let url = repoRoot.deletingLastPathComponent()
-            .appendingPathComponent("shared/corpora").appendingPathComponent(relative)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw XCTSkip("\(url.path) is not present: real-corpus test skipped")
+        while folder.path != "/" {
+            folder = folder.deletingLastPathComponent()
+            let candidate = folder.appendingPathComponent("shared/corpora").appendingPathComponent(relative)
+            if FileManager.default.fileExists(atPath: candidate.path) { return candidate.path }
         }
-        return url.path
+        throw XCTSkip("shared/corpora/\(relative) is not present next to the repository: real-corpus test skipped")
     }
 
     /// Every sentence of `path`, and the reader's final report.

@@ -87,6 +87,7 @@ static xmlParserInputPtr sm_refusing_loader(const char *url, const char *id, xml
 }
 
 static void sm_install_loader(void) {
+    xmlInitParser(); /* libxml2 asks for this once per process before threads use it */
     sm_previous_loader = xmlGetExternalEntityLoader();
     xmlSetExternalEntityLoader(sm_refusing_loader);
 }

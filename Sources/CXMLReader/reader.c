@@ -133,7 +133,17 @@ static void sm_set_open_error(char **error, const char *what, const char *path, 
     if (*error != NULL) snprintf(*error, n, "%s %s: %s", what, path, why);
 }
 
+static sm_xml_reader *sm_open(const char *path, int extra_options, char **error);
+
 sm_xml_reader *sm_xml_open(const char *path, char **error) {
+    return sm_open(path, 0, error);
+}
+
+sm_xml_reader *sm_xml_open_requesting_loads_for_testing(const char *path, char **error) {
+    return sm_open(path, XML_PARSE_DTDLOAD | XML_PARSE_DTDATTR | XML_PARSE_NOENT, error);
+}
+
+static sm_xml_reader *sm_open(const char *path, int extra_options, char **error) {
     if (error != NULL) *error = NULL;
     pthread_once(&sm_loader_once, sm_install_loader);
 
@@ -155,7 +165,7 @@ sm_xml_reader *sm_xml_open(const char *path, char **error) {
      * loader. Not set on purpose: NOENT (substitute entities), DTDLOAD, DTDATTR,
      * DTDVALID, XINCLUDE, HUGE (would disable the entity-amplification guard). */
     int options = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT |
-                  XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+                  XML_PARSE_NOERROR | XML_PARSE_NOWARNING | extra_options;
     sm_active_reader = r;
     r->reader = xmlReaderForFd(fd, path, NULL, options);
     if (r->reader != NULL) {

@@ -132,10 +132,15 @@ public struct XMLSentenceValidation: Equatable, Sendable {
 
 /// A reason a sentence (or labelled record) is invalid.
 public enum XMLRecordProblem: String, CaseIterable, Comparable, Sendable {
+    /// A token whose tag attribute is missing or empty.
     case tokenWithoutTag
+    /// A token whose tag is not in `XMLSentenceValidation.knownTags`.
     case unknownTag
+    /// A sentence element without any token.
     case emptySentence
+    /// A labelled record without a label (or with an empty one).
     case missingLabel
+    /// A labelled record without text.
     case emptyText
 
     /// Counted noun phrase, e.g. "2 tokens without a tag".
@@ -150,8 +155,17 @@ public enum XMLRecordProblem: String, CaseIterable, Comparable, Sendable {
         }
     }
 
-    public static func < (lhs: Self, rhs: Self) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    /// Problems sort in declaration order (token problems first), for stable summaries.
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
+
+    private var rank: Int {
+        switch self {
+        case .tokenWithoutTag: return 0
+        case .unknownTag: return 1
+        case .emptySentence: return 2
+        case .missingLabel: return 3
+        case .emptyText: return 4
+        }
     }
 }
 

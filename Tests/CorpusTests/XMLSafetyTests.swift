@@ -64,6 +64,19 @@ final class XMLSafetyTests: XCTestCase {
         XCTAssertFalse(error.description.contains("DTD-SECRET"))
     }
 
+    func testExternalParameterEntityInTheInternalSubsetIsNotLoaded() throws {
+        // Were %secretdtd; loaded, its ATTLIST would give the second <w> a default pos
+        // and declare &dtdword;.
+        let path = try XMLFixtures.path("external-parameter-entity.xml")
+        var reader = try XMLSentenceReader(path: path, validation: XMLSentenceValidation(policy: .skip))
+        XCTAssertNil(try reader.next())
+        XCTAssertEqual(reader.report.problems, [.tokenWithoutTag: 1])
+        let error = try XCTUnwrap(try XMLFixtures.error(path))
+        XCTAssertEqual(error.location.line, 6)
+        XCTAssertEqual(error.location.column, 40)
+        XCTAssertFalse(error.description.contains("SECRET"), error.description)
+    }
+
     func testSchemaLocationIsNeverFetched() throws {
         var reader = try XMLSentenceReader(
             path: XMLFixtures.path("nps-chat.xml"), mapping: .npsChat,
@@ -94,6 +107,52 @@ final class XMLSafetyTests: XCTestCase {
             let description = (error as? CorpusError)?.description ?? ""
             XCTAssertTrue(description.contains("/nonexistent/corpus.xml"), description)
             XCTAssertTrue(description.contains("No such file"), description)
+        }
+    }
+}
+
+import CXMLReader
+
+/// The refusing external-entity loader on its own: even a reader that asks libxml2 to
+/// load DTDs and substitute entities (a test-only hook) reads nothing from outside.
+final class XMLRefusingLoaderTests: XCTestCase {
+    private func drain(_ name: String) throws -> (texts: String, refused: Int, error: String?) {
+        var message: UnsafeMutablePointer<CChar>? = nil
+        let path = try XMLFixtures.path(name)
+        guard let reader = sm_xml_open_requesting_loads_for_testing(path, &message) else {
+            defer { sm_xml_free_string(message) }
+            throw XCTSkip("could not open \(name): \(message.map { String(cString: $0) } ?? "")")
+        }
+        defer { sm_xml_close(reader) }
+        var texts = ""
+        loop: while true {
+            switch sm_xml_next(reader) {
+            case Int32(SM_XML_TEXT.rawValue), Int32(SM_XML_WHITESPACE.rawValue):
+                texts += sm_xml_value(reader).map { String(cString: $0) } ?? ""
+            case Int32(SM_XML_START_ELEMENT.rawValue):
+                texts += sm_xml_attribute(reader, "pos", nil).map { String(cString: $0) } ?? ""
+            case Int32(SM_XML_ENTITY_REFERENCE.rawValue), Int32(SM_XML_END_ELEMENT.rawValue):
+                continue
+            default:
+                break loop
+            }
+        }
+        return (texts, Int(sm_xml_refused_loads(reader)), sm_xml_error_message(reader).map { String(cString: $0) })
+    }
+
+    func testLoaderRefusesExternalDTDEvenWhenLoadingIsRequested() throws {
+        let result = try drain("external-dtd.xml")
+        XCTAssertGreaterThan(result.refused, 0, "libxml2 asked for the DTD and was refused")
+        XCTAssertFalse(result.texts.contains("SECRET"), result.texts)
+        XCTAssertTrue(result.texts.hasSuffix("NOUNdogcat"), "the whole document is read: \(result.texts)")
+    }
+
+    func testLoaderRefusesExternalEntitiesEvenWhenSubstitutionIsRequested() throws {
+        for name in ["external-entity.xml", "external-parameter-entity.xml"] {
+            let result = try drain(name)
+            XCTAssertGreaterThan(result.refused, 0, name)
+            XCTAssertFalse(result.texts.contains("SECRET"), "\(name): \(result.texts)")
+            XCTAssertFalse(result.error?.contains("SECRET") ?? false, "\(name): \(result.error ?? "")")
         }
     }
 }

@@ -46,6 +46,13 @@ typedef enum {
 /// stores a malloc'd message there (free it with sm_xml_free_string).
 sm_xml_reader *sm_xml_open(const char *path, char **error);
 
+/// Test hook, never for corpora: like sm_xml_open, but also asks libxml2 to load the
+/// external DTD subset, apply its default attributes and substitute entities
+/// (XML_PARSE_DTDLOAD | XML_PARSE_DTDATTR | XML_PARSE_NOENT),
+/// so that tests can prove the refusing loader is a lock of its own: nothing external
+/// is read even then (see sm_xml_refused_loads).
+sm_xml_reader *sm_xml_open_requesting_loads_for_testing(const char *path, char **error);
+
 /// Releases the reader and everything it owns. Accepts NULL.
 void sm_xml_close(sm_xml_reader *reader);
 

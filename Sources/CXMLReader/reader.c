@@ -59,6 +59,8 @@ struct sm_xml_reader {
     int temporary_count;
 };
 
+long sm_xml_line(sm_xml_reader *r);
+
 /* ---- refusing external resources -------------------------------------------- */
 
 static __thread sm_xml_reader *sm_active_reader = NULL;
@@ -109,12 +111,14 @@ static void sm_structured_error(void *user_data, xmlErrorPtr error) {
         char buffer[512];
         size_t length = strlen(message);
         while (length > 0 && message[length - 1] == '\n') length--;
-        snprintf(buffer, sizeof buffer, "%.*s (entity expansion refused: the document's entities "
+        snprintf(buffer, sizeof buffer, "malformed XML: %.*s (entity expansion refused: the document's entities "
                  "would expand too much, as in a \"billion laughs\" attack)", (int)length, message);
         sm_record_error(r, buffer, line, column);
         return;
     }
-    sm_record_error(r, message, line, column);
+    char buffer[1024];
+    snprintf(buffer, sizeof buffer, "malformed XML: %s", message);
+    sm_record_error(r, buffer, line, column);
 }
 
 /* ---- open / close ---------------------------------------------------------- */
@@ -208,7 +212,7 @@ int sm_xml_next(sm_xml_reader *r) {
         sm_active_reader = NULL;
         if (r->error_message != NULL) return SM_XML_ERROR;
         if (status < 0) {
-            sm_record_error(r, "the XML reader stopped on an error", 0, 0);
+            sm_record_error(r, "malformed XML: the XML reader stopped on an error", 0, 0);
             return SM_XML_ERROR;
         }
         if (status == 0) return SM_XML_END_OF_DOCUMENT;
@@ -265,6 +269,17 @@ const char *sm_xml_attribute(sm_xml_reader *r, const char *local_name, const cha
         }
         xmlNodePtr child = a->children;
         if (child == NULL) return "";
+        for (xmlNodePtr part = child; part != NULL; part = part->next) {
+            if (part->type != XML_ENTITY_REF_NODE) continue;
+            /* xmlNodeListGetString would expand it: refuse, as in element content. */
+            char buffer[512];
+            snprintf(buffer, sizeof buffer,
+                     "the attribute \"%s\" uses the entity reference &%s;, which is not expanded "
+                     "(user-declared entities are refused for safety); write the text or a numeric "
+                     "character reference instead", local_name, (const char *)part->name);
+            sm_record_error(r, buffer, (int)sm_xml_line(r), 0);
+            return NULL;
+        }
         if (child->type == XML_TEXT_NODE && child->next == NULL && child->content != NULL)
             return (const char *)child->content;
         if (r->temporary_count == SM_MAX_TEMPORARY_STRINGS) return NULL;

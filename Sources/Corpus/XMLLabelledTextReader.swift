@@ -135,8 +135,8 @@ extension XMLLabelledTextReader {
                 recordDepth = parser.depth
                 recordOrdinal = parser.elementOrdinal
                 recordLocation = parser.cheapLocation
-                label = labelAttribute.flatMap { parser.attribute($0) }.map { trimmedString($0) }
-                text = textAttribute.flatMap { parser.attribute($0) }.map { trimmedString($0) }
+                label = try trimmedAttribute(labelAttribute)
+                text = try trimmedAttribute(textAttribute)
                 labelBytes.removeAll(keepingCapacity: true)
                 textBytes.removeAll(keepingCapacity: true)
                 labelChildSeen = false
@@ -152,6 +152,11 @@ extension XMLLabelledTextReader {
                 textChildSeen = true
                 if parser.isEmptyElement { text = "" } else { textChildDepth = parser.depth }
             }
+        }
+
+        private func trimmedAttribute(_ name: UnsafePointer<CChar>?) throws(CorpusError) -> String? {
+            guard let name, let value = try parser.attribute(name) else { return nil }
+            return trimmedString(value)
         }
 
         private func endElement() throws(CorpusError) -> LabelledText? {

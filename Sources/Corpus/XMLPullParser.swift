@@ -63,9 +63,20 @@ final class XMLPullParser {
     /// The current text node's bytes (valid until `next()`).
     @inline(__always) var value: UnsafePointer<CChar>? { sm_xml_value(handle) }
 
-    /// The current element's attribute with this local name, in any namespace.
-    @inline(__always) func attribute(_ localName: UnsafePointer<CChar>) -> UnsafePointer<CChar>? {
-        sm_xml_attribute(handle, localName, nil)
+    /// The current element's attribute with this local name, in any namespace, or `nil`
+    /// when absent. Throws when the value refers to a user-declared entity.
+    @inline(__always) func attribute(_ localName: UnsafePointer<CChar>) throws(CorpusError) -> UnsafePointer<CChar>? {
+        if let value = sm_xml_attribute(handle, localName, nil) { return value }
+        if let message = sm_xml_error_message(handle) {
+            throw CorpusError(String(cString: message), at: locationOfStartTag(elementOrdinal))
+        }
+        return nil
+    }
+
+    /// The attribute `localName` (when given) of the current element as a String, or `nil`.
+    func attributeString(_ localName: UnsafePointer<CChar>?) throws(CorpusError) -> String? {
+        guard let localName, let value = try attribute(localName) else { return nil }
+        return String(cString: value)
     }
 
     @inline(__always) var isEmptyElement: Bool { sm_xml_is_empty_element(handle) != 0 }
@@ -97,7 +108,7 @@ final class XMLPullParser {
         let message = sm_xml_error_message(handle).map { String(cString: $0) } ?? "unreadable XML"
         let line = Int(sm_xml_error_line(handle)), column = Int(sm_xml_error_column(handle))
         return CorpusError(
-            "malformed XML: \(message)",
+            message,
             at: SourceLocation(file: path, line: max(line, 1), column: column > 0 ? column : nil))
     }
 

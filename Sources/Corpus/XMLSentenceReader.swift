@@ -121,7 +121,7 @@ extension XMLSentenceReader {
             if inToken { return }  // markup inside a token is part of its content
             if !inSentence {
                 if name == sentenceName, parser.isInNamespace(namespace) {
-                    beginSentence()
+                    try beginSentence()
                     if parser.isEmptyElement { _ = try finishSentence() }
                 } else if isTokenName(name), parser.isInNamespace(namespace) {
                     report.tokensOutsideSentences += 1
@@ -153,11 +153,11 @@ extension XMLSentenceReader {
             return nil
         }
 
-        private func beginSentence() {
+        private func beginSentence() throws(CorpusError) {
             sentenceDepth = parser.depth
             sentenceOrdinal = parser.elementOrdinal
             sentenceLocation = parser.cheapLocation
-            sentenceID = idAttribute.flatMap { parser.attribute($0) }.map { String(cString: $0) }
+            sentenceID = try parser.attributeString(idAttribute)
             tokens.removeAll(keepingCapacity: true)
             tags.removeAll(keepingCapacity: true)
             sentenceProblems.removeAll(keepingCapacity: true)
@@ -166,7 +166,7 @@ extension XMLSentenceReader {
 
         private func beginToken() throws(CorpusError) {
             // The tag.
-            let tagPointer = parser.attribute(tagAttribute)
+            let tagPointer = try parser.attribute(tagAttribute)
             if let tagPointer, tagPointer.pointee != 0 {
                 let tag = String(cString: tagPointer)
                 if let known = validation.knownTags, !known.contains(tag) {
@@ -184,7 +184,7 @@ extension XMLSentenceReader {
             }
             // The word.
             if let wordAttribute {
-                tokens.append(parser.attribute(wordAttribute).map { String(cString: $0) } ?? "")
+                tokens.append(try parser.attributeString(wordAttribute) ?? "")
                 if !parser.isEmptyElement {
                     // Content of a token whose word is an attribute is read and ignored.
                     tokenDepth = parser.depth

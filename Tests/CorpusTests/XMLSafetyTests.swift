@@ -30,6 +30,20 @@ final class XMLSafetyTests: XCTestCase {
         XCTAssertEqual(error.location.column, 34)
     }
 
+    func testInternalEntityReferenceInAnAttributeIsRefusedNotExpanded() throws {
+        var lemmas = XMLMapping.tei
+        lemmas.tokenText = .attribute("lemma")
+        let error = try XCTUnwrap(try XMLFixtures.error(
+            XMLFixtures.path("internal-entity-attribute.xml"), mapping: lemmas))
+        XCTAssertTrue(error.message.contains("\"lemma\" uses the entity reference &who;"), error.message)
+        XCTAssertFalse(error.description.contains("world"), error.description)
+        XCTAssertEqual(error.location.line, 7)
+        XCTAssertEqual(error.location.column, 1)
+        // Read from content instead, the same file has no entity in any value used.
+        let (sentences, _) = try XMLFixtures.sentences(XMLFixtures.path("internal-entity-attribute.xml"))
+        XCTAssertEqual(sentences.first?.tokens, ["hello", "world"])
+    }
+
     func testExternalEntityIsNeverLoaded() throws {
         let secret = "EXTERNAL-SECRET-5c8e1b"
         XCTAssertTrue(try String(contentsOfFile: XMLFixtures.path("external-secret.txt"), encoding: .utf8)

@@ -78,7 +78,9 @@ const char *sm_xml_value(sm_xml_reader *reader);
 
 /// The value of the current element's attribute with local name `local_name`
 /// (in namespace `namespace_uri`, or in any namespace when it is NULL), or NULL
-/// when absent. Valid until the next sm_xml_next.
+/// when absent. Valid until the next sm_xml_next. A value holding a reference to a
+/// user-declared entity is refused: NULL is returned and the error recorded (check
+/// sm_xml_error_message when NULL comes back).
 const char *sm_xml_attribute(sm_xml_reader *reader, const char *local_name,
                              const char *namespace_uri);
 
@@ -102,7 +104,8 @@ unsigned long long sm_xml_element_ordinal(sm_xml_reader *reader);
 int sm_xml_locate_start_tag(sm_xml_reader *reader, unsigned long long ordinal,
                             long *line, long *column);
 
-/// The first error's message (libxml2's words, trailing newline removed), or NULL.
+/// The first error's message, or NULL: libxml2's words after "malformed XML: " for parse
+/// errors, or this reader's own refusal (an entity reference in an attribute).
 const char *sm_xml_error_message(sm_xml_reader *reader);
 /// The first error's line (1-based), 0 when unknown.
 int sm_xml_error_line(sm_xml_reader *reader);

@@ -25,6 +25,13 @@
  *    alone: that error at once (5 MB RSS); HUGE alone: no error, one entity-reference
  *    node (which the Swift side refuses); HUGE + NOENT: a 600,000,000-byte text node
  *    after 12 s and 3.5 GB RSS. Hence neither flag, ever.
+ *  - Without XML_PARSE_HUGE libxml2 also keeps its per-item limits: one text node or
+ *    attribute value at most 10,000,000 bytes, names at most 50,000. A corpus breaking
+ *    them fails with libxml2's message (e.g. "xmlSAX2Characters: huge text node"); the
+ *    size of the whole file is not limited (a 1 GB file streams in ~31 MB RSS).
+ *  - Element line numbers: libxml2 2.9 stores them in 16 bits (saturating at 65535), so
+ *    beyond that sm_xml_line says 0; error positions are exact anyway, either from
+ *    libxml2's error record or from sm_xml_locate_start_tag's rescan.
  */
 #include "CXMLReader.h"
 
@@ -282,7 +289,11 @@ const char *sm_xml_attribute(sm_xml_reader *r, const char *local_name, const cha
         }
         if (child->type == XML_TEXT_NODE && child->next == NULL && child->content != NULL)
             return (const char *)child->content;
-        if (r->temporary_count == SM_MAX_TEMPORARY_STRINGS) return NULL;
+        if (r->temporary_count == SM_MAX_TEMPORARY_STRINGS) {
+            sm_record_error(r, "internal limit: too many split attribute values on one element",
+                            (int)sm_xml_line(r), 0);
+            return NULL;
+        }
         xmlChar *joined = xmlNodeListGetString(node->doc, child, 1);
         if (joined == NULL) return "";
         r->temporary[r->temporary_count++] = joined;

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Which CoNLL-U column gives the tag: UPOS (column 4, universal tags) or XPOS (column 5,
 /// the treebank's own tags, e.g. Penn Treebank for English EWT).
 public enum CoNLLUTagColumn: String, Sendable, CaseIterable {
@@ -75,21 +81,25 @@ public struct CoNLLUReader: TaggedSentenceSource {
                 if let value = Self.value(of: "text", in: comment) { text = value }
                 continue
             }
-            let columns = line.utf8.split(separator: 0x09, omittingEmptySubsequences: false)
             let location = SourceLocation(file: lines.name, line: lineNumber)
-            guard columns.count == 10 else {
-                throw CorpusError("expected 10 tab-separated columns, found \(columns.count)", at: location)
+            var wordLine = line
+            let form: String
+            let tag: String
+            switch Self.parseWordLine(&wordLine, tagIndex: tagIndex) {
+            case .skipped:
+                continue
+            case .wrongColumnCount(let count):
+                throw CorpusError("expected 10 tab-separated columns, found \(count)", at: location)
+            case .word(let wordForm, let wordTag):
+                form = wordForm
+                tag = wordTag
             }
-            let wordID = columns[0]
-            if wordID.contains(0x2D) || wordID.contains(0x2E) { continue }  // multiword range `1-2` or empty node `8.1`
-            let form = Substring(columns[1])
-            let tag = Substring(columns[tagIndex])
             if form.isEmpty { throw CorpusError("empty FORM", at: location) }
             if tag.isEmpty || tag == "_" {
                 throw CorpusError("word \"\(form)\" has no \(tagColumn.rawValue.uppercased()) tag", at: location)
             }
-            tokens.append(String(form))
-            tags.append(String(tag))
+            tokens.append(form)
+            tags.append(tag)
         }
         guard !tokens.isEmpty, let startLine else {
             if !comments.isEmpty {
@@ -100,6 +110,37 @@ public struct CoNLLUReader: TaggedSentenceSource {
         return CoNLLUSentence(
             tagged: TaggedSentence(id: id, tokens: tokens, tags: tags, location: SourceLocation(file: lines.name, line: startLine)),
             text: text, comments: comments)
+    }
+
+    private enum WordLine {
+        case skipped
+        case wrongColumnCount(Int)
+        case word(form: String, tag: String)
+    }
+
+    /// Splits a word line at its tabs (with `memchr`, fast even in debug builds) and returns
+    /// FORM and the tag, or `.skipped` for a multiword range (`1-2`) or an empty node (`8.1`).
+    private static func parseWordLine(_ line: inout String, tagIndex: Int) -> WordLine {
+        line.withUTF8 { bytes -> WordLine in
+            guard let base = bytes.baseAddress else { return .wrongColumnCount(1) }
+            let raw = UnsafeRawPointer(base)
+            var tabs: [Int] = []
+            tabs.reserveCapacity(10)
+            var offset = 0
+            while offset < bytes.count, let hit = memchr(raw + offset, 0x09, bytes.count - offset) {
+                let index = raw.distance(to: UnsafeRawPointer(hit))
+                tabs.append(index)
+                offset = index + 1
+            }
+            guard tabs.count == 9 else { return .wrongColumnCount(tabs.count + 1) }
+            if memchr(raw, 0x2D, tabs[0]) != nil || memchr(raw, 0x2E, tabs[0]) != nil { return .skipped }
+            func column(_ index: Int) -> String {
+                let start = index == 0 ? 0 : tabs[index - 1] + 1
+                let end = index == 9 ? bytes.count : tabs[index]
+                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+            }
+            return .word(form: column(1), tag: column(tagIndex))
+        }
     }
 
     /// `value` from a comment `key = value` (or `key value`), or `nil` for another key.

@@ -34,7 +34,9 @@ public enum VocabularyError: Error, Equatable, CustomStringConvertible {
 /// the present ones keep that order and take the first ids (e.g. `[.padding]` for a tag
 /// vocabulary: `<pad>` = 0, tags from 1; `[]`: tags from 0). Then come the counted tokens,
 /// most frequent first, ties broken by comparing the tokens' Unicode scalar values
-/// lexicographically — deterministic whatever the order of the data.
+/// lexicographically — deterministic whatever the order of the data. Tokens are Swift
+/// strings, so canonically equivalent spellings (`é` and `e` + U+0301) are one token, and
+/// ties compare the scalars of the canonical (NFC) form: that is Swift's `String` order.
 ///
 /// **Limits.** Tokens seen fewer than `minFrequency` times are left out; `maxSize` bounds
 /// the total count, specials included. A token spelt like a special (`<unk>` in the text)
@@ -76,7 +78,7 @@ public struct Vocabulary: Equatable, Sendable, Codable {
             .map { (token: $0.key, count: $0.value) }
         kept.sort { a, b in
             if a.count != b.count { return a.count > b.count }
-            return a.token.unicodeScalars.lexicographicallyPrecedes(b.token.unicodeScalars) { $0.value < $1.value }
+            return a.token < b.token  // Swift's order: scalar values of the NFC form
         }
         if let maxSize { kept = Array(kept.prefix(maxSize - specialCount)) }
         self.init(tokens: kept.map(\.token), specials: specials)

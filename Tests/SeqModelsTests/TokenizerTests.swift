@@ -1,0 +1,31 @@
+import XCTest
+@testable import SeqModels
+
+final class TokenizerTests: XCTestCase {
+    func testWordTokenizerSplitsEnglishPunctuationAndKeepsContractions() {
+        let tokens = WordTokenizer().tokenize("\"Don't miss it!\" O'Brien said: it's well-known, costs $3.50 (10,000 yen)...")
+        XCTAssertEqual(tokens, ["\"", "Don't", "miss", "it", "!", "\"", "O'Brien", "said", ":", "it's", "well-known", ",",
+                                "costs", "$", "3.50", "(", "10,000", "yen", ")", ".", ".", "."])
+    }
+
+    func testWordTokenizerEdgeApostrophesAndLowercasing() {
+        XCTAssertEqual(WordTokenizer().tokenize("'quoted' dogs' bone"), ["'", "quoted", "'", "dogs", "'", "bone"])
+        XCTAssertEqual(WordTokenizer(lowercased: true).tokenize("The CAT’s Ärger"), ["the", "cat’s", "ärger"])
+        XCTAssertEqual(WordTokenizer().tokenize("<br />Great"), ["<", "br", "/", ">", "Great"])
+    }
+
+    func testWordTokenizerSplitsChineseByCharacterAndKeepsEmojiWhole() {
+        XCTAssertEqual(WordTokenizer().tokenize("我爱北京 ok👍🏽!"), ["我", "爱", "北", "京", "ok", "👍🏽", "!"])
+        XCTAssertEqual(WordTokenizer().tokenize("\u{20000}字"), ["\u{20000}", "字"], "CJK Extension B is outside the BMP")
+    }
+
+    func testCharacterTokenizerKeepsGraphemesWhole() {
+        let text = "床前\u{20000}。👨‍👩‍👧 e\u{301}"
+        XCTAssertEqual(CharacterTokenizer().tokenize(text), ["床", "前", "\u{20000}", "。", "👨‍👩‍👧", " ", "e\u{301}"])
+        XCTAssertEqual(CharacterTokenizer.droppingWhitespace.tokenize("a b\nc"), ["a", "b", "c"])
+    }
+
+    func testPreTokenizedTokenizerSplitsOnlyAtWhitespace() {
+        XCTAssertEqual(PreTokenizedTokenizer().tokenize("  it 's a  gem ,\tn't it\n"), ["it", "'s", "a", "gem", ",", "n't", "it"])
+    }
+}

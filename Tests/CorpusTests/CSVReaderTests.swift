@@ -1,5 +1,6 @@
 import XCTest
 @testable import Corpus
+import SeqModels
 
 /// Shared paths for the corpus tests: committed fixtures and the optional real corpora.
 enum TestFiles {
@@ -156,6 +157,31 @@ final class CSVReaderTests: XCTestCase {
         XCTAssertEqual(try reader.next()?.fields, fields)
         XCTAssertEqual(try reader.next()?.fields, [""] + fields.dropFirst())
         XCTAssertNil(try reader.next())
+    }
+
+    func testRandomRecordsRoundTripThroughWriterAndReaderAtAnyChunkSize() throws {
+        var generator = SeededGenerator(seed: 42)
+        let alphabet: [String] = ["a", "b", ",", "\"", "\n", "\r\n", "\r", " ", "é", "😀", "\t"]
+        var records: [[String]] = []
+        for _ in 0..<60 {
+            records.append((0..<3).map { _ in
+                (0..<generator.nextInt(below: 6)).map { _ in alphabet[generator.nextInt(below: alphabet.count)] }.joined()
+            })
+        }
+        let text = try records.map { try CSVWriter.record($0, lineTerminator: generator.nextInt(below: 2) == 0 ? "\n" : "\r\n") }.joined()
+        for chunkSize in [1, 2, 3, 5, 64, 1 << 20] {
+            let parsed = try rows(text, hasHeader: false, chunkSize: chunkSize)
+            XCTAssertEqual(parsed.map(\.fields), records, "chunk size \(chunkSize)")
+            // Lines: each record starts one line after the previous record's line breaks.
+            var line = 1
+            for (record, row) in zip(records, parsed) {
+                XCTAssertEqual(row.line, line)
+                let breaks = record.map { field in
+                    field.replacingOccurrences(of: "\r\n", with: "\n").unicodeScalars.filter { $0 == "\n" || $0 == "\r" }.count
+                }.reduce(0, +)
+                line += breaks + 1
+            }
+        }
     }
 
     func testWriterWithoutQuotingRejectsAnUnwritableField() {

@@ -42,5 +42,8 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(PreTokenizedTokenizer().tokenize("  it 's a  gem ,\tn't it\n"), ["it", "'s", "a", "gem", ",", "n't", "it"])
         XCTAssertEqual(PreTokenizedTokenizer().tokenize("床前\u{3000}月光\u{A0}😀\r\nx"), ["床前", "月光", "😀", "x"], "ideographic and no-break spaces split")
         XCTAssertEqual(PreTokenizedTokenizer().tokenize(""), [])
+        let ascii = " a  b\tc\r\nd\u{B}e "
+        XCTAssertEqual(PreTokenizedTokenizer().tokenize(ascii + "é"), PreTokenizedTokenizer().tokenize(ascii) + ["é"],
+                       "the ASCII fast path splits like the scalar path")
     }
 }

@@ -182,6 +182,28 @@ public struct PreTokenizedTokenizer: Tokenizer {
     public init() {}
 
     public func tokenize(_ text: String) -> [String] {
+        if let tokens = text.utf8.withContiguousStorageIfAvailable({ bytes -> [String]? in
+            guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
+            var tokens: [String] = []
+            var start: Int?
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                if byte == 0x20 || (byte >= 0x09 && byte <= 0x0D) {
+                    if let tokenStart = start {
+                        tokens.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[tokenStart..<index]), as: UTF8.self))
+                        start = nil
+                    }
+                } else if start == nil {
+                    start = index
+                }
+            }
+            if let tokenStart = start {
+                tokens.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[tokenStart...]), as: UTF8.self))
+            }
+            return tokens
+        }), let tokens {
+            return tokens  // ASCII fast path
+        }
         var tokens: [String] = []
         let scalars = text.unicodeScalars
         var start: String.Index?

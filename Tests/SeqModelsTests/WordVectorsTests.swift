@@ -51,6 +51,15 @@ final class WordVectorsTests: XCTestCase {
         }
     }
 
+    func testInvalidUTF8InAWordNamesTheLine() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("vectors-\(UUID().uuidString).txt")
+        try Data(Array("a 1 2\n".utf8) + [0xC3, 0x28] + Array(" 3 4\n".utf8)).write(to: url)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        XCTAssertThrowsError(try WordVectors.read(contentsOf: url.path, for: Vocabulary(tokens: ["a"]))) { error in
+            XCTAssertEqual(error as? WordVectorsError, WordVectorsError("invalid UTF-8", file: url.path, line: 2))
+        }
+    }
+
     func testLowercaseFallbackAndWordsWithSpaces() throws {
         let path = try write("the 1 1\nnew york 2 2\n")
         let vocabulary = Vocabulary(tokens: ["The", "new york"], specials: [])

@@ -37,8 +37,9 @@ public struct WordVectors: Sendable {
     ///
     /// A first line of exactly two integers is taken as the word2vec header; its dimension
     /// and count are then checked. Otherwise the dimension is the number of numbers on the
-    /// first line. Each line is split at single spaces; the word is everything before the
-    /// last `dimension` fields (so a GloVe word holding a space still reads). A wrong number
+    /// first line. Each line is split at spaces; the word is everything before the last
+    /// `dimension` fields (so a GloVe word holding single spaces still reads), and numbers
+    /// are parsed only for the words kept. A wrong number
     /// of values, a value that is not a number, or invalid UTF-8 is an error naming the line.
     /// With `lowercaseFallback`, a token absent from the file takes the vector of its
     /// lowercased form (GloVe's 6B vectors are lowercased). When a word appears twice, the
@@ -69,6 +70,7 @@ public struct WordVectors: Sendable {
         var exact = [Bool](repeating: false, count: vocabulary.count)
         var lineNumber = 0
         var entries = 0
+        var fields: [Range<Int>] = []
         var linePointer: UnsafeMutablePointer<CChar>?
         var capacity = 0
         defer { free(linePointer) }
@@ -81,11 +83,19 @@ public struct WordVectors: Sendable {
             while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 { bytes = UnsafeBufferPointer(rebasing: bytes.dropLast()) }
             if lineNumber == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = UnsafeBufferPointer(rebasing: bytes.dropFirst(3)) }
             if bytes.isEmpty { continue }
-            guard let line = String(validating: bytes, as: UTF8.self) else {
-                throw WordVectorsError("invalid UTF-8", file: path, line: lineNumber)
+            // Split at spaces over the bytes: no String is made for lines whose word is not wanted.
+            fields.removeAll(keepingCapacity: true)
+            var index = 0
+            while index < bytes.count {
+                while index < bytes.count && bytes[index] == 0x20 { index += 1 }
+                let fieldStart = index
+                while index < bytes.count && bytes[index] != 0x20 { index += 1 }
+                if index > fieldStart { fields.append(fieldStart..<index) }
             }
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            if lineNumber == 1, fields.count == 2, let count = Int(fields[0]), let size = Int(fields[1]) {
+            func text(_ range: Range<Int>) -> String {
+                String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+            }
+            if lineNumber == 1, fields.count == 2, let count = Int(text(fields[0])), let size = Int(text(fields[1])) {
                 guard size > 0 else { throw WordVectorsError("the header declares dimension \(size)", file: path, line: 1) }
                 dimension = size
                 declaredCount = count
@@ -105,21 +115,25 @@ public struct WordVectors: Sendable {
                 throw WordVectorsError("expected a word and \(size) numbers (the dimension of \(dimensionSource)), found \(fields.count - 1) numbers",
                                        file: path, line: lineNumber)
             }
-            if fields.count > size + 1, Float(fields[fields.count - size - 1]) != nil {
+            if fields.count > size + 1, Float(text(fields[fields.count - size - 1])) != nil {
                 // More numbers than the dimension (a word holding spaces ends in a non-number).
-                let numbers = fields.dropFirst().reversed().prefix { Float($0) != nil }.count
+                let numbers = fields.dropFirst().reversed().prefix { Float(text($0)) != nil }.count
                 throw WordVectorsError("expected \(size) numbers (the dimension of \(dimensionSource)), found \(numbers)",
                                        file: path, line: lineNumber)
             }
             entries += 1
-            let word = fields.count == size + 1 ? String(fields[0]) : fields[0..<(fields.count - size)].joined(separator: " ")
+            let wordRange = fields[0].lowerBound..<fields[fields.count - size - 1].upperBound
+            guard let word = String(validating: UnsafeBufferPointer(rebasing: bytes[wordRange]), as: UTF8.self) else {
+                throw WordVectorsError("invalid UTF-8", file: path, line: lineNumber)
+            }
             let targets = (wanted[word] ?? []).filter { !exact[$0] }
             let lowerTargets = (fallbacks[word] ?? []).filter { !found[$0] }
             if targets.isEmpty && lowerTargets.isEmpty { continue }  // parse only the vectors kept, for speed
             var vector = [Float](repeating: 0, count: size)
             for (index, field) in fields[(fields.count - size)...].enumerated() {
-                guard let value = Float(field), value.isFinite else {
-                    throw WordVectorsError("\"\(field)\" is not a number", file: path, line: lineNumber)
+                let number = text(field)
+                guard let value = Float(number), value.isFinite else {
+                    throw WordVectorsError("\"\(number)\" is not a number", file: path, line: lineNumber)
                 }
                 vector[index] = value
             }

@@ -95,7 +95,7 @@ struct CorpusStatsCommand: ParsableCommand {
         if let format { return format }
         let inferred = Set(paths.map { CorpusFormat(inferringFrom: $0) })
         guard inferred.count == 1, let only = inferred.first, let format = only else {
-            throw ValidationError("cannot infer one format from the file extensions of \(paths.joined(separator: ", ")); pass --format")
+            throw CorpusCommandError("cannot infer one format from the file extensions of \(paths.joined(separator: ", ")); pass --format")
         }
         return format
     }
@@ -143,9 +143,18 @@ struct CorpusStatsCommand: ParsableCommand {
             // XML: replace with the XML readers (XMLSentenceReader / XMLLabelledTextReader, presets
             // tei, nps-chat, tiger, brown-tei) once merged: build the reader for each path and call
             // `statistics.addSentences(from:)` (or `addTexts(from:tokenizer:)`), as for CoNLL-U above.
-            throw ValidationError("--format xml is not available in this build (the XML reader is not merged yet)")
+            throw CorpusCommandError("--format xml is not available in this build (the XML reader is not merged yet)")
         }
     }
 }
 
 extension CoNLLUTagColumn: ExpressibleByArgument {}
+
+/// A problem with what `corpus` was asked to do, printed as its message alone.
+struct CorpusCommandError: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,10 +1,160 @@
 import ArgumentParser
+import Corpus
+import SeqModels
 
 /// `seqmodels corpus …`: inspect corpora in XML, CSV, CoNLL-U or plain text.
 struct CorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corpus",
         abstract: "Inspect corpora: counts, tag and label frequencies, out-of-vocabulary rates.",
-        subcommands: []
+        subcommands: [CorpusStatsCommand.self]
     )
+}
+
+/// The corpus formats `seqmodels` reads.
+enum CorpusFormat: String, ExpressibleByArgument, CaseIterable {
+    case xml, csv, tsv, conllu, text
+
+    /// The format a file name's extension implies, or `nil` when it says nothing.
+    init?(inferringFrom path: String) {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard let dot = name.lastIndex(of: ".") else { return nil }
+        switch name[name.index(after: dot)...].lowercased() {
+        case "xml": self = .xml
+        case "csv": self = .csv
+        case "tsv", "tab": self = .tsv
+        case "conllu", "conll": self = .conllu
+        case "txt", "text": self = .text
+        default: return nil
+        }
+    }
+}
+
+/// How `corpus stats` splits texts into tokens (CSV/TSV/text; CoNLL-U and XML are tokenised).
+enum TokensOption: String, ExpressibleByArgument, CaseIterable {
+    case whitespace, word, character
+}
+
+/// `seqmodels corpus stats FILE…`: counts for a person (aligned) or a script (`--json`).
+///
+///     seqmodels corpus stats en_ewt-ud-test.conllu --against en_ewt-ud-train.conllu
+///     seqmodels corpus stats imdb/train.csv --json
+struct CorpusStatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Count documents, sentences or records, tokens, tags or labels; OOV rate against a training corpus.",
+        discussion: """
+            Several files add up into one count. The format comes from the extension \
+            (.xml .csv .tsv .conllu .txt) unless --format is given. CSV/TSV/text are split \
+            into tokens at whitespace by default (see --tokens); a text file counts one \
+            record per non-blank line.
+            """
+    )
+
+    @Argument(help: "Corpus files (one corpus split across files adds up).")
+    var files: [String]
+
+    @Option(help: "Format of the files: \(CorpusFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var format: CorpusFormat?
+
+    @Option(help: "CSV/TSV column holding the text: header name or 0-based index.")
+    var textColumn: String = "text"
+
+    @Option(help: "CSV/TSV column holding the label: header name or 0-based index.")
+    var labelColumn: String = "label"
+
+    @Option(help: "CoNLL-U/XML tag to count: upos or xpos.")
+    var tag: CoNLLUTagColumn = .upos
+
+    @Option(help: "How CSV/TSV/text is split into tokens: whitespace, word, character.")
+    var tokens: TokensOption = .whitespace
+
+    @Flag(help: "Lowercase tokens before counting (case-insensitive OOV rates).")
+    var lowercase = false
+
+    @Option(help: "Training corpus (one file, or several separated by commas) for OOV rates.")
+    var against: String?
+
+    @Flag(help: "Print one JSON object with sorted keys instead of a table.")
+    var json = false
+
+    func run() throws {
+        let format = try resolveFormat(of: files)
+        let statistics = try count(files, format: format)
+        var report = CorpusStatisticsReport(files: files, format: describe(format), statistics: statistics)
+        if let against {
+            let trainingFiles = against.split(separator: ",").map(String.init)
+            let training = try count(trainingFiles, format: try resolveFormat(of: trainingFiles))
+            report.outOfVocabulary = statistics.outOfVocabulary(against: training)
+            report.trainingFiles = trainingFiles
+        }
+        print(json ? report.json : report.text, terminator: json ? "\n" : "")
+    }
+
+    private func resolveFormat(of paths: [String]) throws -> CorpusFormat {
+        if let format { return format }
+        let inferred = Set(paths.map { CorpusFormat(inferringFrom: $0) })
+        guard inferred.count == 1, let only = inferred.first, let format = only else {
+            throw CorpusCommandError("cannot infer one format from the file extensions of \(paths.joined(separator: ", ")); pass --format")
+        }
+        return format
+    }
+
+    private func describe(_ format: CorpusFormat) -> String {
+        switch format {
+        case .conllu, .xml: return "\(format.rawValue) (\(tag.rawValue.uppercased()))"
+        case .csv, .tsv, .text: return "\(format.rawValue) (\(tokens.rawValue) tokens)"
+        }
+    }
+
+    private var tokenizer: any Tokenizer {
+        switch tokens {
+        case .whitespace: return PreTokenizedTokenizer()
+        case .word: return WordTokenizer()
+        case .character: return CharacterTokenizer.droppingWhitespace
+        }
+    }
+
+    private func count(_ paths: [String], format: CorpusFormat) throws -> CorpusStatistics {
+        switch format {
+        case .conllu:
+            var statistics = CorpusStatistics(unit: .sentences, categoryName: "\(tag.rawValue.uppercased()) tags", lowercased: lowercase)
+            for path in paths {
+                var reader = try CoNLLUReader(contentsOf: path, tag: tag)
+                try statistics.addSentences(from: &reader)
+            }
+            return statistics
+        case .csv, .tsv:
+            var statistics = CorpusStatistics(unit: .documents, categoryName: "labels", lowercased: lowercase)
+            for path in paths {
+                var reader = try CSVTextReader(contentsOf: path, format: format == .csv ? .csv : .tsv,
+                                               textColumn: CSVColumn(parsing: textColumn), labelColumn: CSVColumn(parsing: labelColumn))
+                try statistics.addTexts(from: &reader, tokenizer: tokenizer)
+            }
+            return statistics
+        case .text:
+            var statistics = CorpusStatistics(unit: .records, lowercased: lowercase)
+            for path in paths {
+                var reader = try LineRecordReader(contentsOf: path)
+                try statistics.addRecords(from: &reader, tokenizer: tokenizer)
+            }
+            return statistics
+        case .xml:
+            // XML: replace with the XML readers (XMLSentenceReader / XMLLabelledTextReader, presets
+            // tei, nps-chat, tiger, brown-tei) once merged: build the reader for each path and call
+            // `statistics.addSentences(from:)` (or `addTexts(from:tokenizer:)`), as for CoNLL-U above.
+            throw CorpusCommandError("--format xml is not available in this build (the XML reader is not merged yet)")
+        }
+    }
+}
+
+extension CoNLLUTagColumn: ExpressibleByArgument {}
+
+/// A problem with what `corpus` was asked to do, printed as its message alone.
+struct CorpusCommandError: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
 }

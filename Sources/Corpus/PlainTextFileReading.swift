@@ -1,0 +1,149 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where a reader takes its bytes from: a file on disk, or bytes already in memory
+/// (tests, strings typed by a user). `name` is what error messages call it.
+enum ByteInput: Sendable {
+    case file(path: String)
+    case bytes([UInt8], name: String)
+
+    var name: String {
+        switch self {
+        case .file(let path): return path
+        case .bytes(_, let name): return name
+        }
+    }
+}
+
+/// Reads a file in fixed-size chunks so that memory stays constant however large it is.
+///
+/// A final class because it owns a `FILE*` that must be closed exactly once.
+final class ByteChunkReader {
+    private var file: UnsafeMutablePointer<FILE>?
+    private var memory: [UInt8]
+    private var memoryOffset = 0
+    let name: String
+    /// Chunk size in bytes: large enough that `fread` costs nothing per byte.
+    let chunkSize: Int
+
+    init(_ input: ByteInput, chunkSize: Int = 1 << 20) throws {
+        self.chunkSize = chunkSize
+        self.name = input.name
+        switch input {
+        case .file(let path):
+            guard let handle = fopen(path, "rb") else {
+                let reason = String(cString: strerror(errno))
+                throw CorpusError("cannot open file: \(reason)", at: SourceLocation(file: path, line: 0))
+            }
+            file = handle
+            memory = []
+        case .bytes(let bytes, _):
+            file = nil
+            memory = bytes
+        }
+    }
+
+    deinit {
+        if let file { fclose(file) }
+    }
+
+    /// Fills `buffer` with the next chunk; returns `false` at the end of the input.
+    func readChunk(into buffer: inout [UInt8]) throws -> Bool {
+        if let file {
+            var count = 0
+            buffer = [UInt8](unsafeUninitializedCapacity: chunkSize) { pointer, initialized in
+                count = fread(pointer.baseAddress, 1, chunkSize, file)
+                initialized = count
+            }
+            if count == 0 && ferror(file) != 0 {
+                throw CorpusError("read error", at: SourceLocation(file: name, line: 0))
+            }
+            return count > 0
+        }
+        guard memoryOffset < memory.count else { return false }
+        let end = min(memory.count, memoryOffset + chunkSize)
+        buffer = Array(memory[memoryOffset..<end])
+        memoryOffset = end
+        return true
+    }
+}
+
+/// Streams a UTF-8 text input line by line, in constant memory.
+///
+/// Lines end at LF; a CR right before the LF (CRLF files) is removed, so callers see the
+/// same lines for LF and CRLF files. A leading UTF-8 byte-order mark is skipped. The last
+/// line is returned even without a final newline. Invalid UTF-8 is an error naming the line.
+struct LineReader {
+    private let chunks: ByteChunkReader
+    private var buffer: [UInt8] = []
+    private var position = 0
+    private var pending: [UInt8] = []
+    private var finished = false
+    private var atStart = true
+    /// 1-based number of the line most recently returned.
+    private(set) var lineNumber = 0
+    var name: String { chunks.name }
+
+    init(_ input: ByteInput) throws {
+        chunks = try ByteChunkReader(input)
+    }
+
+    /// The next line without its terminator, or `nil` at the end of the input.
+    mutating func nextLine() throws -> String? {
+        while true {
+            if position < buffer.count {
+                // memchr: fast even in debug builds, where a Swift byte loop is not.
+                let start = position
+                let found: Int? = buffer.withUnsafeBufferPointer { bytes in
+                    guard let base = bytes.baseAddress,
+                          let hit = memchr(base + start, 0x0A, bytes.count - start) else { return nil }
+                    return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
+                }
+                if let newline = found {
+                    defer { position = newline + 1 }
+                    if pending.isEmpty {  // the whole line is in this chunk: no copy
+                        return try buffer.withUnsafeBufferPointer { bytes in
+                            try finishLine(UnsafeBufferPointer(rebasing: bytes[position..<newline]))
+                        }
+                    }
+                    pending.append(contentsOf: buffer[position..<newline])
+                    return try finishPendingLine()
+                }
+                pending.append(contentsOf: buffer[position...])
+                position = buffer.count
+            }
+            if finished { return nil }
+            if try !chunks.readChunk(into: &buffer) {
+                finished = true
+                position = 0
+                buffer = []
+                if pending.isEmpty { return nil }
+                return try finishPendingLine()
+            }
+            position = 0
+            if atStart {
+                atStart = false
+                if buffer.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
+            }
+        }
+    }
+
+    private mutating func finishPendingLine() throws -> String {
+        defer { pending.removeAll(keepingCapacity: true) }
+        return try pending.withUnsafeBufferPointer { try finishLine($0) }
+    }
+
+    /// Counts the line, drops a final CR, and decodes it.
+    private mutating func finishLine(_ bytes: UnsafeBufferPointer<UInt8>) throws -> String {
+        lineNumber += 1
+        var line = bytes
+        if line.last == 0x0D { line = UnsafeBufferPointer(rebasing: line.dropLast()) }
+        guard let text = String(validating: line, as: UTF8.self) else {
+            throw CorpusError("invalid UTF-8", at: SourceLocation(file: name, line: lineNumber))
+        }
+        return text
+    }
+}

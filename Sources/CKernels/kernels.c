@@ -14,11 +14,28 @@
 #define SM_MULTIVERSION
 #endif
 
-/* exp with Cephes-style range reduction: x = n ln2 + r, |r| <= ln2/2. */
+/* The arrays a kernel loop touches never overlap (checked by the Swift callers), but
+ * clang ignores `restrict` on block-scope pointers and its runtime overlap checks fail
+ * on strided rows, falling back to scalar code. Say so explicitly. */
+#if defined(__clang__)
+#define SM_INDEPENDENT_ITERATIONS _Pragma("clang loop vectorize(assume_safety) interleave(enable)")
+#elif defined(__GNUC__)
+#define SM_INDEPENDENT_ITERATIONS _Pragma("GCC ivdep")
+#else
+#define SM_INDEPENDENT_ITERATIONS
+#endif
+
+/* exp with Cephes-style range reduction: x = n ln2 + r, |r| <= ln2/2.
+ * n is rounded with the 1.5 * 2^23 trick (no floorf/rintf call, which would stop
+ * vectorisation on baseline x86-64), and 2^n is built in the exponent bits. */
 static inline float sm_expf(float x) {
     x = fminf(fmaxf(x, -87.33654f), 88.72283f);
-    float fx = x * 1.44269504088896341f;
-    fx = __builtin_floorf(fx + 0.5f);
+    const float shifter = 12582912.0f; /* 1.5 * 2^23 */
+    float shifted = x * 1.44269504088896341f + shifter;
+    int32_t shifted_bits;
+    memcpy(&shifted_bits, &shifted, sizeof shifted_bits);
+    int32_t n = shifted_bits - 0x4B400000; /* bits of the shifter: n = round(x / ln2) */
+    float fx = shifted - shifter;
     float r = x - fx * 0.693359375f;
     r = r - fx * -2.12194440e-4f;
     float r2 = r * r;
@@ -29,14 +46,14 @@ static inline float sm_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r2 + r + 1.0f;
-    int32_t n = (int32_t)fx;
-    /* 2^n for n in [-126, 127]; split to stay finite near the ends. */
+    /* 2^n for n in [-126, 128]: split in two factors so both stay normal. */
     int32_t n1 = n >> 1;
     int32_t n2 = n - n1;
-    union { int32_t i; float f; } s1, s2;
-    s1.i = (n1 + 127) << 23;
-    s2.i = (n2 + 127) << 23;
-    return p * s1.f * s2.f;
+    int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    return p * s1 * s2;
 }
 
 static inline float sm_sigmoidf(float x) {
@@ -100,14 +117,15 @@ void sm_lstm_cell_forward(float *gates, const float *c_prev, float *c, float *ta
                           float *h, long h_stride, long rows, long hidden) {
     const long H = hidden;
     for (long r = 0; r < rows; r++) {
-        float *gi = gates + r * 4 * H;
-        float *gf = gi + H;
-        float *gg = gi + 2 * H;
-        float *go = gi + 3 * H;
-        const float *cp = c_prev + r * H;
-        float *cr = c + r * H;
-        float *tc = tanh_c + r * H;
-        float *hr = h + r * h_stride;
+        float *restrict gi = gates + r * 4 * H;
+        float *restrict gf = gi + H;
+        float *restrict gg = gi + 2 * H;
+        float *restrict go = gi + 3 * H;
+        const float *restrict cp = c_prev + r * H;
+        float *restrict cr = c + r * H;
+        float *restrict tc = tanh_c + r * H;
+        float *restrict hr = h + r * h_stride;
+        SM_INDEPENDENT_ITERATIONS
         for (long j = 0; j < H; j++) {
             float i = sm_sigmoidf(gi[j]);
             float f = sm_sigmoidf(gf[j]);
@@ -128,18 +146,19 @@ void sm_lstm_cell_backward(const float *gates, const float *c_prev, const float 
                            const float *dh, float *dc, float *dgates, long rows, long hidden) {
     const long H = hidden;
     for (long r = 0; r < rows; r++) {
-        const float *gi = gates + r * 4 * H;
-        const float *gf = gi + H;
-        const float *gg = gi + 2 * H;
-        const float *go = gi + 3 * H;
-        const float *cp = c_prev + r * H;
-        const float *tc = tanh_c + r * H;
-        const float *dhr = dh + r * H;
-        float *dcr = dc + r * H;
-        float *di = dgates + r * 4 * H;
-        float *df = di + H;
-        float *dg = di + 2 * H;
-        float *dov = di + 3 * H;
+        const float *restrict gi = gates + r * 4 * H;
+        const float *restrict gf = gi + H;
+        const float *restrict gg = gi + 2 * H;
+        const float *restrict go = gi + 3 * H;
+        const float *restrict cp = c_prev + r * H;
+        const float *restrict tc = tanh_c + r * H;
+        const float *restrict dhr = dh + r * H;
+        float *restrict dcr = dc + r * H;
+        float *restrict di = dgates + r * 4 * H;
+        float *restrict df = di + H;
+        float *restrict dg = di + 2 * H;
+        float *restrict dov = di + 3 * H;
+        SM_INDEPENDENT_ITERATIONS
         for (long j = 0; j < H; j++) {
             float i = gi[j], f = gf[j], g = gg[j], o = go[j], t = tc[j];
             float dhj = dhr[j];

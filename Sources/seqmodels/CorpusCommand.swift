@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import Corpus
 import SeqModels
@@ -78,6 +79,9 @@ struct CorpusStatsCommand: ParsableCommand {
     @Flag(help: "Print one JSON object with sorted keys instead of a table.")
     var json = false
 
+    @OptionGroup(title: "XML mapping")
+    var xml: XMLMappingOptions
+
     func run() throws {
         let format = try resolveFormat(of: files)
         let statistics = try count(files, format: format)
@@ -140,10 +144,17 @@ struct CorpusStatsCommand: ParsableCommand {
             }
             return statistics
         case .xml:
-            // XML: replace with the XML readers (XMLSentenceReader / XMLLabelledTextReader, presets
-            // tei, nps-chat, tiger, brown-tei) once merged: build the reader for each path and call
-            // `statistics.addSentences(from:)` (or `addTexts(from:tokenizer:)`), as for CoNLL-U above.
-            throw CorpusCommandError("--format xml is not available in this build (the XML reader is not merged yet)")
+            var statistics = CorpusStatistics(unit: .sentences, categoryName: "\(tag.rawValue.uppercased()) tags", lowercased: lowercase)
+            let mapping = try xml.mapping(xpos: tag == .xpos)
+            for path in paths {
+                var reader = try XMLSentenceReader(path: path, mapping: mapping, validation: xml.validation)
+                try statistics.addSentences(from: &reader)
+                let report = reader.report
+                if report.skippedRecords > 0 || report.replacedTags > 0 {
+                    FileHandle.standardError.write(Data("\(path): \(report.summary)\n".utf8))
+                }
+            }
+            return statistics
         }
     }
 }

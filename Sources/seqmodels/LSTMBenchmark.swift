@@ -147,7 +147,9 @@ final class PyTorchWorker {
                 buffer.removeSubrange(buffer.startIndex...newline)
                 return line
             }
-            guard let chunk = try handle.read(upToCount: 65536), !chunk.isEmpty else {
+            // `availableData` returns as soon as anything arrives (`read(upToCount:)` waits for the full count).
+            let chunk = handle.availableData
+            guard !chunk.isEmpty else {
                 throw BenchmarkError("the PyTorch worker exited early")
             }
             buffer.append(chunk)

@@ -228,9 +228,9 @@ public struct LSTM: ParameterContainer, Sendable {
                     func step(_ t: Int, recurrent: Bool) {
                         let rows = batchSizes[t], off = offsets[t]
                         if recurrent {
-                            BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: 4 * H, k: H,
-                                      a: hPrev.pointer + off * H, lda: H, b: w, ldb: H,
-                                      beta: 1, c: gates.pointer + off * 4 * H, ldc: 4 * H)
+                            BLAS.rowsTimesMatrix(m: rows, n: 4 * H, k: H, transposeB: true,
+                                                 a: hPrev.pointer + off * H, lda: H, b: w, ldb: H,
+                                                 beta: 1, c: gates.pointer + off * 4 * H, ldc: 4 * H)
                         }
                         sm_lstm_cell_forward(gates.pointer + off * 4 * H, cPrev.pointer + off * H,
                                              cAll.pointer + off * H, tanhC.pointer + off * H,
@@ -363,11 +363,11 @@ public struct LSTM: ParameterContainer, Sendable {
                                                   dh.pointer + off * H, dc.pointer, dgates.pointer + off * 4 * H, rows, H)
                             if t > 0 {
                                 // dh of step t-1 (its first `rows` rows) += dgates_t W_hh.
-                                BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: H, k: 4 * H,
+                                BLAS.rowsTimesMatrix(m: rows, n: H, k: 4 * H, transposeB: false,
                                           a: dgates.pointer + off * 4 * H, lda: 4 * H, b: w, ldb: H,
                                           beta: 1, c: dh.pointer + offsets[t - 1] * H, ldc: H)
                             } else {
-                                BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: H, k: 4 * H,
+                                BLAS.rowsTimesMatrix(m: rows, n: H, k: 4 * H, transposeB: false,
                                           a: dgates.pointer, lda: 4 * H, b: w, ldb: H,
                                           beta: 0, c: dh0.pointer + slice * B * H, ldc: H)
                                 copyRows(from: dc.pointer, stride: H, to: dc0.pointer + slice * B * H, stride: H, rows: rows, columns: H)
@@ -385,7 +385,7 @@ public struct LSTM: ParameterContainer, Sendable {
                                                   dh.pointer + off * H, dc.pointer, dgates.pointer + off * 4 * H, rows, H)
                             // Gradient w.r.t. this step's h_prev: rows that continued from t+1 pass it there,
                             // rows that started here pass it (and dc) to the initial state.
-                            BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: H, k: 4 * H,
+                            BLAS.rowsTimesMatrix(m: rows, n: H, k: 4 * H, transposeB: false,
                                       a: dgates.pointer + off * 4 * H, lda: 4 * H, b: w, ldb: H,
                                       beta: 0, c: scratch.pointer, ldc: H)
                             let continuing = t + 1 < T ? batchSizes[t + 1] : 0

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the system packages SeqModels needs, if missing: OpenBLAS, libxml2, pkg-config.
+# On Debian/Ubuntu it uses apt-get (as root, or through sudo). Elsewhere it says what to install.
+# With --pytorch it also installs the CPU build of PyTorch used by the benchmarks (optional).
+set -euo pipefail
+
+need=()
+for package in libopenblas-dev libxml2-dev pkg-config; do
+    dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
+done
+
+if ! command -v dpkg >/dev/null 2>&1; then
+    echo "Not a Debian/Ubuntu system: install OpenBLAS (pkg-config name 'openblas'), libxml2 and pkg-config"
+    echo "with your package manager (macOS: Accelerate is built in; brew install libxml2 pkg-config)."
+elif [ ${#need[@]} -gt 0 ]; then
+    echo "Installing ${need[*]} ..."
+    sudo_cmd=()
+    [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+    echo "Swift 6 is needed: install a toolchain from swift.org and put it on PATH." >&2
+    exit 1
+fi
+
+if [ "${1:-}" = "--pytorch" ]; then
+    if ! python3 -c "import torch, safetensors" >/dev/null 2>&1; then
+        echo "Installing the CPU build of PyTorch (for side-by-side benchmarks) ..."
+        python3 -m pip install -q "torch==2.13.0+cpu" safetensors \
+            || echo "PyTorch could not be installed; benchmarks will print SeqModels figures only."
+    fi
+fi

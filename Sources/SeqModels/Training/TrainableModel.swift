@@ -1,0 +1,64 @@
+/// The loss of one batch: a sum over its units (tokens, documents) and how many units there were.
+///
+/// Kept as a sum and a count so that epoch averages weigh every unit equally, whatever
+/// the batch sizes.
+public struct BatchLoss: Equatable, Sendable {
+    public var sum: Double
+    public var count: Int
+
+    public init(sum: Double, count: Int) {
+        self.sum = sum
+        self.count = count
+    }
+
+    /// Mean loss per unit (0 for an empty batch).
+    public var mean: Double { count > 0 ? sum / Double(count) : 0 }
+}
+
+/// The result of evaluating a model on a development set.
+///
+/// `metric` is the number the training loop selects the best checkpoint by and stops
+/// early on (accuracy for a tagger or classifier, negative perplexity or loss for a
+/// generator: see `higherIsBetter`); `details` are extra named figures for the log.
+public struct Evaluation: Equatable, Sendable {
+    public var metricName: String
+    public var metric: Double
+    public var higherIsBetter: Bool
+    public var details: [String: Double]
+
+    public init(metricName: String, metric: Double, higherIsBetter: Bool = true, details: [String: Double] = [:]) {
+        self.metricName = metricName
+        self.metric = metric
+        self.higherIsBetter = higherIsBetter
+        self.details = details
+    }
+
+    /// Whether this evaluation is strictly better than `other` (same metric).
+    public func isBetter(than other: Evaluation) -> Bool {
+        higherIsBetter ? metric > other.metric : metric < other.metric
+    }
+}
+
+/// A model that the shared training loop (`Trainer`) can train: the three task heads
+/// (tagger, classifier, generator) conform to it.
+///
+/// The loop owns batching (length buckets), shuffling, optimizer steps, clipping,
+/// schedules, evaluation, checkpoints, early stopping, time limits, resume and progress;
+/// the model owns what a batch means: `accumulateGradients` runs forward and backward on
+/// one batch, adding into the parameters' gradients (the loop zeroes them between steps).
+public protocol TrainableModel: ParameterContainer {
+    /// One training example: a tagged sentence, a labelled review, a text chunk.
+    associatedtype Example
+
+    /// Number of units (tokens) in `example`; the loop buckets batches by it.
+    func length(of example: Example) -> Int
+
+    /// Forward and backward on one batch in training mode (dropout on, drawing from
+    /// `generator`); adds into parameter gradients and returns the summed loss.
+    /// The loss must be the *mean* over the batch's units for the gradient scale,
+    /// as in PyTorch's default reduction; `BatchLoss` still reports sum and count.
+    mutating func accumulateGradients(on batch: [Example], generator: inout SeededGenerator) -> BatchLoss
+
+    /// Evaluates in inference mode (no dropout) on `examples`.
+    func evaluate(on examples: [Example]) -> Evaluation
+}

@@ -43,16 +43,23 @@ let package = Package(
             ]
         ),
         .target(name: "Corpus", dependencies: ["SeqModels", "CXMLReader"]),
+        // The three task heads: tagger, classifier, generator (model, recipe, evaluation, prediction).
+        .target(name: "Tasks", dependencies: ["SeqModels", "Corpus"]),
         .executableTarget(
             name: "seqmodels",
             dependencies: [
-                "SeqModels", "Corpus",
+                "SeqModels", "Corpus", "Tasks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "SeqModelsTests",
             dependencies: ["SeqModels"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "TasksTests",
+            dependencies: ["Tasks", "Corpus", "SeqModels"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -96,6 +96,12 @@ struct TrainingOptions: ParsableArguments {
         return options
     }
 
+    /// A trainer with these options over `defaults`, reporting progress on standard error
+    /// (a live bar on a terminal, one line per epoch otherwise). Pass `resume` to `fit`.
+    func trainer(defaults: TrainerOptions = TrainerOptions()) throws -> Trainer {
+        Trainer(options: try trainerOptions(defaults: defaults), progress: ConsoleProgress.standardError())
+    }
+
     func validate() throws {
         _ = try trainerOptions()
     }

@@ -190,6 +190,15 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(summary.best?.epoch, 2)
     }
 
+    func testANaNDevMetricNeverBlocksLaterCheckpoints() throws {
+        let script = TinyClassifier.Script()
+        script.metrics = [.nan, 0.5, .nan, 0.4]
+        var model = model(script: script)
+        let summary = try Trainer(options: options(epochs: 4)).fit(&model, train: train, dev: dev, in: temporaryDirectory(), save: save)
+        XCTAssertEqual(summary.history.map(\.isBest), [true, true, false, false])
+        XCTAssertEqual(summary.best?.epoch, 2)
+    }
+
     func testPlateauScheduleHalvesTheRateAfterPatienceBadEpochs() throws {
         let script = TinyClassifier.Script()
         script.metrics = [0.5, 0.4, 0.45, 0.6, 0.5, 0.5]

@@ -137,7 +137,7 @@ struct TrainingRun<Model: TrainableModel> {
             let evaluation = dev.isEmpty
                 ? Evaluation(metricName: "train_loss", metric: trainLoss, higherIsBetter: false)
                 : model.evaluate(on: dev)
-            let isBest = best.map { evaluation.isBetter(than: $0.evaluation) } ?? true
+            let isBest = improves(evaluation)
             let record = EpochRecord(
                 epoch: epoch, complete: complete, batches: done, tokens: tokens, trainLoss: trainLoss, evaluation: evaluation,
                 learningRate: learningRate, seconds: trainer.clock() - epochStart,
@@ -175,6 +175,15 @@ struct TrainingRun<Model: TrainableModel> {
         try restoreBest(into: &model)
         return TrainingSummary(stopReason: stopReason, epochsCompleted: epochsCompleted, best: best, history: history,
                                seconds: trainer.clock() - startTime)
+    }
+
+    /// Whether `evaluation` beats the best so far. The first epoch always does (so a
+    /// checkpoint exists); a NaN metric never does, and anything but NaN beats a NaN best.
+    private func improves(_ evaluation: Evaluation) -> Bool {
+        guard let best else { return true }
+        if evaluation.metric.isNaN { return false }
+        if best.devMetric.isNaN { return true }
+        return evaluation.isBetter(than: best.evaluation)
     }
 
     private func divergence(epoch: Int, batch: Int, of batches: Int, quantity: String, value: Double) -> TrainingError {

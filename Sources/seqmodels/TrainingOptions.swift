@@ -67,7 +67,10 @@ struct TrainingOptions: ParsableArguments {
     }
 
     /// `defaults` (a head's recipe) with the flags given on the command line applied.
-    /// - Throws: `ValidationError` naming the flag when a value is out of range.
+    /// Call it first thing in `run()` (there is no `validate()`: whether `--decay` fits
+    /// depends on the head's default schedule).
+    /// - Throws: `ValidationError` naming the flag when a value is out of range or a
+    ///   schedule flag does not fit the schedule.
     func trainerOptions(defaults: TrainerOptions = TrainerOptions()) throws -> TrainerOptions {
         var options = defaults
         if let epochs { options.epochs = epochs }
@@ -116,10 +119,6 @@ struct TrainingOptions: ParsableArguments {
     /// (a live bar on a terminal, one line per epoch otherwise). Pass `resume` to `fit`.
     func trainer(defaults: TrainerOptions = TrainerOptions()) throws -> Trainer {
         Trainer(options: try trainerOptions(defaults: defaults), progress: ConsoleProgress.standardError())
-    }
-
-    func validate() throws {
-        _ = try trainerOptions()
     }
 }
 

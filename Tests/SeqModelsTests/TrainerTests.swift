@@ -418,7 +418,7 @@ final class TrainerTests: XCTestCase {
             .fit(&model, train: train, dev: dev, in: temporaryDirectory(), save: save)
         let lines = plain.split(separator: "\n")
         XCTAssertEqual(lines.filter { $0.hasPrefix("epoch ") }.count, 2, plain)
-        XCTAssertTrue(lines[1].contains("epoch 1/2") && lines[1].contains("dev accuracy"), plain)
+        XCTAssertTrue(lines[1].hasPrefix("epoch 1/2  loss ") && lines[1].contains("dev accuracy") && lines[1].contains("(loss "), plain)
         XCTAssertFalse(plain.contains("\r"))
         XCTAssertTrue(live.contains("\r\u{1B}[K") && live.contains("ETA") && live.contains("tok/s") && live.contains("6/6"), live)
     }

@@ -143,6 +143,17 @@ public struct TrainedClassifier: Sendable {
         }
     }
 
+    /// Evaluates on `records` (e.g. a development set already in memory).
+    /// - Throws: `TaskError` for an unknown label or an empty text.
+    public func evaluate(on records: [LabelledText]) throws -> ClassificationReport {
+        var confusion = ConfusionMatrix(labelCount: labels.count)
+        let examples = try records.map { try example(of: $0) }
+        for (example, prediction) in zip(examples, model.predict(examples.map(\.tokenIDs))) {
+            confusion.add(gold: example.label, predicted: prediction.label)
+        }
+        return ClassificationReport(confusion: confusion, labels: labels)
+    }
+
     /// Evaluates on every record of `source`, reading `batchSize` records at a time.
     /// - Throws: the source's errors, or `TaskError` for an unknown label or an empty text.
     public func evaluate(_ source: inout some LabelledTextSource, batchSize: Int = 512) throws -> ClassificationReport {

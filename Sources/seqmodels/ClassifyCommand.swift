@@ -128,6 +128,9 @@ struct ClassifyEvalCommand: ParsableCommand {
     @Flag(help: "Print JSON (keys accuracy, macro_f1, rows, labels, per_label, confusion_matrix).")
     var json = false
 
+    @Option(help: "Texts classified together (sorted by length inside each group).")
+    var batchSize: Int = 512
+
     @Option(help: "BLAS threads.")
     var threads: Int?
 
@@ -137,7 +140,7 @@ struct ClassifyEvalCommand: ParsableCommand {
         let kind = format ?? LabelledTextFormat.guess(from: test)
         var source = try kind.open(test, columns: LabelledTextColumns(text: textColumn, label: labelColumn))
         let start = Date()
-        let report = try classifier.evaluate(&source)
+        let report = try classifier.evaluate(&source, batchSize: max(1, batchSize))
         let seconds = Date().timeIntervalSince(start)
         if json {
             let encoder = JSONEncoder()

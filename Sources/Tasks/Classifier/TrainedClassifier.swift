@@ -160,7 +160,7 @@ public struct TrainedClassifier: Sendable {
         var confusion = ConfusionMatrix(labelCount: labels.count)
         var pending: [ClassifierExample] = []
         func flush() {
-            let predictions = model.predict(pending.map(\.tokenIDs))
+            let predictions = model.predict(pending.map(\.tokenIDs), batchSize: batchSize)
             for (example, prediction) in zip(pending, predictions) { confusion.add(gold: example.label, predicted: prediction.label) }
             pending.removeAll(keepingCapacity: true)
         }

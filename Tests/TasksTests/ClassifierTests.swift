@@ -228,6 +228,39 @@ final class ClassifierTests: XCTestCase {
         XCTAssertEqual(try reloaded.classify(["awful and dull"])[0].label, "neg")
     }
 
+    func testPretrainedVectorsFillTheirRowsAndCanBeFrozen() throws {
+        let directory = temporaryDirectory()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let vectors = directory.appendingPathComponent("vectors.txt")
+        try Data("loved 1 2 3 4 5 6 7 8\nawful -1 -2 -3 -4 -5 -6 -7 -8\nabsent 9 9 9 9 9 9 9 9\n".utf8).write(to: vectors)
+        var h = smallHyperparameters
+        h.vectorsPath = vectors.path
+        h.freezeEmbeddings = true
+        let prepared = try ClassifierRecipe.prepare(training: toyTraining, development: [], hyperparameters: h, seed: 1)
+        XCTAssertEqual(prepared.vectorCoverage, 2)
+        let classifier = prepared.classifier
+        let table = classifier.model.embedding.weight.value.scalars
+        let loved = try XCTUnwrap(classifier.vocabulary.tokens.firstIndex(of: "loved"))
+        XCTAssertEqual(Array(table[(loved * 8)..<(loved * 8 + 8)]), [1, 2, 3, 4, 5, 6, 7, 8])
+        XCTAssertFalse(classifier.model.embedding.isTrainable)
+
+        h.embeddingDimension = 5
+        XCTAssertThrowsError(try ClassifierRecipe.prepare(training: toyTraining, development: [], hyperparameters: h, seed: 1)) { error in
+            XCTAssertTrue("\(error)".contains("8-dimensional vectors"), "\(error)")
+        }
+    }
+
+    func testXMLReviewsReadWithTheLabelAttribute() throws {
+        let directory = temporaryDirectory()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("reviews.xml")
+        try Data("<reviews><review stars=\"pos\">Loved it.</review><review stars=\"neg\">Dull.</review></reviews>".utf8).write(to: file)
+        XCTAssertEqual(LabelledTextFormat.guess(from: file.path), .xml)
+        let records = try LabelledTextFormat.xml.readAll(file.path, columns: LabelledTextColumns(label: "stars"))
+        XCTAssertEqual(records.map(\.text), ["Loved it.", "Dull."])
+        XCTAssertEqual(records.map(\.label), ["pos", "neg"])
+    }
+
     // MARK: Data on disk
 
     private var repositoryRoot: URL {

@@ -156,7 +156,7 @@ public struct TextClassifier: TrainableModel, Sendable {
 
     /// The most probable label id and its probability for every text (inference mode), in
     /// the order given. Texts are sorted by length and run `batchSize` at a time.
-    public func predict(_ texts: [[Int]], batchSize: Int = 128) -> [(label: Int, probability: Float, probabilities: [Float])] {
+    public func predict(_ texts: [[Int]], batchSize: Int = 256) -> [(label: Int, probability: Float, probabilities: [Float])] {
         precondition(batchSize > 0, "batchSize must be positive")
         let order = texts.indices.sorted { texts[$0].count > texts[$1].count }
         let C = configuration.labelCount

@@ -94,11 +94,13 @@ struct ClassifyPredictCommand: ParsableCommand {
             try emit(texts)
             return
         }
+        // Typed at a terminal: answer each line at once; piped: classify batchSize lines together.
+        let linesPerBatch = isatty(STDIN_FILENO) != 0 ? 1 : batchSize
         var batch: [String] = []
         while let line = readLine() {
             if line.allSatisfy(\.isWhitespace) { continue }
             batch.append(line)
-            if batch.count == batchSize { try emit(batch); batch.removeAll() }
+            if batch.count == linesPerBatch { try emit(batch); batch.removeAll() }
         }
         if !batch.isEmpty { try emit(batch) }
     }

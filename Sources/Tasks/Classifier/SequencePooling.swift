@@ -11,9 +11,10 @@ import SeqModels
 ///   token, i.e. both directions' final states (width `F`). Cheap, but it must carry
 ///   a 300-token review through one state, and long reviews fade.
 /// - `maxMean`: `max` and `mean` side by side (width `2F`); the default. On long
-///   reviews max pooling finds the decisive phrases and the mean steadies the
-///   decision when there are many mild ones; the Linear layer costs nothing extra
-///   to speak of, and the two together train faster and more steadily than either.
+///   reviews max pooling finds the decisive phrases and the mean weighs the many
+///   mild ones; it is the concat pooling of ULMFiT without the last state (which
+///   `max` and `mean` already cover better on long texts), and the wider Linear
+///   layer costs next to nothing beside the LSTM.
 public enum SequencePooling: String, Codable, Sendable, CaseIterable {
     case max
     case mean

@@ -302,9 +302,12 @@ struct ClassifyTrainCommand: ParsableCommand {
             saved.model = best
             try saved.save(to: directory)
         }
-        var trained = bundle
-        trained.model = classifier
-        let report = try trained.evaluate(on: devRecords)
-        print("model: \(model)  best epoch \(summary.best?.epoch ?? 0)  dev accuracy \(TrainedClassifier.formatProbability(Float(report.accuracy)))  dev macro-F1 \(TrainedClassifier.formatProbability(Float(report.macroF1)))")
+        // The trainer already evaluated the best epoch on the dev set: report it without a second pass.
+        guard let best = summary.best else {
+            print("model: \(model)  no epoch finished, nothing saved")
+            return
+        }
+        let macroF1 = best.devDetails["macro_f1"].map { "  dev macro-F1 " + TrainedClassifier.formatProbability(Float($0)) } ?? ""
+        print("model: \(model)  best epoch \(best.epoch)  dev accuracy \(TrainedClassifier.formatProbability(Float(best.devMetric)))\(macroF1)")
     }
 }

@@ -67,15 +67,18 @@ final class GeneratorSamplingTests: XCTestCase {
         XCTAssertFalse(a.tokens.contains { $0.hasPrefix("<") }, "no special token is generated: \(a.tokens)")
     }
 
-    func testIncrementalStepsMatchAWholeSequenceForward() {
-        let model = GeneratorTestSupport.untrainedModel(tokens: Array("abcdef").map(String.init), hidden: 6, layers: 2)
+    func testIncrementalStepsMatchTheWholeSequenceLSTM() throws {
+        let model = GeneratorTestSupport.untrainedModel(tokens: Array("abcdef").map(String.init), hidden: 6, layers: 2).model
         let ids = [4, 5, 6, 7, 8, 9, 4]
-        var stepwise = IncrementalDecoder(model: model.model)
-        for id in ids { stepwise.feed([id]) }
-        var whole = IncrementalDecoder(model: model.model)
-        whole.feed(ids)
-        for (a, b) in zip(stepwise.logits, whole.logits) { XCTAssertEqual(a, b, accuracy: 1e-5) }
-        XCTAssertEqual(stepwise.logits.count, model.vocabulary.count)
+        var stepwise = IncrementalDecoder(model: model)
+        stepwise.feed(ids)
+        let layout = try PackingLayout(lengths: [ids.count])
+        let (output, finalState) = model.lstm(layout.packedSequence(data: model.embedding.forward(ids)))
+        let expected = model.decoder.forward(output.data.rows((ids.count - 1)..<ids.count)).scalars
+        XCTAssertEqual(stepwise.logits.count, expected.count)
+        for (a, b) in zip(stepwise.logits, expected) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+        XCTAssertLessThan(stepwise.state.hidden.maxAbsoluteDifference(finalState.hidden), 1e-5)
+        XCTAssertLessThan(stepwise.state.cell.maxAbsoluteDifference(finalState.cell), 1e-5)
     }
 
     func testUnknownPrefixCharactersBecomeUnknownTokensWithoutACrash() throws {

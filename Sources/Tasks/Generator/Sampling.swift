@@ -73,31 +73,104 @@ public struct SamplingOptions: Equatable, Sendable {
 }
 
 /// A language model run one token at a time at batch 1, keeping the LSTM state `(h, c)`
-/// between steps: feeding a token costs one step of the LSTM and one decoder GEMV.
+/// of every layer between steps.
+///
+/// One step is two GEMVs per layer (`W_ih x`, `W_hh h`), the gate nonlinearities over
+/// hoisted pointers and one decoder GEMV: no allocation of tensors, no packing. (A
+/// one-row GEMM through `LSTM.callAsFunction` spends most of its time packing the
+/// weight matrices, about 4x slower for a 2×256 model.) The arithmetic is PyTorch's
+/// `nn.LSTM` cell, so the logits equal those of a whole-sequence forward pass.
 public struct IncrementalDecoder {
     public let model: LanguageModel
-    /// The state after the tokens fed so far, `nil` before the first.
-    public private(set) var state: LSTMState?
     /// Scores `[V]` of the next token after the tokens fed so far (empty before the first).
     public private(set) var logits: [Float] = []
+    /// Per layer: hidden and cell state `[H]`.
+    private var hidden: [[Float]]
+    private var cell: [[Float]]
+    /// Per layer: `b_ih + b_hh` `[4H]`.
+    private let biases: [[Float]]
+    private var gates: [Float]
 
     public init(model: LanguageModel) {
         self.model = model
+        let h = model.configuration.hiddenSize, layers = model.configuration.layerCount
+        hidden = [[Float]](repeating: [Float](repeating: 0, count: h), count: layers)
+        cell = hidden
+        biases = model.lstm.cells.map { cell in zip(cell.biasIH.value.scalars, cell.biasHH.value.scalars).map { $0 + $1 } }
+        gates = [Float](repeating: 0, count: 4 * h)
     }
 
-    /// Runs `ids` through the model (all at once), updating the state and the next-token logits.
+    /// The state after the tokens fed so far, `[layers, 1, H]` each (zeros before the first).
+    public var state: LSTMState {
+        let h = model.configuration.hiddenSize, layers = model.configuration.layerCount
+        return LSTMState(hidden: Tensor(shape: [layers, 1, h], scalars: hidden.flatMap { $0 }),
+                         cell: Tensor(shape: [layers, 1, h], scalars: cell.flatMap { $0 }))
+    }
+
+    /// Runs `ids` through the model one step each, updating the state and the next-token logits.
     public mutating func feed(_ ids: [Int]) {
-        guard !ids.isEmpty else { return }
-        let input = PackedSequence(data: model.embedding.forward(ids), batchSizes: [Int](repeating: 1, count: ids.count))
-        let (output, finalState) = model.lstm(input, initialState: state)
-        state = finalState
-        let last = output.data.rows((ids.count - 1)..<ids.count)
-        logits = model.decoder.forward(last).scalars
+        for id in ids { step(id) }
     }
 
     /// Forgets every token fed.
     public mutating func reset() {
-        state = nil
-        logits = []
+        self = IncrementalDecoder(model: model)
+    }
+
+    private mutating func step(_ id: Int) {
+        let configuration = model.configuration
+        let h = configuration.hiddenSize, e = configuration.embeddingSize, v = configuration.vocabularySize
+        precondition(id >= 0 && id < v, "Token id \(id) is outside the vocabulary of \(v)")
+        var input = [Float](repeating: 0, count: e)
+        model.embedding.weight.value.withUnsafeBufferPointer { table in
+            input.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: table.baseAddress! + id &* e, count: e) }
+        }
+        for layer in 0..<configuration.layerCount {
+            let parameters = model.lstm.cells[layer]
+            let width = input.count
+            gates.withUnsafeMutableBufferPointer { g in
+                let gp = g.baseAddress!
+                biases[layer].withUnsafeBufferPointer { gp.update(from: $0.baseAddress!, count: 4 * h) }
+                parameters.weightIH.value.withUnsafeBufferPointer { w in
+                    input.withUnsafeBufferPointer { x in
+                        BLAS.gemv(transposeA: false, m: 4 * h, n: width, a: w.baseAddress!, lda: width, x: x.baseAddress!, beta: 1, y: gp)
+                    }
+                }
+                parameters.weightHH.value.withUnsafeBufferPointer { w in
+                    hidden[layer].withUnsafeBufferPointer { x in
+                        BLAS.gemv(transposeA: false, m: 4 * h, n: h, a: w.baseAddress!, lda: h, x: x.baseAddress!, beta: 1, y: gp)
+                    }
+                }
+                hidden[layer].withUnsafeMutableBufferPointer { hb in
+                    cell[layer].withUnsafeMutableBufferPointer { cb in
+                        Self.cellUpdate(gates: gp, hidden: hb.baseAddress!, cell: cb.baseAddress!, count: h)
+                    }
+                }
+            }
+            input = hidden[layer]
+        }
+        var scores = model.decoder.bias?.value.scalars ?? [Float](repeating: 0, count: v)
+        model.decoder.weight.value.withUnsafeBufferPointer { w in
+            input.withUnsafeBufferPointer { x in
+                scores.withUnsafeMutableBufferPointer { y in
+                    BLAS.gemv(transposeA: false, m: v, n: h, a: w.baseAddress!, lda: h, x: x.baseAddress!, beta: 1, y: y.baseAddress!)
+                }
+            }
+        }
+        logits = scores
+    }
+
+    /// `c ← σ(f)⊙c + σ(i)⊙tanh(g)`, `h ← σ(o)⊙tanh(c)` for pre-activations laid out i, f, g, o.
+    @inline(__always)
+    private static func cellUpdate(gates: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>,
+                                   cell: UnsafeMutablePointer<Float>, count h: Int) {
+        @inline(__always) func sigmoid(_ x: Float) -> Float { 1 / (1 + Foundation.exp(-x)) }
+        for j in 0..<h {
+            let i = sigmoid(gates[j]), f = sigmoid(gates[h &+ j])
+            let g = Foundation.tanh(gates[2 &* h &+ j]), o = sigmoid(gates[3 &* h &+ j])
+            let c = f * cell[j] + i * g
+            cell[j] = c
+            hidden[j] = o * Foundation.tanh(c)
+        }
     }
 }

@@ -7,6 +7,7 @@ import SeqModels
 /// at the start of each line, only poem characters (single letters: no punctuation,
 /// whitespace or special tokens such as `<unk>`) are allowed inside a line, and the
 /// punctuation is forced at its end. The model chooses only the characters inside lines.
+/// Beam search is not offered yet: sampling (or greedy decoding) under the same masks.
 extension GeneratorModel {
     /// Line-ending punctuation: `，` after odd-numbered lines, `。` after even ones and the last.
     public static let comma = "，"
@@ -41,7 +42,8 @@ extension GeneratorModel {
         }
 
         var decoder = IncrementalDecoder(model: model)
-        if configuration.records == .lines { decoder.feed([vocabulary.beginID!]) }
+        // Lines models start after <bos>; stream models after a line break (a poem a line).
+        decoder.feed(startIDs())
         var lines: [String] = []
         for (index, head) in headIDs.enumerated() {
             var line = [head]

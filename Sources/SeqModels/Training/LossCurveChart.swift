@@ -13,7 +13,7 @@ public struct LossCurveChart: Sendable {
 
     public var records: [EpochRecord]
     public var width = 760.0
-    public var height = 420.0
+    public var height = 440.0
 
     public init(records: [EpochRecord]) {
         self.records = records
@@ -24,7 +24,7 @@ public struct LossCurveChart: Sendable {
 
     /// The chart as SVG text.
     public func svg() -> String {
-        let left = 78.0, right = 82.0, top = 48.0, bottom = 58.0
+        let left = 78.0, right = 82.0, top = 70.0, bottom = 58.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let lastEpoch = max(records.map(\.epoch).max() ?? 1, 1)
         let metricName = records.last?.metricName ?? "metric"
@@ -86,16 +86,21 @@ public struct LossCurveChart: Sendable {
             svg += "<circle class=\"best\" cx=\"\(f(x(best.epoch)))\" cy=\"\(f(y(best.devMetric, devAxis)))\" r=\"8\" fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"2\"/>\n"
         }
 
-        // Legend.
-        let legendX = left + 12, legendY = top + 16
-        svg += "<rect x=\"\(f(legendX - 6))\" y=\"\(f(legendY - 13))\" width=\"220\" height=\"\(records.isEmpty ? 44 : 62)\" fill=\"#ffffff\" fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n"
+        // Legend: one row between the title and the plot, so it never hides a point.
+        let legendY = 52.0
+        var legendX = left
         svg += "<line x1=\"\(f(legendX))\" y1=\"\(f(legendY - 4))\" x2=\"\(f(legendX + 22))\" y2=\"\(f(legendY - 4))\" stroke=\"\(Self.trainColour)\" stroke-width=\"2\"/>\n"
-        svg += "<text x=\"\(f(legendX + 30))\" y=\"\(f(legendY))\">training loss (left)</text>\n"
-        svg += "<line x1=\"\(f(legendX))\" y1=\"\(f(legendY + 14))\" x2=\"\(f(legendX + 22))\" y2=\"\(f(legendY + 14))\" stroke=\"\(Self.devColour)\" stroke-width=\"2\"/>\n"
-        svg += "<text x=\"\(f(legendX + 30))\" y=\"\(f(legendY + 18))\">dev \(escape(metricName)) (right)</text>\n"
+        svg += "<text x=\"\(f(legendX + 28))\" y=\"\(f(legendY))\">training loss (left axis)</text>\n"
+        legendX += 215
+        svg += "<line x1=\"\(f(legendX))\" y1=\"\(f(legendY - 4))\" x2=\"\(f(legendX + 22))\" y2=\"\(f(legendY - 4))\" stroke=\"\(Self.devColour)\" stroke-width=\"2\"/>\n"
+        svg += "<text x=\"\(f(legendX + 28))\" y=\"\(f(legendY))\">dev \(escape(metricName)) (right axis)</text>\n"
+        legendX += 215
         if let best = bestRecord() {
-            svg += "<circle cx=\"\(f(legendX + 11))\" cy=\"\(f(legendY + 32))\" r=\"6\" fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"2\"/>\n"
-            svg += "<text x=\"\(f(legendX + 30))\" y=\"\(f(legendY + 36))\">best: epoch \(best.epoch), \(String(format: "%.4f", best.devMetric))</text>\n"
+            svg += "<circle cx=\"\(f(legendX + 8))\" cy=\"\(f(legendY - 4))\" r=\"6\" fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"2\"/>\n"
+            svg += "<text x=\"\(f(legendX + 20))\" y=\"\(f(legendY))\">best: epoch \(best.epoch), \(String(format: "%.4f", best.devMetric))</text>\n"
+        }
+        if records.contains(where: { !$0.complete }) {
+            svg += "<text x=\"\(f(left))\" y=\"\(f(height - 14))\" font-size=\"11\" fill=\"#666666\">hollow point: epoch cut short by the time limit</text>\n"
         }
         svg += "</svg>\n"
         return svg

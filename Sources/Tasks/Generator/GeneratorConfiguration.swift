@@ -1,0 +1,77 @@
+import SeqModels
+
+/// What one token of a language model is.
+public enum TokenLevel: String, Codable, Sendable, CaseIterable {
+    /// One Unicode character (a Swift `Character`) per token, whitespace included:
+    /// one Chinese character is one token.
+    case char
+    /// Words and punctuation marks, as `WordTokenizer` splits them; generated text is
+    /// joined with single spaces.
+    case word
+
+    /// The tokenizer of this level.
+    public var tokenizer: any Tokenizer {
+        switch self {
+        case .char: return CharacterTokenizer()
+        case .word: return WordTokenizer()
+        }
+    }
+
+    /// Joins generated tokens back into text: characters as they are, words with spaces.
+    public func join(_ tokens: [String]) -> String {
+        switch self {
+        case .char: return tokens.joined()
+        case .word: return tokens.joined(separator: " ")
+        }
+    }
+}
+
+/// How a training text becomes training examples.
+public enum RecordMode: String, Codable, Sendable, CaseIterable {
+    /// One record per non-empty line (a poem a line), framed as `<bos> tokens <eos>`;
+    /// generation starts after `<bos>` and stops at `<eos>`.
+    case lines
+    /// The whole text as one token stream, cut into chunks of `sequenceLength` tokens for
+    /// truncated back-propagation through time; each chunk starts from a zero state
+    /// (char-rnn's "random" scheme). Evaluation carries the state across a whole stream.
+    case stream
+}
+
+/// The shape of a `LanguageModel` and how its text is tokenised, saved as `config.json`.
+///
+/// Parameters (PyTorch names, as in PyTorch's `word_language_model` example):
+/// `embedding.weight` `[V, E]`, `lstm.*` (an `nn.LSTM(E, H, layers)`), `decoder.weight`
+/// `[V, H]` and `decoder.bias` `[V]`, where V is the vocabulary size.
+public struct GeneratorConfiguration: Codable, Equatable, Sendable {
+    public var level: TokenLevel
+    public var records: RecordMode
+    public var vocabularySize: Int
+    public var embeddingSize: Int
+    public var hiddenSize: Int
+    public var layerCount: Int
+    /// Dropout on the embeddings, between LSTM layers and on the last LSTM layer's output (training only).
+    public var dropout: Float
+    /// Tokens per training chunk in `stream` mode (the truncation length of BPTT).
+    public var sequenceLength: Int
+
+    public init(level: TokenLevel = .char, records: RecordMode = .stream, vocabularySize: Int,
+                embeddingSize: Int = 64, hiddenSize: Int = 256, layerCount: Int = 2, dropout: Float = 0.1,
+                sequenceLength: Int = 100) {
+        precondition(vocabularySize > 0 && embeddingSize > 0 && hiddenSize > 0 && layerCount > 0 && sequenceLength > 0,
+                     "Generator sizes must be positive")
+        precondition(dropout >= 0 && dropout < 1, "Dropout must be in [0, 1), got \(dropout)")
+        self.level = level
+        self.records = records
+        self.vocabularySize = vocabularySize
+        self.embeddingSize = embeddingSize
+        self.hiddenSize = hiddenSize
+        self.layerCount = layerCount
+        self.dropout = dropout
+        self.sequenceLength = sequenceLength
+    }
+
+    /// The configuration of the model's LSTM.
+    public var lstm: LSTM.Configuration {
+        LSTM.Configuration(inputSize: embeddingSize, hiddenSize: hiddenSize, layerCount: layerCount, dropout: dropout)
+    }
+}

@@ -1,0 +1,112 @@
+import SeqModels
+
+/// A training text turned into a vocabulary and examples for a `LanguageModel`.
+///
+/// `stream` mode: the text is one token stream; the last `validationFraction` of it is held
+/// out, the rest cut into chunks of `sequenceLength + 1` tokens starting every `stride`
+/// tokens (`stride == sequenceLength`: consecutive, non-overlapping chunks, as char-rnn;
+/// smaller: overlapping chunks, more starting points for short texts). The held-out part
+/// is split into `validationLanes` consecutive pieces so that evaluation runs as a batch.
+///
+/// `lines` mode: every non-empty line is a record `<bos> tokens <eos>`; the last
+/// `validationFraction` of the records are held out.
+public struct GeneratorData: Sendable {
+    public var vocabulary: Vocabulary
+    public var training: [TokenSequence]
+    public var validation: [TokenSequence]
+
+    /// Splits the text into records of tokens: one per non-empty line (`lines`) or one in all (`stream`).
+    public static func records(of text: String, level: TokenLevel, mode: RecordMode) -> [[String]] {
+        let tokenizer = level.tokenizer
+        switch mode {
+        case .stream:
+            return [tokenizer.tokenize(text)]
+        case .lines:
+            return text.split(whereSeparator: \.isNewline)
+                .map { tokenizer.tokenize(String($0).trimmingWhitespace()) }
+                .filter { !$0.isEmpty }
+        }
+    }
+
+    /// Prepares `text` for training.
+    /// - Throws: `TaskError` when the text is too short for a training example, or the
+    ///   options are out of range.
+    public init(text: String, level: TokenLevel, mode: RecordMode, sequenceLength: Int, stride: Int? = nil,
+                validationFraction: Double = 0.1, validationLanes: Int = 16) throws {
+        guard sequenceLength >= 1 else { throw TaskError("the sequence length must be at least 1, got \(sequenceLength)") }
+        let step = stride ?? sequenceLength
+        guard step >= 1 else { throw TaskError("the chunk stride must be at least 1, got \(step)") }
+        guard validationFraction >= 0 && validationFraction < 1 else {
+            throw TaskError("the validation fraction must be in [0, 1), got \(validationFraction)")
+        }
+        let records = Self.records(of: text, level: level, mode: mode)
+        switch mode {
+        case .stream:
+            let tokens = records[0]
+            let validationCount = Int((Double(tokens.count) * validationFraction).rounded())
+            let trainingTokens = Array(tokens[0..<(tokens.count - validationCount)])
+            guard trainingTokens.count >= 2 else {
+                throw TaskError("the text has \(tokens.count) tokens: too few to train on (at least 2 are needed outside the validation part)")
+            }
+            let vocabulary = Vocabulary(counting: [trainingTokens])
+            self.vocabulary = vocabulary
+            let trainingIDs = trainingTokens.map { vocabulary.id(of: $0)! }
+            training = Self.chunks(trainingIDs, length: sequenceLength, stride: step)
+            let validationIDs = tokens[(tokens.count - validationCount)...].map { vocabulary.id(of: $0)! }
+            validation = Self.lanes(validationIDs, count: validationLanes)
+        case .lines:
+            let validationCount = Int((Double(records.count) * validationFraction).rounded())
+            let trainingRecords = Array(records[0..<(records.count - validationCount)])
+            guard !trainingRecords.isEmpty else {
+                throw TaskError("the text has \(records.count) non-empty lines: too few to train on")
+            }
+            let vocabulary = Vocabulary(counting: trainingRecords)
+            self.vocabulary = vocabulary
+            training = trainingRecords.map { Self.record($0, vocabulary: vocabulary) }
+            validation = records[(records.count - validationCount)...].map { Self.record($0, vocabulary: vocabulary) }
+        }
+    }
+
+    /// `<bos> tokens` → `tokens <eos>`, unknown tokens as `<unk>`.
+    public static func record(_ tokens: [String], vocabulary: Vocabulary) -> TokenSequence {
+        let ids = tokens.map { vocabulary.id(of: $0)! }
+        return TokenSequence(inputs: [vocabulary.beginID!] + ids, targets: ids + [vocabulary.endID!])
+    }
+
+    /// Chunks of `length` predictions (`length + 1` tokens) starting every `stride` tokens;
+    /// the last chunk may be shorter.
+    public static func chunks(_ ids: [Int], length: Int, stride: Int) -> [TokenSequence] {
+        var result: [TokenSequence] = []
+        var start = 0
+        while start + 1 < ids.count {
+            let end = min(start + length + 1, ids.count)
+            result.append(TokenSequence(inputs: Array(ids[start..<(end - 1)]), targets: Array(ids[(start + 1)..<end])))
+            if end == ids.count { break }
+            start += stride
+        }
+        return result
+    }
+
+    /// A stream cut into at most `count` consecutive pieces, each predicting its next tokens
+    /// (the first token of each piece is context only).
+    public static func lanes(_ ids: [Int], count: Int) -> [TokenSequence] {
+        guard ids.count >= 2 else { return [] }
+        let laneCount = max(1, min(count, ids.count / 2))
+        let size = ids.count / laneCount
+        return (0..<laneCount).map { lane in
+            let start = lane * size
+            let end = lane == laneCount - 1 ? ids.count : start + size
+            return TokenSequence(inputs: Array(ids[start..<(end - 1)]), targets: Array(ids[(start + 1)..<end]))
+        }
+    }
+}
+
+extension String {
+    /// The string without leading and trailing whitespace (and line breaks).
+    func trimmingWhitespace() -> String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        return String(scalars[first...last])
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import SeqModels
+
+/// A trained language model with its vocabulary: what a model directory holds and what the
+/// `generate` commands use.
+///
+/// Directory layout: `model.safetensors` (parameters, PyTorch names), `config.json`
+/// (`GeneratorConfiguration`) and `vocabulary.json` (`Vocabulary`, ids in order).
+public struct GeneratorModel: Sendable {
+    public static let vocabularyFileName = "vocabulary.json"
+
+    public var model: LanguageModel
+    public var vocabulary: Vocabulary
+    public var configuration: GeneratorConfiguration { model.configuration }
+
+    /// Pairs a model with its vocabulary (`vocabulary.count == configuration.vocabularySize`).
+    public init(model: LanguageModel, vocabulary: Vocabulary) {
+        precondition(model.configuration.vocabularySize == vocabulary.count,
+                     "The model predicts \(model.configuration.vocabularySize) tokens but the vocabulary has \(vocabulary.count)")
+        self.model = model
+        self.vocabulary = vocabulary
+    }
+
+    /// Writes the model directory (created if missing).
+    public func save(to directory: URL) throws {
+        try Checkpoint.save(model, config: configuration, to: directory, metadata: ["task": "generator"])
+        try Checkpoint.writeJSON(vocabulary, named: Self.vocabularyFileName, in: directory)
+    }
+
+    /// Reads a model directory written by `save(to:)`.
+    /// - Throws: `CheckpointError` for missing or malformed files, `TaskError` when the
+    ///   vocabulary does not fit the configuration.
+    public static func load(from directory: URL) throws -> GeneratorModel {
+        let configuration = try Checkpoint.loadConfig(GeneratorConfiguration.self, from: directory)
+        let vocabulary = try Checkpoint.readJSON(Vocabulary.self, named: vocabularyFileName, in: directory)
+        guard vocabulary.count == configuration.vocabularySize, vocabulary.unknownID != nil,
+              vocabulary.beginID != nil, vocabulary.endID != nil else {
+            throw TaskError("\(directory.path): \(vocabularyFileName) has \(vocabulary.count) tokens (with specials \(vocabulary.specials.map(\.rawValue))), but config.json says \(configuration.vocabularySize) with <unk>, <bos> and <eos>")
+        }
+        var generator = SeededGenerator(seed: 0)
+        var model = LanguageModel(configuration, generator: &generator)
+        try Checkpoint.loadParameters(into: &model, from: directory)
+        return GeneratorModel(model: model, vocabulary: vocabulary)
+    }
+
+    // MARK: - Sampling
+
+    /// A generated text: the prefix as given and the continuation.
+    public struct Sample: Equatable, Sendable {
+        /// The generated tokens after the prefix (without `<eos>`).
+        public var tokens: [String]
+        /// Prefix and continuation joined as text.
+        public var text: String
+        /// Prefix tokens that are not in the vocabulary (fed as `<unk>`).
+        public var unknownPrefixTokens: [String]
+        /// Whether generation stopped at `<eos>` before `length` tokens.
+        public var endedAtEndOfSequence: Bool
+    }
+
+    /// Generates up to `length` tokens after `prefix`.
+    ///
+    /// In `lines` mode the model starts after `<bos>` and stops at `<eos>`; in `stream` mode
+    /// `<eos>` is never produced. An empty prefix in `stream` mode starts after a line break
+    /// (or the most frequent token when the vocabulary has none), which is not part of the
+    /// output. Unknown prefix tokens become `<unk>` and are listed in the result; `<pad>`,
+    /// `<unk>` and `<bos>` are never generated.
+    public func sample(prefix: String, length: Int, options: SamplingOptions,
+                       generator: inout SeededGenerator) throws -> Sample {
+        try options.validate()
+        guard length >= 0 else { throw TaskError("the length must be 0 or more tokens, got \(length)") }
+        let prefixTokens = configuration.level.tokenizer.tokenize(prefix)
+        let unknown = prefixTokens.filter { !vocabulary.contains($0) }
+        var decoder = IncrementalDecoder(model: model)
+        let start = configuration.records == .lines || prefixTokens.isEmpty ? startIDs() : []
+        decoder.feed(start + prefixTokens.map { vocabulary.id(of: $0)! })
+
+        var allowed = ordinaryTokenMask()
+        if configuration.records == .lines { allowed[vocabulary.endID!] = true }
+        var ids: [Int] = []
+        var ended = false
+        while ids.count < length {
+            let next = options.choose(from: decoder.logits, allowed: allowed, generator: &generator)
+            if next == vocabulary.endID! { ended = true; break }
+            ids.append(next)
+            decoder.feed([next])
+        }
+        let tokens = vocabulary.decode(ids)
+        let text: String
+        switch configuration.level {
+        case .char: text = prefix + tokens.joined()
+        case .word: text = TokenLevel.word.join(prefixTokens + tokens)
+        }
+        return Sample(tokens: tokens, text: text, unknownPrefixTokens: unknown, endedAtEndOfSequence: ended)
+    }
+
+    /// The ids fed before any prefix: `<bos>` for `lines` models; for `stream` models nothing
+    /// when a prefix follows, else a line break (or the most frequent token).
+    func startIDs() -> [Int] {
+        switch configuration.records {
+        case .lines: return [vocabulary.beginID!]
+        case .stream:
+            if vocabulary.contains("\n") { return [vocabulary.id(of: "\n")!] }
+            return [vocabulary.specials.count < vocabulary.count ? vocabulary.specials.count : vocabulary.unknownID!]
+        }
+    }
+
+    /// True for every ordinary token (no special token may be generated).
+    func ordinaryTokenMask() -> [Bool] {
+        (0..<vocabulary.count).map { $0 >= vocabulary.specials.count }
+    }
+
+    // MARK: - Evaluation
+
+    /// Loss per token of a text under the model.
+    public struct TextEvaluation: Equatable, Sendable, Codable {
+        /// Mean cross-entropy per predicted token, in nats.
+        public var loss: Double
+        /// `exp(loss)`.
+        public var perplexity: Double
+        /// Number of predicted tokens.
+        public var tokens: Int
+        /// Tokens of the text that are not in the vocabulary (scored as `<unk>`).
+        public var unknownTokens: Int
+    }
+
+    /// Scores `text` as the model was trained: every line a record (`lines`), or the whole
+    /// text as one stream evaluated in `lanes` consecutive pieces with the state carried (`stream`).
+    /// - Throws: `TaskError` when the text has nothing to predict.
+    public func evaluate(text: String, lanes: Int = 16) throws -> TextEvaluation {
+        let records = GeneratorData.records(of: text, level: configuration.level, mode: configuration.records)
+        let unknown = records.reduce(0) { $0 + $1.filter { !vocabulary.contains($0) }.count }
+        let examples: [TokenSequence]
+        switch configuration.records {
+        case .lines: examples = records.map { GeneratorData.record($0, vocabulary: vocabulary) }
+        case .stream: examples = GeneratorData.lanes(records[0].map { vocabulary.id(of: $0)! }, count: lanes)
+        }
+        guard !examples.isEmpty else { throw TaskError("the text has no tokens to predict") }
+        let total = model.loss(on: examples)
+        return TextEvaluation(loss: total.mean, perplexity: Foundation.exp(total.mean), tokens: total.count, unknownTokens: unknown)
+    }
+}

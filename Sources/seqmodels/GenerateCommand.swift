@@ -1,0 +1,317 @@
+import ArgumentParser
+import Foundation
+import SeqModels
+import Tasks
+
+/// `seqmodels generate …`: train LSTM language models, sample text, write acrostic poems, evaluate.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Character- and word-level LSTM language models: train, sample, acrostic poems, evaluate.",
+        discussion: """
+        Examples:
+          seqmodels generate train --text Corpora/text/sample.txt --model runs/sample --epochs 20
+          seqmodels generate --model runs/sample --prefix "The keeper" --length 200 --temperature 0.8 --seed 1
+          seqmodels generate train --text Corpora/poems/poems.txt --records lines --model runs/poems
+          seqmodels generate acrostic --model runs/poems --head 春花秋月 --line-length 7
+          seqmodels generate eval --model runs/sample --text Corpora/text/sample.txt --json
+        """,
+        subcommands: [GenerateSampleCommand.self, GenerateTrainCommand.self, GenerateAcrosticCommand.self, GenerateEvalCommand.self],
+        defaultSubcommand: GenerateSampleCommand.self
+    )
+}
+
+/// A run-time problem (unreadable file, unusable model or text), printed as `Error: message`
+/// without the usage text that ArgumentParser adds to validation errors.
+struct GenerateCommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Reads a whole UTF-8 text file, with a plain error message.
+private func readText(_ path: String) throws -> String {
+    do {
+        return try String(contentsOf: URL(fileURLWithPath: path), encoding: .utf8)
+    } catch {
+        throw GenerateCommandError("cannot read \(path) as UTF-8 text: \(error.localizedDescription)")
+    }
+}
+
+/// Loads a model directory, turning library errors into messages.
+private func loadModel(_ path: String) throws -> GeneratorModel {
+    do {
+        return try GeneratorModel.load(from: URL(fileURLWithPath: path))
+    } catch {
+        throw GenerateCommandError("cannot load the generator model in \(path): \(error)")
+    }
+}
+
+/// Writes a line to standard error.
+private func note(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Options shared by the sampling commands.
+struct SamplingFlags: ParsableArguments {
+    @Option(help: "Sampling temperature; 0 is greedy (always the most probable token).")
+    var temperature: Float = 1
+
+    @Option(help: "Sample only among the K most probable tokens.")
+    var topK: Int?
+
+    @Option(help: "Sample only among the most probable tokens whose probabilities add up to P (nucleus sampling).")
+    var topP: Float?
+
+    @Option(help: "Seed for repeatable output (default: a random seed, printed on standard error).")
+    var seed: UInt64?
+
+    @Option(help: "Number of samples.")
+    var count: Int = 1
+
+    @Option(help: "BLAS threads (1 is fastest for one token at a time).")
+    var threads: Int = 1
+
+    var options: SamplingOptions { SamplingOptions(temperature: temperature, topK: topK, topP: topP) }
+
+    func validate() throws {
+        do { try options.validate() } catch { throw ValidationError(String(describing: error)) }
+        if count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    /// The generator for this run; a random seed is printed so the run can be repeated.
+    func makeGenerator() -> SeededGenerator {
+        if let seed { return SeededGenerator(seed: seed) }
+        let seed = UInt64.random(in: 0..<1_000_000)
+        note("seed \(seed) (pass --seed \(seed) to repeat)")
+        return SeededGenerator(seed: seed)
+    }
+}
+
+/// `seqmodels generate [sample]`: text from a trained model.
+struct GenerateSampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample",
+        abstract: "Generate text from a trained model (the default subcommand).",
+        discussion: """
+        Characters of the prefix that the model does not know are fed as <unk> (with a warning).
+        Example:
+          seqmodels generate --model runs/shakespeare --prefix "ROMEO:" --length 300 --temperature 0.8 --top-k 20 --seed 7
+        """
+    )
+
+    @Option(help: "Model directory written by 'generate train'.")
+    var model: String
+
+    @Option(help: "Text to start from.")
+    var prefix: String = ""
+
+    @Option(help: "Most tokens to generate (characters or words); models trained on lines stop at the end of a line.")
+    var length: Int = 200
+
+    @OptionGroup var sampling: SamplingFlags
+
+    func validate() throws {
+        if length < 0 { throw ValidationError("--length must be 0 or more, got \(length)") }
+    }
+
+    func run() throws {
+        BLAS.setThreadCount(sampling.threads)
+        let generatorModel = try loadModel(model)
+        var generator = sampling.makeGenerator()
+        var warned = false
+        for index in 0..<sampling.count {
+            let sample: GeneratorModel.Sample
+            do {
+                sample = try generatorModel.sample(prefix: prefix, length: length, options: sampling.options, generator: &generator)
+            } catch let error as TaskError {
+                throw GenerateCommandError(error.description)
+            }
+            if !warned && !sample.unknownPrefixTokens.isEmpty {
+                note("warning: the model does not know \(sample.unknownPrefixTokens.map { "'\($0)'" }.joined(separator: ", ")) in the prefix; fed as <unk>")
+                warned = true
+            }
+            if index > 0 { print() }
+            print(sample.text)
+        }
+    }
+}
+
+/// `seqmodels generate acrostic`: acrostic poems (藏头诗).
+struct GenerateAcrosticCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "acrostic",
+        abstract: "Write acrostic poems: each line starts with one of the head characters.",
+        discussion: """
+        Every line has exactly --line-length characters and ends with ， or 。 alternately (the last with 。); \
+        the format holds by construction. Lines are printed one per line.
+        Example:
+          seqmodels generate acrostic --model runs/poems --head 春花秋月 --line-length 5 --temperature 0.8 --seed 3
+        """
+    )
+
+    @Option(help: "Model directory of a character model trained on poems.")
+    var model: String
+
+    @Option(help: "Head characters, one per line of the poem.")
+    var head: String
+
+    @Option(help: "Characters per line: 5 or 7.")
+    var lineLength: Int = 7
+
+    @OptionGroup var sampling: SamplingFlags
+
+    func validate() throws {
+        if lineLength != 5 && lineLength != 7 { throw ValidationError("--line-length must be 5 or 7, got \(lineLength)") }
+        if head.isEmpty { throw ValidationError("--head needs at least one character") }
+    }
+
+    func run() throws {
+        BLAS.setThreadCount(sampling.threads)
+        let generatorModel = try loadModel(model)
+        var generator = sampling.makeGenerator()
+        for index in 0..<sampling.count {
+            let poem: (poem: String, lines: [String])
+            do {
+                poem = try generatorModel.acrostic(heads: head, lineLength: lineLength, options: sampling.options, generator: &generator)
+            } catch let error as TaskError {
+                throw GenerateCommandError(error.description)
+            }
+            if index > 0 { print() }
+            print(poem.lines.joined(separator: "\n"))
+        }
+    }
+}
+
+/// `seqmodels generate eval`: loss per token and perplexity of a text.
+struct GenerateEvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Loss per token (nats) and perplexity of a model on a text.",
+        discussion: """
+        The text is read as the model was trained: a stream (state carried through it) or one record per line.
+        Example:
+          seqmodels generate eval --model runs/shakespeare --text valid.txt --json
+        """
+    )
+
+    @Option(help: "Model directory written by 'generate train'.")
+    var model: String
+
+    @Option(help: "UTF-8 text to score.")
+    var text: String
+
+    @Flag(help: "Print JSON (loss, perplexity, tokens, unknownTokens).")
+    var json = false
+
+    @Option(help: "BLAS threads.")
+    var threads: Int?
+
+    func run() throws {
+        if let threads { BLAS.setThreadCount(threads) }
+        let generatorModel = try loadModel(model)
+        let result: GeneratorModel.TextEvaluation
+        do {
+            result = try generatorModel.evaluate(text: readText(text))
+        } catch let error as TaskError {
+            throw GenerateCommandError("\(text): \(error.description)")
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            print("loss \(String(format: "%.4f", result.loss)) nats/token, perplexity \(String(format: "%.3f", result.perplexity)), "
+                  + "\(result.tokens) tokens, \(result.unknownTokens) unknown")
+        }
+    }
+}
+
+/// `seqmodels generate train`: trains a language model through the shared training loop.
+struct GenerateTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a character- or word-level LSTM language model on a text.",
+        discussion: """
+        --records stream: the text is one stream cut into chunks of --seq-length tokens (truncated BPTT, \
+        each chunk from a zero state); the last --validation-fraction is held out. --records lines: one record \
+        per line (a poem a line) framed by <bos> and <eos>; the last lines are held out. After each epoch a \
+        sample is printed; the best model by validation loss is kept in --model.
+        Defaults (2×256 LSTM, 64-wide embeddings, chunks of 100, dropout 0.1, Adam 2e-3, batch 32, clip 5, \
+        plateau schedule) aim at tinyshakespeare.
+        Example:
+          seqmodels generate train --text tinyshakespeare.txt --model runs/shakespeare --time-limit 30 --seed 1
+        """
+    )
+
+    @Option(help: "UTF-8 training text.")
+    var text: String
+
+    @Option(help: "Model directory to write.")
+    var model: String
+
+    @Option(help: "Token level: char or word.")
+    var level: TokenLevel = .char
+
+    @Option(help: "Examples: stream (chunks of the text) or lines (one record per line).")
+    var records: RecordMode = .stream
+
+    @Option(help: "Embedding width.")
+    var embeddingSize: Int = 64
+
+    @Option(help: "LSTM hidden units per layer.")
+    var hiddenSize: Int = 256
+
+    @Option(help: "LSTM layers.")
+    var layers: Int = 2
+
+    @Option(help: "Dropout on embeddings, between layers and before the output layer.")
+    var dropout: Float = 0.1
+
+    @Option(help: "Tokens per training chunk (stream mode).")
+    var seqLength: Int = 100
+
+    @Option(help: "Tokens between chunk starts (default: --seq-length, no overlap).")
+    var chunkStride: Int?
+
+    @Option(help: "Share of the text held out for validation.")
+    var validationFraction: Double = 0.1
+
+    @Option(help: "Prefix of the sample shown after each epoch.")
+    var samplePrefix: String = ""
+
+    @Option(help: "Tokens of the sample shown after each epoch (0: none).")
+    var sampleLength: Int = 200
+
+    @OptionGroup var training: TrainingOptions
+
+    var recipe: GeneratorRecipe {
+        GeneratorRecipe(level: level, records: records, embeddingSize: embeddingSize, hiddenSize: hiddenSize, layerCount: layers,
+                        dropout: dropout, sequenceLength: seqLength, stride: chunkStride, validationFraction: validationFraction)
+    }
+
+    func validate() throws {
+        do { try recipe.validate() } catch { throw ValidationError(String(describing: error)) }
+        if sampleLength < 0 { throw ValidationError("--sample-length must be 0 or more, got \(sampleLength)") }
+    }
+
+    func run() throws {
+        let options = try training.trainerOptions(defaults: GeneratorRecipe.defaultTrainerOptions)
+        if let threads = options.threads { BLAS.setThreadCount(threads) }
+        let source = try readText(text)
+        do {
+            _ = try GeneratorTraining.train(
+                text: source, recipe: recipe, options: options, directory: URL(fileURLWithPath: model),
+                resume: training.resume, progress: ConsoleProgress.standardError(),
+                samplePrefix: samplePrefix, sampleLength: sampleLength,
+                showSample: { note("sample: \($0.replacingOccurrences(of: "\n", with: "\n        "))") })
+        } catch let error as TaskError {
+            throw GenerateCommandError(error.description)
+        } catch let error as TrainingError {
+            throw GenerateCommandError(error.description)
+        }
+    }
+}
+
+extension TokenLevel: ExpressibleByArgument {}
+extension RecordMode: ExpressibleByArgument {}

@@ -1,0 +1,419 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import XCTest
+@testable import SeqModels
+
+/// A softmax classifier over fixed features with input dropout: the smallest model that
+/// exercises everything the trainer relies on (parameters, gradients, the generator in
+/// training, an evaluation). Knobs let tests script the dev metric or poison a batch.
+private struct TinyClassifier: TrainableModel {
+    struct Example {
+        var features: [Float]
+        var label: Int
+        var length: Int
+    }
+
+    final class Script {
+        /// Dev metrics returned by `evaluate`, one per call, instead of the accuracy.
+        var metrics: [Double] = []
+        var evaluations = 0
+        /// Training batches run so far (drives the fake clock of the time-limit tests).
+        var batches = 0
+        /// The 1-based batch (counted over the whole run) whose loss becomes NaN.
+        var poisonBatch: Int?
+    }
+
+    var linear: Linear
+    var dropout = Dropout(probability: 0.2)
+    var script: Script?
+
+    init(features: Int, classes: Int, seed: UInt64, script: Script? = nil) {
+        var generator = SeededGenerator(seed: seed)
+        linear = Linear(inputSize: features, outputSize: classes, generator: &generator)
+        self.script = script
+    }
+
+    mutating func visitParameters(prefix: String, _ visit: (String, inout Parameter) throws -> Void) rethrows {
+        try linear.visitParameters(prefix: prefix + "linear.", visit)
+    }
+
+    func length(of example: Example) -> Int { example.length }
+
+    private func inputs(_ batch: [Example]) -> Tensor {
+        Tensor(shape: [batch.count, linear.inputSize], scalars: batch.flatMap(\.features))
+    }
+
+    mutating func accumulateGradients(on batch: [Example], generator: inout SeededGenerator) -> BatchLoss {
+        let (x, mask) = dropout.forward(inputs(batch), generator: &generator)
+        let (loss, gradient) = CrossEntropyLoss()(logits: linear.forward(x), targets: batch.map(\.label))
+        _ = linear.backward(input: x, outputGradient: gradient)
+        _ = mask
+        if let script {
+            script.batches += 1
+            if script.batches == script.poisonBatch { return BatchLoss(sum: .nan, count: batch.count) }
+        }
+        return BatchLoss(sum: loss * Double(batch.count), count: batch.count)
+    }
+
+    func evaluate(on examples: [Example]) -> Evaluation {
+        let logits = linear.forward(inputs(examples))
+        let (loss, _) = CrossEntropyLoss()(logits: logits, targets: examples.map(\.label))
+        var correct = 0
+        let classes = linear.outputSize
+        for (row, example) in examples.enumerated() {
+            let scores = (0..<classes).map { logits[row, $0] }
+            if scores.firstIndex(of: scores.max()!) == example.label { correct += 1 }
+        }
+        var metric = Double(correct) / Double(examples.count)
+        if let script, script.evaluations < script.metrics.count {
+            metric = script.metrics[script.evaluations]
+            script.evaluations += 1
+        }
+        return Evaluation(metricName: "accuracy", metric: metric, details: ["loss": loss])
+    }
+}
+
+/// Three Gaussian clusters in 6 dimensions.
+private func clusters(count: Int, seed: UInt64) -> [TinyClassifier.Example] {
+    var generator = SeededGenerator(seed: seed)
+    let centres: [[Float]] = [[2, 0, 0, 1, 0, 0], [0, 2, 0, 0, 1, 0], [0, 0, 2, 0, 0, 1]]
+    return (0..<count).map { i in
+        let label = i % 3
+        let features = centres[label].map { $0 + 1.2 * generator.nextNormal() }
+        return TinyClassifier.Example(features: features, label: label, length: 1 + generator.nextInt(below: 5))
+    }
+}
+
+/// A clock that reads the number of training batches run so far (one "second" each).
+private func batchClock(_ script: TinyClassifier.Script) -> () -> Double {
+    { Double(script.batches) }
+}
+
+final class TrainerTests: XCTestCase {
+    private var directories: [URL] = []
+    private let train = clusters(count: 96, seed: 1)
+    private let dev = clusters(count: 45, seed: 2)
+
+    override func tearDown() {
+        for directory in directories { try? FileManager.default.removeItem(at: directory) }
+        directories = []
+        super.tearDown()
+    }
+
+    private func temporaryDirectory() -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("trainer-tests-\(UUID().uuidString)", isDirectory: true)
+        directories.append(url)
+        return url
+    }
+
+    private func model(seed: UInt64 = 5, script: TinyClassifier.Script? = nil) -> TinyClassifier {
+        TinyClassifier(features: 6, classes: 3, seed: seed, script: script)
+    }
+
+    /// Saves like a head would: parameters and a config through `Checkpoint`.
+    private func save(_ model: TinyClassifier, _ directory: URL) throws {
+        try Checkpoint.save(model, config: ["kind": "tiny"], to: directory)
+    }
+
+    private func parameters(_ model: TinyClassifier) -> [[UInt32]] {
+        model.namedParameters().map { $0.value.scalars.map(\.bitPattern) }
+    }
+
+    private func options(epochs: Int = 6) -> TrainerOptions {
+        TrainerOptions(epochs: epochs, batchSize: 16, learningRate: 0.05, clipNorm: 1, seed: 9)
+    }
+
+    // MARK: Training
+
+    func testLossDecreasesAndDevAccuracyBeatsChance() throws {
+        var model = model()
+        let before = model.evaluate(on: dev).metric
+        let summary = try Trainer(options: options()).fit(&model, train: train, dev: dev, in: temporaryDirectory(), save: save)
+        XCTAssertEqual(summary.history.count, 6)
+        XCTAssertEqual(summary.stopReason, .completedEpochs)
+        XCTAssertLessThan(summary.history.last!.trainLoss, summary.history.first!.trainLoss * 0.8)
+        XCTAssertGreaterThan(summary.best!.devMetric, 0.7)
+        XCTAssertGreaterThan(summary.best!.devMetric, before)
+        XCTAssertEqual(summary.history.map(\.batches), Array(repeating: 6, count: 6))
+        XCTAssertEqual(summary.history.first!.tokens, train.reduce(0) { $0 + $1.length })
+    }
+
+    func testSameSeedGivesBitIdenticalWeightsAndOtherSeedDoesNot() throws {
+        var a = model(), b = model(), c = model()
+        try Trainer(options: options(epochs: 3)).fit(&a, train: train, dev: dev, in: temporaryDirectory(), save: save)
+        try Trainer(options: options(epochs: 3)).fit(&b, train: train, dev: dev, in: temporaryDirectory(), save: save)
+        var other = options(epochs: 3)
+        other.seed = 10
+        try Trainer(options: other).fit(&c, train: train, dev: dev, in: temporaryDirectory(), save: save)
+        XCTAssertEqual(parameters(a), parameters(b))
+        XCTAssertNotEqual(parameters(a), parameters(c))
+    }
+
+    func testBestCheckpointIsTheBestDevEpochAndTheModelEndsWithIt() throws {
+        var options = self.options(epochs: 8)
+        options.optimizer = .sgd
+        options.learningRate = 2   // large steps: the dev accuracy goes up and down
+        options.clipNorm = nil
+        var saves: [(epochs: Int, parameters: [[UInt32]])] = []
+        var model = model()
+        let directory = temporaryDirectory()
+        let reporter = RecordingProgress()
+        let summary = try Trainer(options: options, progress: reporter).fit(&model, train: train, dev: dev, in: directory) { m, url in
+            saves.append((reporter.records.count + 1, self.parameters(m)))
+            try self.save(m, url)
+        }
+        let metrics = summary.history.map(\.devMetric)
+        XCTAssertTrue(zip(metrics, metrics.dropFirst()).contains { $0 > $1 }, "the premise: dev accuracy also falls \(metrics)")
+        let bestEpoch = metrics.indices.max { metrics[$0] < metrics[$1] || (metrics[$0] == metrics[$1] && $0 > $1) }! + 1
+        XCTAssertEqual(summary.best?.epoch, bestEpoch, "the first epoch with the highest dev accuracy \(metrics)")
+        XCTAssertEqual(saves.map(\.epochs), summary.history.filter(\.isBest).map(\.epoch))
+        XCTAssertEqual(saves.last?.epochs, bestEpoch)
+        XCTAssertEqual(parameters(model), saves.last?.parameters, "fit leaves the best epoch's weights in the model")
+        var reloaded = self.model(seed: 77)
+        try Checkpoint.loadParameters(into: &reloaded, from: directory)
+        XCTAssertEqual(parameters(reloaded), saves.last?.parameters)
+        XCTAssertEqual(reloaded.evaluate(on: dev).metric, summary.best?.devMetric)
+    }
+
+    func testEarlyStoppingAfterPatienceEpochsWithoutABetterMetric() throws {
+        let script = TinyClassifier.Script()
+        script.metrics = [0.5, 0.6, 0.55, 0.6, 0.58, 0.9, 0.95]
+        var options = self.options(epochs: 7)
+        options.patience = 3
+        var model = model(script: script)
+        let summary = try Trainer(options: options).fit(&model, train: train, dev: dev, in: temporaryDirectory(), save: save)
+        XCTAssertEqual(summary.stopReason, .earlyStopping)
+        XCTAssertEqual(summary.epochsCompleted, 5, "epochs 3, 4, 5 bring nothing better than 0.6 (an equal metric is no improvement)")
+        XCTAssertEqual(summary.best?.epoch, 2)
+    }
+
+    func testPlateauScheduleHalvesTheRateAfterPatienceBadEpochs() throws {
+        let script = TinyClassifier.Script()
+        script.metrics = [0.5, 0.4, 0.45, 0.6, 0.5, 0.5]
+        var options = self.options(epochs: 6)
+        options.schedule = .plateau(factor: 0.5, patience: 1)
+        var model = model(script: script)
+        let summary = try Trainer(options: options).fit(&model, train: train, dev: dev, in: temporaryDirectory(), save: save)
+        // Two epochs in a row without a higher accuracy (2, 3) exceed patience 1: epoch 4 runs at half the rate;
+        // epochs 5, 6 are bad again: the rate after epoch 6 would halve once more.
+        XCTAssertEqual(summary.history.map(\.learningRate), [0.05, 0.05, 0.05, 0.025, 0.025, 0.025])
+    }
+
+    func testStepScheduleDecaysEveryStepSizeEpochs() throws {
+        var options = self.options(epochs: 5)
+        options.schedule = .step(stepSize: 2, gamma: 0.1)
+        var model = model()
+        let summary = try Trainer(options: options).fit(&model, train: train, dev: dev, in: temporaryDirectory(), save: save)
+        XCTAssertEqual(summary.history.map(\.learningRate), [0.05, 0.05, Float(0.05 * 0.1), Float(0.05 * 0.1), Float(0.05 * 0.1 * 0.1)])
+    }
+
+    // MARK: Resume
+
+    /// Runs 6 epochs straight, and 3 + resume to 6 from a differently initialised model.
+    func testResumedRunReachesBitIdenticalWeights() throws {
+        var options = self.options(epochs: 6)
+        options.schedule = .plateau(factor: 0.5, patience: 0)
+        options.patience = 10
+        var straight = model()
+        let straightDirectory = temporaryDirectory()
+        let straightSummary = try Trainer(options: options).fit(&straight, train: train, dev: dev, in: straightDirectory, save: save)
+
+        let directory = temporaryDirectory()
+        var first = model()
+        var shortOptions = options
+        shortOptions.epochs = 3
+        try Trainer(options: shortOptions).fit(&first, train: train, dev: dev, in: directory, save: save)
+        var resumed = model(seed: 1234)
+        let summary = try Trainer(options: options).fit(&resumed, train: train, dev: dev, in: directory, resume: true, save: save)
+
+        XCTAssertEqual(parameters(resumed), parameters(straight))
+        XCTAssertEqual(summary.epochsCompleted, 6)
+        XCTAssertEqual(summary.history.map(\.trainLoss), straightSummary.history.map(\.trainLoss))
+        XCTAssertEqual(summary.history.map(\.learningRate), straightSummary.history.map(\.learningRate))
+        XCTAssertEqual(summary.best?.epoch, straightSummary.best?.epoch)
+        XCTAssertEqual(try lastWeights(directory, epoch: 6), try lastWeights(straightDirectory, epoch: 6),
+                       "the last epoch's weights match too, not only the best")
+        XCTAssertEqual(try MetricsLog(directory: directory).read().map(\.epoch), [1, 2, 3, 4, 5, 6])
+    }
+
+    /// A run cut by the time limit in the middle of epoch 4 resumes from epoch 3's state.
+    func testRunCutByTheTimeLimitResumesToTheSameWeights() throws {
+        var options = self.options(epochs: 5)
+        options.schedule = .step(stepSize: 2, gamma: 0.5)
+        var straight = model()
+        let straightDirectory = temporaryDirectory()
+        let straightSummary = try Trainer(options: options).fit(&straight, train: train, dev: dev, in: straightDirectory, save: save)
+
+        let directory = temporaryDirectory()
+        let script = TinyClassifier.Script()
+        var cut = model(script: script)
+        var limited = options
+        limited.timeLimit = 20.5   // 6 batches per epoch: stops after batch 3 of epoch 4
+        let cutSummary = try Trainer(options: limited, clock: batchClock(script)).fit(&cut, train: train, dev: dev, in: directory, save: save)
+        XCTAssertEqual(cutSummary.stopReason, .timeLimit)
+        XCTAssertEqual(cutSummary.epochsCompleted, 3)
+        XCTAssertEqual(cutSummary.history.last?.complete, false)
+        XCTAssertEqual(cutSummary.history.last?.batches, 3)
+
+        var resumed = model(seed: 99)
+        let summary = try Trainer(options: options).fit(&resumed, train: train, dev: dev, in: directory, resume: true, save: save)
+        XCTAssertEqual(summary.epochsCompleted, 5)
+        XCTAssertEqual(summary.history.map(\.complete), [true, true, true, true, true], "the cut epoch is trained again")
+        XCTAssertEqual(parameters(resumed), parameters(straight))
+        XCTAssertEqual(summary.history.map(\.trainLoss), straightSummary.history.map(\.trainLoss))
+        XCTAssertEqual(try lastWeights(directory, epoch: 5), try lastWeights(straightDirectory, epoch: 5))
+    }
+
+    /// The parameters after `epoch` as saved for resuming (the model ends with the best epoch's instead).
+    private func lastWeights(_ directory: URL, epoch: Int) throws -> [String: [UInt32]] {
+        let file = try SafeTensors(contentsOf: directory.appendingPathComponent("resume/parameters-\(epoch).safetensors"))
+        return try Dictionary(uniqueKeysWithValues: file.names.map { ($0, try file.floatTensor($0).scalars.map(\.bitPattern)) })
+    }
+
+    func testResumeRefusesChangedOptionsAndMissingState() throws {
+        let directory = temporaryDirectory()
+        var model = model()
+        XCTAssertThrowsError(try Trainer(options: options()).fit(&model, train: train, dev: dev, in: directory, resume: true, save: save)) {
+            guard case .noResumeState = $0 as? TrainingError else { return XCTFail("\($0)") }
+        }
+        try Trainer(options: options(epochs: 1)).fit(&model, train: train, dev: dev, in: directory, save: save)
+        var changed = options()
+        changed.seed = 3
+        changed.batchSize = 8
+        XCTAssertThrowsError(try Trainer(options: changed).fit(&model, train: train, dev: dev, in: directory, resume: true, save: save)) {
+            let description = "\($0)"
+            XCTAssertTrue(description.contains("seed 9 → 3") && description.contains("batch-size 16 → 8"), description)
+        }
+    }
+
+    // MARK: Stopping
+
+    func testNonFiniteLossStopsWithItsEpochAndBatchAndKeepsTheLastGoodCheckpoint() throws {
+        let script = TinyClassifier.Script()
+        script.poisonBatch = 6 * 2 + 4   // epoch 3, batch 4
+        let directory = temporaryDirectory()
+        var model = model(script: script)
+        var lastSaved: [[UInt32]] = []
+        XCTAssertThrowsError(try Trainer(options: options()).fit(&model, train: train, dev: dev, in: directory) { m, url in
+            lastSaved = self.parameters(m)
+            try self.save(m, url)
+        }) { error in
+            guard case let .nonFiniteLoss(epoch, batch, batches, quantity, _, lastCheckpointEpoch, _) = error as? TrainingError else {
+                return XCTFail("\(error)")
+            }
+            XCTAssertEqual([epoch, batch, batches], [3, 4, 6])
+            XCTAssertEqual(quantity, "loss")
+            XCTAssertNotNil(lastCheckpointEpoch)
+            XCTAssertTrue("\(error)".contains("epoch 3, batch 4 of 6"), "\(error)")
+        }
+        var reloaded = self.model(seed: 42)
+        try Checkpoint.loadParameters(into: &reloaded, from: directory)
+        XCTAssertEqual(parameters(reloaded), lastSaved)
+        XCTAssertTrue(reloaded.namedParameters().allSatisfy { $0.value.isFinite })
+        XCTAssertEqual(try MetricsLog(directory: directory).read().count, 2)
+    }
+
+    func testTimeLimitStopsBetweenBatchesAndEvaluatesTheCutEpoch() throws {
+        let script = TinyClassifier.Script()
+        var options = self.options(epochs: 10)
+        options.timeLimit = 7.5   // stops after batch 8: epoch 2, batch 2
+        var model = model(script: script)
+        var saves = 0
+        let summary = try Trainer(options: options, clock: batchClock(script)).fit(&model, train: train, dev: dev, in: temporaryDirectory()) {
+            saves += 1
+            try self.save($0, $1)
+        }
+        XCTAssertEqual(script.batches, 8)
+        XCTAssertEqual(summary.stopReason, .timeLimit)
+        XCTAssertEqual(summary.epochsCompleted, 1)
+        XCTAssertEqual(summary.history.map(\.complete), [true, false])
+        XCTAssertEqual(summary.history.map(\.batches), [6, 2])
+        XCTAssertGreaterThanOrEqual(saves, 1)
+    }
+
+    // MARK: Files and progress
+
+    func testMetricsLinesParseAsJSONWithOneLinePerEpoch() throws {
+        let directory = temporaryDirectory()
+        var model = model()
+        let summary = try Trainer(options: options(epochs: 4)).fit(&model, train: train, dev: dev, in: directory, save: save)
+        let text = try String(contentsOf: directory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        XCTAssertEqual(lines.count, 4)
+        for (index, line) in lines.enumerated() {
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            XCTAssertEqual(object["epoch"] as? Int, index + 1)
+            XCTAssertEqual(object["metric_name"] as? String, "accuracy")
+            for key in ["train_loss", "dev_metric", "learning_rate", "seconds", "tokens_per_second"] {
+                XCTAssertNotNil(object[key] as? Double, "\(key) in \(line)")
+            }
+            XCTAssertNotNil((object["dev_details"] as? [String: Any])?["loss"])
+        }
+        XCTAssertEqual(try MetricsLog(directory: directory).read(), summary.history)
+        // A fresh run in the same directory starts a fresh log.
+        try Trainer(options: options(epochs: 1)).fit(&model, train: train, dev: dev, in: directory, save: save)
+        XCTAssertEqual(try MetricsLog(directory: directory).read().count, 1)
+    }
+
+    func testCurvesSVGIsWellFormedXMLWithOnePointPerEpochAndCurve() throws {
+        let directory = temporaryDirectory()
+        var model = model()
+        try Trainer(options: options(epochs: 5)).fit(&model, train: train, dev: dev, in: directory, save: save)
+        let data = try Data(contentsOf: directory.appendingPathComponent("curves.svg"))
+        let counter = ClassCounter()
+        let parser = XMLParser(data: data)
+        parser.delegate = counter
+        XCTAssertTrue(parser.parse(), "curves.svg is not well-formed: \(String(describing: parser.parserError))")
+        XCTAssertEqual(counter.root, "svg")
+        XCTAssertEqual(counter.counts["train-point"], 5)
+        XCTAssertEqual(counter.counts["dev-point"], 5)
+        XCTAssertEqual(counter.counts["best"], 1)
+    }
+
+    func testConsoleProgressPrintsOneLinePerEpochWhenNotATerminal() throws {
+        var plain = ""
+        var live = ""
+        var model = model()
+        try Trainer(options: options(epochs: 2), progress: ConsoleProgress(interactive: false) { plain += $0 })
+            .fit(&model, train: train, dev: dev, in: temporaryDirectory(), save: save)
+        try Trainer(options: options(epochs: 2), progress: ConsoleProgress(interactive: true, minimumRedrawInterval: 0) { live += $0 })
+            .fit(&model, train: train, dev: dev, in: temporaryDirectory(), save: save)
+        let lines = plain.split(separator: "\n")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("epoch ") }.count, 2, plain)
+        XCTAssertTrue(lines[1].contains("epoch 1/2") && lines[1].contains("dev accuracy"), plain)
+        XCTAssertFalse(plain.contains("\r"))
+        XCTAssertTrue(live.contains("\r\u{1B}[K") && live.contains("ETA") && live.contains("tok/s") && live.contains("6/6"), live)
+    }
+
+    func testInvalidOptionsAreRejectedWithTheFlagName() {
+        var model = model()
+        var bad = options()
+        bad.learningRate = -1
+        XCTAssertThrowsError(try Trainer(options: bad).fit(&model, train: train, dev: dev, in: temporaryDirectory(), save: save)) {
+            XCTAssertEqual("\($0)", "--learning-rate must be a positive number, got -1.0")
+        }
+        XCTAssertThrowsError(try Trainer(options: options()).fit(&model, train: [], dev: dev, in: temporaryDirectory(), save: save)) {
+            XCTAssertEqual($0 as? TrainingError, .emptyTrainingSet)
+        }
+    }
+}
+
+/// Records epoch ends (to know which epoch a save belongs to).
+private final class RecordingProgress: TrainingProgressReporter {
+    var records: [EpochRecord] = []
+    func epochEnded(_ record: EpochRecord) { records.append(record) }
+}
+
+/// Counts elements by their `class` attribute and remembers the root element.
+private final class ClassCounter: NSObject, XMLParserDelegate {
+    var counts: [String: Int] = [:]
+    var root: String?
+    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+                qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+        if root == nil { root = elementName }
+        if let name = attributeDict["class"] { counts[name, default: 0] += 1 }
+    }
+}

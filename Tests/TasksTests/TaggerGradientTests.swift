@@ -1,0 +1,118 @@
+import XCTest
+@testable import SeqModels
+import Corpus
+@testable import Tasks
+
+/// Finite-difference checks of the character encoder and of the whole tagger's loss.
+final class TaggerGradientTests: XCTestCase {
+    /// A tagger small enough to check every parameter numerically, with dropout off.
+    static func tinyTagger(seed: UInt64 = 3, dropout: Float = 0, wordDropout: Float = 0) -> (Tagger, [TaggerExample]) {
+        let sentences = [
+            TaggedSentence(tokens: ["the", "cat", "sat", "."], tags: ["DET", "NOUN", "VERB", "PUNCT"]),
+            TaggedSentence(tokens: ["cats", "sleep"], tags: ["NOUN", "VERB"]),
+            TaggedSentence(tokens: ["a", "dog", "ran"], tags: ["DET", "NOUN", "VERB"]),
+        ]
+        var configuration = TaggerConfiguration()
+        configuration.wordEmbeddingSize = 3
+        configuration.characterEmbeddingSize = 2
+        configuration.characterHiddenSize = 2
+        configuration.hiddenSize = 3
+        configuration.layerCount = 2
+        configuration.dropout = dropout
+        configuration.wordDropout = wordDropout
+        var generator = SeededGenerator(seed: seed)
+        var tagger = try! Tagger(configuration: configuration, training: sentences, generator: &generator)
+        // Scale the N(0, 1) embeddings down so that no unit saturates and differences stay accurate.
+        tagger.wordEmbedding.weight.value.scale(by: 0.5)
+        tagger.characterEncoder.embedding.weight.value.scale(by: 0.5)
+        // The training words plus one unknown word ("cow") and a repeated spelling ("cat").
+        var examples = try! tagger.encode(sentences)
+        examples.append(contentsOf: try! tagger.encode([TaggedSentence(tokens: ["cow", "cat"], tags: ["NOUN", "NOUN"])]))
+        return (tagger, examples)
+    }
+
+    func testCharacterEncoderGradientsMatchFiniteDifferences() {
+        var generator = SeededGenerator(seed: 11)
+        let encoder = CharacterEncoder(characterCount: 6, embeddingSize: 3, hiddenSize: 2, generator: &generator)
+        let words = [[1, 2, 3], [4], [2, 5, 5, 1], [3, 1]]
+        let projection = randomProjection([words.count, 4], seed: 5)
+        var analytic = encoder
+        analytic.zeroGradients()
+        var unused = SeededGenerator(seed: 0)
+        let (output, cache) = analytic.forward(words, generator: &unused)
+        XCTAssertEqual(output.shape, [4, 4])
+        XCTAssertEqual(output.maxAbsoluteDifference(encoder(words)), 0, "training and inference outputs agree without dropout")
+        analytic.backward(cache, outputGradient: projection)
+        for (name, gradient) in analytic.namedGradients() {
+            XCTAssertGreaterThan(gradient.squaredNorm, 0, "\(name) receives gradient")
+            let value = encoder.namedParameters().first { $0.name == name }!.value
+            checkGradient(of: { x in
+                var probe = encoder
+                probe.setParameter(name, to: x)
+                return projectedSum(probe(words), projection)
+            }, analytic: gradient, at: value, name)
+        }
+    }
+
+    func testTaggerLossGradientsMatchFiniteDifferences() {
+        let (tagger, examples) = Self.tinyTagger()
+        var analytic = tagger
+        analytic.zeroGradients()
+        var generator = SeededGenerator(seed: 1)
+        let loss = analytic.accumulateGradients(on: examples, generator: &generator)
+        XCTAssertEqual(loss.count, 11)
+        XCTAssertGreaterThan(loss.mean, 0)
+        for (name, gradient) in analytic.namedGradients() {
+            let value = tagger.namedParameters().first { $0.name == name }!.value
+            // At most 12 elements per tensor, spread over it, to stay fast in debug builds.
+            let stride = max(1, value.count / 12)
+            checkGradient(of: { x in
+                var probe = tagger
+                probe.setParameter(name, to: x)
+                var g = SeededGenerator(seed: 1)
+                return probe.accumulateGradients(on: examples, generator: &g).mean
+            }, analytic: gradient, at: value, elements: Array(Swift.stride(from: 0, to: value.count, by: stride)), name)
+        }
+    }
+
+    func testWordEmbeddingRowsOfUnusedWordsGetNoGradient() {
+        let (tagger, examples) = Self.tinyTagger()
+        var model = tagger
+        model.zeroGradients()
+        var generator = SeededGenerator(seed: 1)
+        _ = model.accumulateGradients(on: Array(examples.prefix(1)), generator: &generator)   // "the cat sat ."
+        let gradient = model.wordEmbedding.weight.gradient
+        let width = gradient.shape[1]
+        for id in 0..<gradient.shape[0] {
+            let row = Tensor(shape: [width], scalars: Array(gradient.scalars[(id * width)..<((id + 1) * width)]))
+            let used = examples[0].words.contains(id)
+            XCTAssertEqual(row.squaredNorm > 0, used, "row \(id) (\(model.vocabularies.words.token(of: id)))")
+        }
+    }
+
+    func testTrainingWithDropoutIsDeterministicForASeed() {
+        let (tagger, examples) = Self.tinyTagger(dropout: 0.3, wordDropout: 0.3)
+        func run(seed: UInt64) -> (Double, [(name: String, gradient: Tensor)]) {
+            var model = tagger
+            model.zeroGradients()
+            var generator = SeededGenerator(seed: seed)
+            let loss = model.accumulateGradients(on: examples, generator: &generator)
+            return (loss.sum, model.namedGradients())
+        }
+        let (a, ga) = run(seed: 9), (b, gb) = run(seed: 9), (c, _) = run(seed: 10)
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(ga.map(\.gradient), gb.map(\.gradient))
+        XCTAssertNotEqual(a, c, "another seed draws other dropout masks")
+    }
+}
+
+extension ParameterContainer {
+    /// Replaces the value of the parameter called `name` (for finite differences).
+    mutating func setParameter(_ name: String, to value: Tensor) {
+        var found = false
+        visitParameters(prefix: "") { n, parameter in
+            if n == name { parameter.value = value; found = true }
+        }
+        precondition(found, "no parameter named \(name)")
+    }
+}

@@ -102,6 +102,7 @@ struct TagTextCommand: ParsableCommand {
             func add(_ line: String, _ where_: String) throws {
                 let tokens = tokenizer.tokenize(line)
                 guard !tokens.isEmpty else {
+                    flush()   // what came before is still tagged
                     throw TaskError("\(where_) is empty: give one non-empty sentence per line")
                 }
                 pending.append(tokens)

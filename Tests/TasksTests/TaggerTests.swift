@@ -176,4 +176,25 @@ final class TaggerTests: XCTestCase {
             XCTAssertEqual(String(describing: error), "dropout must be in [0, 1), got 1.5")
         }
     }
+
+    func testCorporaAreReadAsCoNLLUOrXMLByExtensionAndAnEmptyCorpusIsExplained() throws {
+        let directory = try temporaryDirectory()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let conllu = directory.appendingPathComponent("tiny.conllu")
+        try "# sent_id = a\n1\tDogs\tdog\tNOUN\tNNS\t_\t0\troot\t_\t_\n2\tbark\tbark\tVERB\tVBP\t_\t1\tx\t_\t_\n\n"
+            .write(to: conllu, atomically: true, encoding: .utf8)
+        let xml = directory.appendingPathComponent("tiny.xml")
+        try "<corpus><s id=\"a\"><w pos=\"NOUN\">Dogs</w><w pos=\"VERB\">bark</w></s></corpus>\n"
+            .write(to: xml, atomically: true, encoding: .utf8)
+        let fromCoNLLU = try TaggedCorpus.read(path: conllu.path)
+        let fromXML = try TaggedCorpus.read(path: xml.path)
+        XCTAssertEqual(fromCoNLLU.map(\.tokens), fromXML.map(\.tokens))
+        XCTAssertEqual(fromCoNLLU.map(\.tags), [["NOUN", "VERB"]])
+        XCTAssertEqual(try TaggedCorpus.read(path: conllu.path, tagColumn: .xpos).map(\.tags), [["NNS", "VBP"]])
+        let empty = directory.appendingPathComponent("empty.xml")
+        try "<corpus></corpus>\n".write(to: empty, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TaggedCorpus.read(path: empty.path)) { error in
+            XCTAssertTrue(String(describing: error).contains("no tagged sentences found"), "\(error)")
+        }
+    }
 }

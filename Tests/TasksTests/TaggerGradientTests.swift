@@ -71,7 +71,8 @@ final class TaggerGradientTests: XCTestCase {
                 probe.setParameter(name, to: x)
                 var g = SeededGenerator(seed: 1)
                 return probe.accumulateGradients(on: examples, generator: &g).mean
-            }, analytic: gradient, at: value, elements: Array(Swift.stride(from: 0, to: value.count, by: stride)), name)
+            }, analytic: gradient, at: value, stencil: .threePoint,
+               elements: Array(Swift.stride(from: 0, to: value.count, by: stride)), name)
         }
     }
 

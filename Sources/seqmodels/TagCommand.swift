@@ -174,6 +174,12 @@ struct TagTrainCommand: ParsableCommand {
             The model directory receives model.safetensors, config.json (every model \
             hyperparameter), words.json, characters.json, tags.json, training.json (the loop's \
             options), metrics.jsonl, curves.svg and resume/.
+
+            Training defaults of the tagger: --epochs 30 --batch-size 32 --learning-rate 0.002 \
+            --optimizer adam --clip-norm 5 --schedule plateau --decay 0.5 --plateau-patience 1 \
+            --patience 4 --seed 1.
+
+                seqmodels tag train --train Corpora/pos/sample.xml --dev Corpora/pos/sample-dev.xml --model models/sample
             """
     )
 

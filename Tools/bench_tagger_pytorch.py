@@ -3,7 +3,7 @@
 `seqmodels tag train` / `tag eval` with the same hyperparameters, printing both side by side.
 
 The PyTorch model has the same shape and parameter names as `Tagger` (Sources/Tasks/Tagger):
-word embedding (N(0,1), <unk>, word dropout) + character BiLSTM over the distinct words of
+word embedding (N(0,1/d), <unk>, word dropout) + character BiLSTM over the distinct words of
 the batch (packed; final forward and reverse states), dropout, a stacked packed BiLSTM,
 dropout, Linear, cross-entropy over real tokens; Adam, global-norm clipping at 5, batches
 of --batch-size sentences of similar length, the best epoch by dev accuracy evaluated on
@@ -83,6 +83,10 @@ class Tagger(nn.Module):
                             bidirectional=True, dropout=a.dropout if a.layers > 1 else 0)
         self.output = nn.Linear(2 * a.hidden_size, tags)
         self.dropout = nn.Dropout(a.dropout)
+        # As in SeqModels: embeddings from N(0, 1/d) instead of nn.Embedding's N(0, 1).
+        with torch.no_grad():
+            self.word_embedding.weight.mul_(a.word_embedding_size ** -0.5)
+            self.char_encoder.embedding.weight.mul_(a.char_embedding_size ** -0.5)
 
     def forward(self, word_ids, spellings, spelling_index):
         # word_ids: list of LongTensors (one per sentence); spelling_index: same, into spellings.

@@ -197,4 +197,15 @@ final class TaggerTests: XCTestCase {
             XCTAssertTrue(String(describing: error).contains("no tagged sentences found"), "\(error)")
         }
     }
+
+    func testEmbeddingsStartWithVarianceOneOverTheirDimension() throws {
+        var generator = SeededGenerator(seed: 4)
+        let words = (0..<300).map { "w\($0)" }
+        let tagger = try Tagger(configuration: TaggerConfiguration(),
+                                training: [TaggedSentence(tokens: words, tags: words.map { _ in "X" })], generator: &generator)
+        let table = tagger.wordEmbedding.weight.value
+        XCTAssertEqual(table.squaredNorm / Double(table.count), 1.0 / 100, accuracy: 0.0005)
+        let characters = tagger.characterEncoder.embedding.weight.value
+        XCTAssertEqual(characters.squaredNorm / Double(characters.count), 1.0 / 32, accuracy: 0.01)
+    }
 }

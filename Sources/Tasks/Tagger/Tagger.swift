@@ -37,6 +37,10 @@ public struct Tagger: TrainableModel, Sendable {
         lstm = LSTM(inputSize: c.wordEmbeddingSize + 2 * c.characterHiddenSize, hiddenSize: c.hiddenSize,
                     layerCount: c.layerCount, bidirectional: true, dropout: c.dropout, generator: &generator)
         output = Linear(inputSize: 2 * c.hiddenSize, outputSize: vocabularies.tags.count, generator: &generator)
+        // Embeddings drawn from N(0, 1/d) rather than nn.Embedding's N(0, 1) (as Lample et al. 2016 do):
+        // inputs of unit norm keep the first LSTM's gates out of saturation.
+        wordEmbedding.weight.value.scale(by: 1 / Float(c.wordEmbeddingSize).squareRoot())
+        characterEncoder.embedding.weight.value.scale(by: 1 / Float(c.characterEmbeddingSize).squareRoot())
     }
 
     /// A tagger for a training corpus: vocabularies counted from `sentences`, then initialised.

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # The main job of the README: installs what is missing, builds in release, and runs the
-# LSTM benchmark next to PyTorch (SeqModels alone when PyTorch cannot be installed),
-# then prints the statistics of the bundled sample corpus.
+# LSTM benchmark next to PyTorch (SeqModels alone when PyTorch cannot be installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Tools/install-dependencies.sh --pytorch

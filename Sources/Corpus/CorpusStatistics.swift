@@ -234,7 +234,7 @@ enum JSONValue: Sendable {
     func rendered(indent: String) -> String {
         let inner = indent + "  "
         switch self {
-        case .string(let text): return Self.quoted(text)
+        case .string(let text): return jsonStringLiteral(text)
         case .int(let value): return String(value)
         case .double(let value): return value.isFinite ? "\(value)" : "null"
         case .bool(let value): return value ? "true" : "false"
@@ -244,29 +244,8 @@ enum JSONValue: Sendable {
         case .object(let members):
             if members.isEmpty { return "{}" }
             let keys = members.keys.sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) { $0.value < $1.value } }
-            return "{\n" + keys.map { inner + Self.quoted($0) + ": " + members[$0]!.rendered(indent: inner) }.joined(separator: ",\n")
+            return "{\n" + keys.map { inner + jsonStringLiteral($0) + ": " + members[$0]!.rendered(indent: inner) }.joined(separator: ",\n")
                 + "\n" + indent + "}"
         }
-    }
-
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }

@@ -8,7 +8,7 @@ struct CorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corpus",
         abstract: "Inspect corpora: counts, tag and label frequencies, out-of-vocabulary rates.",
-        subcommands: [CorpusStatsCommand.self]
+        subcommands: [CorpusStatsCommand.self, CorpusCheckCommand.self]
     )
 }
 
@@ -55,17 +55,7 @@ struct CorpusStatsCommand: ParsableCommand {
     @Argument(help: "Corpus files (one corpus split across files adds up).")
     var files: [String]
 
-    @Option(help: "Format of the files: \(CorpusFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var format: CorpusFormat?
-
-    @Option(help: "CSV/TSV column holding the text: header name or 0-based index.")
-    var textColumn: String = "text"
-
-    @Option(help: "CSV/TSV column holding the label: header name or 0-based index.")
-    var labelColumn: String = "label"
-
-    @Option(help: "CoNLL-U/XML tag to count: upos or xpos.")
-    var tag: CoNLLUTagColumn = .upos
+    @OptionGroup var input: CorpusFileOptions
 
     @Option(help: "How CSV/TSV/text is split into tokens: whitespace, word, character.")
     var tokens: TokensOption = .whitespace
@@ -79,34 +69,22 @@ struct CorpusStatsCommand: ParsableCommand {
     @Flag(help: "Print one JSON object with sorted keys instead of a table.")
     var json = false
 
-    @OptionGroup(title: "XML mapping")
-    var xml: XMLMappingOptions
-
     func run() throws {
-        let format = try resolveFormat(of: files)
+        let format = try input.resolveFormat(of: files)
         let statistics = try count(files, format: format)
         var report = CorpusStatisticsReport(files: files, format: describe(format), statistics: statistics)
         if let against {
             let trainingFiles = against.split(separator: ",").map(String.init)
-            let training = try count(trainingFiles, format: try resolveFormat(of: trainingFiles))
+            let training = try count(trainingFiles, format: try input.resolveFormat(of: trainingFiles))
             report.outOfVocabulary = statistics.outOfVocabulary(against: training)
             report.trainingFiles = trainingFiles
         }
         print(json ? report.json : report.text, terminator: json ? "\n" : "")
     }
 
-    private func resolveFormat(of paths: [String]) throws -> CorpusFormat {
-        if let format { return format }
-        let inferred = Set(paths.map { CorpusFormat(inferringFrom: $0) })
-        guard inferred.count == 1, let only = inferred.first, let format = only else {
-            throw CorpusCommandError("cannot infer one format from the file extensions of \(paths.joined(separator: ", ")); pass --format")
-        }
-        return format
-    }
-
     private func describe(_ format: CorpusFormat) -> String {
         switch format {
-        case .conllu, .xml: return "\(format.rawValue) (\(tag.rawValue.uppercased()))"
+        case .conllu, .xml: return "\(format.rawValue) (\(input.tag.rawValue.uppercased()))"
         case .csv, .tsv, .text: return "\(format.rawValue) (\(tokens.rawValue) tokens)"
         }
     }
@@ -121,20 +99,13 @@ struct CorpusStatsCommand: ParsableCommand {
 
     private func count(_ paths: [String], format: CorpusFormat) throws -> CorpusStatistics {
         switch format {
-        case .conllu:
-            var statistics = CorpusStatistics(unit: .sentences, categoryName: "\(tag.rawValue.uppercased()) tags", lowercased: lowercase)
-            for path in paths {
-                var reader = try CoNLLUReader(contentsOf: path, tag: tag)
-                try statistics.addSentences(from: &reader)
-            }
+        case .conllu, .xml:
+            var statistics = CorpusStatistics(unit: .sentences, categoryName: "\(input.tag.rawValue.uppercased()) tags", lowercased: lowercase)
+            for path in paths { try input.withSentences(in: path, format: format) { try statistics.addSentences(from: &$0) } }
             return statistics
         case .csv, .tsv:
             var statistics = CorpusStatistics(unit: .documents, categoryName: "labels", lowercased: lowercase)
-            for path in paths {
-                var reader = try CSVTextReader(contentsOf: path, format: format == .csv ? .csv : .tsv,
-                                               textColumn: CSVColumn(parsing: textColumn), labelColumn: CSVColumn(parsing: labelColumn))
-                try statistics.addTexts(from: &reader, tokenizer: tokenizer)
-            }
+            for path in paths { try input.withTexts(in: path, format: format) { try statistics.addTexts(from: &$0, tokenizer: tokenizer) } }
             return statistics
         case .text:
             var statistics = CorpusStatistics(unit: .records, lowercased: lowercase)
@@ -143,19 +114,110 @@ struct CorpusStatsCommand: ParsableCommand {
                 try statistics.addRecords(from: &reader, tokenizer: tokenizer)
             }
             return statistics
-        case .xml:
-            var statistics = CorpusStatistics(unit: .sentences, categoryName: "\(tag.rawValue.uppercased()) tags", lowercased: lowercase)
-            let mapping = try xml.mapping(xpos: tag == .xpos)
-            for path in paths {
-                var reader = try XMLSentenceReader(path: path, mapping: mapping, validation: xml.validation)
-                try statistics.addSentences(from: &reader)
-                let report = reader.report
-                if report.skippedRecords > 0 || report.replacedTags > 0 {
-                    FileHandle.standardError.write(Data("\(path): \(report.summary)\n".utf8))
-                }
-            }
-            return statistics
         }
+    }
+}
+
+/// `seqmodels corpus check FILE…`: reads every record, as training would, and reports the
+/// counts or the first problem with its file and line. Fast: it builds no vocabulary.
+///
+///     seqmodels corpus check imdb/train.csv
+///     seqmodels corpus check nps_chat/*.xml --preset nps-chat --missing-tag=-NONE-
+struct CorpusCheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Read every record of corpus files and report counts, or the first problem with file and line."
+    )
+
+    @Argument(help: "Corpus files.")
+    var files: [String]
+
+    @OptionGroup var input: CorpusFileOptions
+
+    func run() throws {
+        let format = try input.resolveFormat(of: files)
+        var records = 0, tokens = 0
+        var categories: [String: Int] = [:]
+        for path in files {
+            switch format {
+            case .conllu, .xml:
+                try input.withSentences(in: path, format: format) { source in
+                    while let sentence = try source.next() {
+                        records += 1
+                        tokens += sentence.tokens.count
+                        for tag in sentence.tags { categories[tag, default: 0] += 1 }
+                    }
+                }
+            case .csv, .tsv:
+                try input.withTexts(in: path, format: format) { source in
+                    while let text = try source.next() {
+                        records += 1
+                        categories[text.label, default: 0] += 1
+                    }
+                }
+            case .text:
+                var reader = try LineRecordReader(contentsOf: path)
+                while try reader.next() != nil { records += 1 }
+            }
+        }
+        let unit: String
+        switch format {
+        case .conllu, .xml: unit = "sentences, \(tokens) tokens, \(categories.count) tags"
+        case .csv, .tsv: unit = "records; labels: " + categories.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        case .text: unit = "lines"
+        }
+        print("ok: \(records) \(unit)")
+    }
+}
+
+/// Which files and how to read them: shared by `corpus stats` and `corpus check`.
+struct CorpusFileOptions: ParsableArguments {
+    @Option(help: "Format of the files: \(CorpusFormat.allCases.map(\.rawValue).joined(separator: ", ")) (default: from the extension).")
+    var format: CorpusFormat?
+
+    @Option(help: "CSV/TSV column holding the text: header name or 0-based index.")
+    var textColumn: String = "text"
+
+    @Option(help: "CSV/TSV column holding the label: header name or 0-based index.")
+    var labelColumn: String = "label"
+
+    @Option(help: "CoNLL-U/XML tag: upos or xpos.")
+    var tag: CoNLLUTagColumn = .upos
+
+    @OptionGroup(title: "XML mapping")
+    var xml: XMLMappingOptions
+
+    /// `--format`, or the one format all the file extensions agree on.
+    func resolveFormat(of paths: [String]) throws -> CorpusFormat {
+        if let format { return format }
+        let inferred = Set(paths.map { CorpusFormat(inferringFrom: $0) })
+        guard inferred.count == 1, let only = inferred.first, let format = only else {
+            throw CorpusCommandError("cannot infer one format from the file extensions of \(paths.joined(separator: ", ")); pass --format")
+        }
+        return format
+    }
+
+    /// Opens a CoNLL-U or XML file as a sentence stream and hands it to `body`; reports XML skips on stderr.
+    func withSentences(in path: String, format: CorpusFormat, _ body: (inout any TaggedSentenceSource) throws -> Void) throws {
+        if format == .conllu {
+            var reader: any TaggedSentenceSource = try CoNLLUReader(contentsOf: path, tag: tag)
+            try body(&reader)
+            return
+        }
+        let reader = try XMLSentenceReader(path: path, mapping: try xml.mapping(xpos: tag == .xpos), validation: xml.validation)
+        var source: any TaggedSentenceSource = reader
+        try body(&source)
+        if let finished = source as? XMLSentenceReader, finished.report.skippedRecords > 0 || finished.report.replacedTags > 0 {
+            FileHandle.standardError.write(Data("\(path): \(finished.report.summary)\n".utf8))
+        }
+    }
+
+    /// Opens a CSV or TSV file as a labelled-text stream and hands it to `body`.
+    func withTexts(in path: String, format: CorpusFormat, _ body: (inout any LabelledTextSource) throws -> Void) throws {
+        var reader: any LabelledTextSource = try CSVTextReader(
+            contentsOf: path, format: format == .csv ? .csv : .tsv,
+            textColumn: CSVColumn(parsing: textColumn), labelColumn: CSVColumn(parsing: labelColumn))
+        try body(&reader)
     }
 }
 

@@ -6,6 +6,6 @@ struct SeqModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seqmodels",
         abstract: "LSTM sequence models on the CPU: tagging, classification, generation.",
-        subcommands: [LSTMCommand.self, BenchCommand.self, CorpusCommand.self, TagCommand.self]
+        subcommands: [LSTMCommand.self, BenchCommand.self, CorpusCommand.self, ClassifyCommand.self, TagCommand.self]
     )
 }

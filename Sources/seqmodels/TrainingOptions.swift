@@ -37,14 +37,14 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Learning-rate schedule: constant, step (× --decay every --step-size epochs) or plateau (× --decay after --plateau-patience epochs without a better dev metric).")
     var schedule: ScheduleKind?
 
-    @Option(help: "Epochs between two decays of the step schedule.")
-    var stepSize: Int = 5
+    @Option(help: "Epochs between two decays of the step schedule (default: 5).")
+    var stepSize: Int?
 
-    @Option(help: "Factor applied to the learning rate by the step and plateau schedules.")
-    var decay: Double = 0.5
+    @Option(help: "Factor applied to the learning rate by the step and plateau schedules (default: 0.5).")
+    var decay: Double?
 
-    @Option(help: "Epochs without a better dev metric that the plateau schedule tolerates before decaying.")
-    var plateauPatience: Int = 1
+    @Option(help: "Epochs without a better dev metric that the plateau schedule tolerates before decaying (default: 1).")
+    var plateauPatience: Int?
 
     @Option(help: "Stop after this many epochs without a better dev metric (early stopping).")
     var patience: Int?
@@ -67,7 +67,10 @@ struct TrainingOptions: ParsableArguments {
     }
 
     /// `defaults` (a head's recipe) with the flags given on the command line applied.
-    /// - Throws: `ValidationError` naming the flag when a value is out of range.
+    /// Call it first thing in `run()` (there is no `validate()`: whether `--decay` fits
+    /// depends on the head's default schedule).
+    /// - Throws: `ValidationError` naming the flag when a value is out of range or a
+    ///   schedule flag does not fit the schedule.
     func trainerOptions(defaults: TrainerOptions = TrainerOptions()) throws -> TrainerOptions {
         var options = defaults
         if let epochs { options.epochs = epochs }
@@ -78,11 +81,27 @@ struct TrainingOptions: ParsableArguments {
         if let momentum { options.momentum = momentum }
         if let weightDecay { options.weightDecay = weightDecay }
         if let clipNorm { options.clipNorm = clipNorm == 0 ? nil : clipNorm }
-        switch schedule {
-        case nil: break
-        case .constant: options.schedule = .constant
-        case .step: options.schedule = .step(stepSize: stepSize, gamma: decay)
-        case .plateau: options.schedule = .plateau(factor: decay, patience: plateauPatience)
+        // The schedule's parameters start from the head's schedule when it is of the same kind.
+        var step = (size: 5, gamma: 0.5), plateau = (factor: 0.5, patience: 1)
+        var kind = ScheduleKind.constant
+        switch defaults.schedule {
+        case .constant: break
+        case let .step(size, gamma): step = (size, gamma); kind = .step
+        case let .plateau(factor, patience): plateau = (factor, patience); kind = .plateau
+        }
+        kind = schedule ?? kind
+        if kind == .constant, decay != nil || stepSize != nil || plateauPatience != nil {
+            throw ValidationError("--decay, --step-size and --plateau-patience need --schedule step or plateau")
+        }
+        if kind == .step, plateauPatience != nil { throw ValidationError("--plateau-patience needs --schedule plateau") }
+        if kind == .plateau, stepSize != nil { throw ValidationError("--step-size needs --schedule step") }
+        switch kind {
+        case .constant:
+            options.schedule = .constant
+        case .step:
+            options.schedule = .step(stepSize: stepSize ?? step.size, gamma: decay ?? step.gamma)
+        case .plateau:
+            options.schedule = .plateau(factor: decay ?? plateau.factor, patience: plateauPatience ?? plateau.patience)
         }
         if let patience { options.patience = patience }
         if let timeLimit { options.timeLimit = timeLimit * 60 }
@@ -96,8 +115,10 @@ struct TrainingOptions: ParsableArguments {
         return options
     }
 
-    func validate() throws {
-        _ = try trainerOptions()
+    /// A trainer with these options over `defaults`, reporting progress on standard error
+    /// (a live bar on a terminal, one line per epoch otherwise). Pass `resume` to `fit`.
+    func trainer(defaults: TrainerOptions = TrainerOptions()) throws -> Trainer {
+        Trainer(options: try trainerOptions(defaults: defaults), progress: ConsoleProgress.standardError())
     }
 }
 

@@ -23,6 +23,29 @@ final class XMLRealCorporaTests: XCTestCase {
         XCTAssertEqual(first?.tokens.prefix(3), ["Al", "-", "Zaman"])
     }
 
+    func testEWTXMLAndCoNLLUGiveIdenticalSentencesAndTagsInEverySplit() throws {
+        for split in ["train", "dev", "test"] {
+            let xmlPath = try XMLFixtures.sharedCorpus("pos/en_ewt/en_ewt-ud-\(split).xml")
+            let conlluPath = try XMLFixtures.sharedCorpus("pos/en_ewt/en_ewt-ud-\(split).conllu")
+            var xml = try XMLSentenceReader(path: xmlPath, mapping: .tei)
+            var conllu = try CoNLLUReader(contentsOf: conlluPath, tag: .upos)
+            var count = 0
+            while true {
+                let a = try xml.next(), b = try conllu.next()
+                guard let a, let b else {
+                    XCTAssertTrue(a == nil && b == nil, "\(split): one file ends before the other after \(count) sentences")
+                    break
+                }
+                count += 1
+                XCTAssertEqual(a.id, b.id, "\(split) sentence \(count): ids differ")
+                XCTAssertEqual(a.tokens, b.tokens, "\(split) sentence \(count) (\(a.id ?? "?")): words differ")
+                XCTAssertEqual(a.tags, b.tags, "\(split) sentence \(count) (\(a.id ?? "?")): tags differ")
+                if a.tokens != b.tokens || a.tags != b.tags { return }
+            }
+            XCTAssertEqual(count, ["train": 12_544, "dev": 2_001, "test": 2_077][split])
+        }
+    }
+
     func testNPSChatAllFilesCountsWithReplacedAndSkippedEmptyTags() throws {
         let folder = try XMLFixtures.sharedCorpus("pos/nps_chat")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder)

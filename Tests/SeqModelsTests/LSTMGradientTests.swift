@@ -111,3 +111,63 @@ final class LSTMGradientTests: XCTestCase {
     }
 }
 
+
+/// Same seed and thread count: bit-identical weights after training.
+final class LSTMDeterminismTests: XCTestCase {
+    func trainedWeights(seed: UInt64) -> [Tensor] {
+        var g = SeededGenerator(seed: seed)
+        var lstm = LSTM(inputSize: 6, hiddenSize: 8, layerCount: 2, bidirectional: true, dropout: 0.3, generator: &g)
+        var adam = Adam(learningRate: 1e-2)
+        let input = LSTMGradientTests.packedBatch(sortedLengths: [7, 5, 5, 2], features: 6, sortedIndices: [3, 1, 0, 2], generator: &g)
+        let target = Tensor.uniform([input.rowCount, 16], low: -1, high: 1, using: &g)
+        for _ in 0..<5 {
+            let (_, _, cache) = lstm.forward(input, generator: &g)   // dropout draws from g
+            _ = lstm.backward(cache, outputGradient: target)
+            adam.step(&lstm)
+            lstm.zeroGradients()
+        }
+        return lstm.namedParameters().map(\.value)
+    }
+
+    func testSameSeedGivesBitIdenticalWeightsAndAnotherSeedDoesNot() {
+        let a = trainedWeights(seed: 11), b = trainedWeights(seed: 11), c = trainedWeights(seed: 12)
+        XCTAssertEqual(a.map(\.scalars).map { $0.map(\.bitPattern) }, b.map(\.scalars).map { $0.map(\.bitPattern) })
+        XCTAssertNotEqual(a, c)
+    }
+}
+
+/// Batching must not change results: whatever path a step's recurrent product takes
+/// (GEMV for one row, `h·Wᵀ` for few rows, `W·hᵀ` added transposed for many), each
+/// sequence's outputs and final state equal those of the sequence run alone.
+final class LSTMBatchConsistencyTests: XCTestCase {
+    func testLargePackedBatchMatchesEachSequenceAlone() throws {
+        var g = SeededGenerator(seed: 21)
+        let lstm = LSTM(inputSize: 5, hiddenSize: 6, layerCount: 2, bidirectional: true, generator: &g)
+        let lengths = (0..<20).map { _ in 1 + g.nextInt(below: 9) }
+        let sequences = lengths.map { Tensor.uniform([$0, 5], low: -1, high: 1, using: &g) }
+        let batch = try packSequence(sequences, enforceSorted: false)
+        XCTAssertGreaterThanOrEqual(batch.batchSizes[0], LSTM.transposedProductRows, "the batch must reach the transposed path")
+        let (output, state) = lstm(batch)
+        let perSequence = unpackSequence(output)
+        for (b, sequence) in sequences.enumerated() {
+            let alone = try packSequence([sequence])
+            let (single, singleState) = lstm(alone)
+            XCTAssertLessThan(perSequence[b].maxAbsoluteDifference(single.data), 2e-6, "sequence \(b) output")
+            for slice in 0..<4 {
+                for j in 0..<6 {
+                    XCTAssertEqual(state.hidden[slice, b, j], singleState.hidden[slice, 0, j], accuracy: 2e-6)
+                    XCTAssertEqual(state.cell[slice, b, j], singleState.cell[slice, 0, j], accuracy: 2e-6)
+                }
+            }
+        }
+    }
+}
+
+extension LSTMGradientTests {
+    func testBidirectionalWideBatchTakesTheTransposedPath() {
+        var lengths = (0..<18).map { 1 + ($0 * 7) % 5 }
+        lengths.sort(by: >)
+        runCase(Case(layers: 1, bidirectional: true, initialState: true, finalStateLoss: true,
+                     sortedLengths: lengths, sortedIndices: Array((0..<18).reversed())), seed: 6)
+    }
+}

@@ -190,6 +190,15 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(summary.best?.epoch, 2)
     }
 
+    func testANaNDevMetricNeverBlocksLaterCheckpoints() throws {
+        let script = TinyClassifier.Script()
+        script.metrics = [.nan, 0.5, .nan, 0.4]
+        var model = model(script: script)
+        let summary = try Trainer(options: options(epochs: 4)).fit(&model, train: train, dev: dev, in: temporaryDirectory(), save: save)
+        XCTAssertEqual(summary.history.map(\.isBest), [true, true, false, false])
+        XCTAssertEqual(summary.best?.epoch, 2)
+    }
+
     func testPlateauScheduleHalvesTheRateAfterPatienceBadEpochs() throws {
         let script = TinyClassifier.Script()
         script.metrics = [0.5, 0.4, 0.45, 0.6, 0.5, 0.5]
@@ -289,6 +298,32 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// The optimizer state goes through `StateArchive` (floats as tensors, the rest as JSON):
+    /// every optimizer must come back equal, including empty buffers and all hyperparameters.
+    func testOptimizerStateArchiveRoundTripsExactly() throws {
+        var generator = SeededGenerator(seed: 3)
+        var model = model()
+        let optimizers: [any Optimizer] = [
+            Adam(learningRate: 0.01, weightDecay: 0.1), Adam.adamW(learningRate: 0.02),
+            SGD(learningRate: 0.1, momentum: 0.9, nesterov: true), SGD(learningRate: 0.1),
+            RMSProp(learningRate: 0.01, momentum: 0.5, centered: true), RMSProp(learningRate: 0.01),
+        ]
+        for var optimizer in optimizers {
+            for _ in 0..<3 {
+                model.visitParameters(prefix: "") { _, p in p.gradient = .normal(p.value.shape, using: &generator) }
+                optimizer.step(&model)
+            }
+            let file = try SafeTensors(data: StateArchive.archive(SavedOptimizer(optimizer)).serialized())
+            let back = try StateArchive.unarchive(SavedOptimizer.self, from: file).optimizer
+            switch (optimizer, back) {
+            case let (a as Adam, b as Adam): XCTAssertEqual(a, b)
+            case let (a as SGD, b as SGD): XCTAssertEqual(a, b)
+            case let (a as RMSProp, b as RMSProp): XCTAssertEqual(a, b)
+            default: XCTFail("\(type(of: optimizer)) came back as \(type(of: back))")
+            }
+        }
+    }
+
     // MARK: Stopping
 
     func testNonFiniteLossStopsWithItsEpochAndBatchAndKeepsTheLastGoodCheckpoint() throws {
@@ -383,7 +418,7 @@ final class TrainerTests: XCTestCase {
             .fit(&model, train: train, dev: dev, in: temporaryDirectory(), save: save)
         let lines = plain.split(separator: "\n")
         XCTAssertEqual(lines.filter { $0.hasPrefix("epoch ") }.count, 2, plain)
-        XCTAssertTrue(lines[1].contains("epoch 1/2") && lines[1].contains("dev accuracy"), plain)
+        XCTAssertTrue(lines[1].hasPrefix("epoch 1/2  loss ") && lines[1].contains("dev accuracy") && lines[1].contains("(loss "), plain)
         XCTAssertFalse(plain.contains("\r"))
         XCTAssertTrue(live.contains("\r\u{1B}[K") && live.contains("ETA") && live.contains("tok/s") && live.contains("6/6"), live)
     }

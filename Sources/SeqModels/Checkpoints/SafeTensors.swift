@@ -435,9 +435,9 @@ public struct SafeTensors: Sendable {
         var json = "{"
         var first = true
         if !metadata.isEmpty {
-            json += Self.jsonString("__metadata__") + ":{"
+            json += jsonStringLiteral("__metadata__") + ":{"
             let keys = metadata.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            json += keys.map { Self.jsonString($0) + ":" + Self.jsonString(metadata[$0]!) }.joined(separator: ",")
+            json += keys.map { jsonStringLiteral($0) + ":" + jsonStringLiteral(metadata[$0]!) }.joined(separator: ",")
             json += "}"
             first = false
         }
@@ -446,7 +446,7 @@ public struct SafeTensors: Sendable {
             if !first { json += "," }
             first = false
             let end = offset + entry.bytes.count
-            json += Self.jsonString(name) + ":{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":["
+            json += jsonStringLiteral(name) + ":{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":["
                 + entry.shape.map(String.init).joined(separator: ",") + "],\"data_offsets\":[\(offset),\(end)]}"
             offset = end
         }
@@ -468,27 +468,6 @@ public struct SafeTensors: Sendable {
         } catch let failure as AtomicFile.Failure {
             throw SafeTensorsError(file: url.path, problem: .writeFailed(reason: failure.reason))
         }
-    }
-
-    /// A JSON string literal escaped exactly as serde_json (the reference writer) escapes it.
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case let c where c.value < 0x20:
-                let hex = String(c.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     private static func mapFile(atPath path: String) throws -> Data {
@@ -692,7 +671,7 @@ enum HeaderJSON: Equatable {
         switch self {
         case .object: return "an object"
         case .array: return "an array"
-        case let .string(s): return SafeTensors.jsonString(s)
+        case let .string(s): return jsonStringLiteral(s)
         case let .integer(n): return String(n)
         case let .number(text): return text
         case let .bool(b): return String(b)

@@ -78,7 +78,8 @@ public final class SilentProgress: TrainingProgressReporter {
 /// `epoch 3/20 [██████████░░░░░░░░░░] 120/300  loss 0.4123  45,210 tok/s  ETA 0:42`,
 /// replaced at the end of the epoch by its summary line. Not interactive (a log file, a
 /// pipe): only the summary line of each epoch,
-/// `epoch 3/20  loss 0.4123  dev accuracy 0.9312 *best*  lr 0.001  12.3 s  45,210 tok/s`.
+/// `epoch 3/20  loss 0.4123  dev accuracy 0.9312 (oov_accuracy 0.8120) *best*  lr 0.001  12.3 s  45,210 tok/s`
+/// (at most four of the evaluation's details, by name).
 public final class ConsoleProgress: TrainingProgressReporter {
     /// Whether to draw the live bar (true on a terminal).
     public let interactive: Bool
@@ -152,6 +153,8 @@ public final class ConsoleProgress: TrainingProgressReporter {
         var text = "epoch \(record.epoch)/\(epochs)"
         if !record.complete { text += " (cut short at batch \(record.batches))" }
         text += "  loss \(fixed(record.trainLoss, 4))  dev \(record.metricName) \(fixed(record.devMetric, 4))"
+        let details = record.devDetails.sorted { $0.key < $1.key }.prefix(4)
+        if !details.isEmpty { text += " (" + details.map { "\($0.key) \(fixed($0.value, 4))" }.joined(separator: ", ") + ")" }
         if record.isBest { text += " *best*" }
         text += "  lr \(record.learningRate)  \(fixed(record.seconds, 1)) s  \(grouped(Int(record.tokensPerSecond))) tok/s"
         return text

@@ -1,8 +1,9 @@
 import Foundation
 
 /// Everything a run must carry from one epoch to the next, saved in `resume/state.json`
-/// after every complete epoch (the current parameters go beside it, in the safetensors
-/// file it names).
+/// after every complete epoch; the current parameters and the optimizer state go beside
+/// it in the safetensors files it names (written first, so the state never names a file
+/// that is not complete).
 struct ResumeState: Codable {
     static let fileName = "state.json"
     static let bestParametersFileName = "best.safetensors"
@@ -14,7 +15,8 @@ struct ResumeState: Codable {
     /// The rate for the next epoch.
     var learningRate: Float
     var generator: SeededGenerator
-    var optimizer: SavedOptimizer
+    /// The safetensors file (inside `resume/`) with the optimizer state (`StateArchive` of a `SavedOptimizer`).
+    var optimizerFile: String
     var schedule: ScheduleState
     var best: EpochRecord?
     var epochsWithoutImprovement: Int
@@ -135,7 +137,7 @@ struct TrainingRun<Model: TrainableModel> {
             let evaluation = dev.isEmpty
                 ? Evaluation(metricName: "train_loss", metric: trainLoss, higherIsBetter: false)
                 : model.evaluate(on: dev)
-            let isBest = best.map { evaluation.isBetter(than: $0.evaluation) } ?? true
+            let isBest = improves(evaluation)
             let record = EpochRecord(
                 epoch: epoch, complete: complete, batches: done, tokens: tokens, trainLoss: trainLoss, evaluation: evaluation,
                 learningRate: learningRate, seconds: trainer.clock() - epochStart,
@@ -173,6 +175,15 @@ struct TrainingRun<Model: TrainableModel> {
         try restoreBest(into: &model)
         return TrainingSummary(stopReason: stopReason, epochsCompleted: epochsCompleted, best: best, history: history,
                                seconds: trainer.clock() - startTime)
+    }
+
+    /// Whether `evaluation` beats the best so far. The first epoch always does (so a
+    /// checkpoint exists); a NaN metric never does, and anything but NaN beats a NaN best.
+    private func improves(_ evaluation: Evaluation) -> Bool {
+        guard let best else { return true }
+        if evaluation.metric.isNaN { return false }
+        if best.devMetric.isNaN { return true }
+        return evaluation.isBetter(than: best.evaluation)
     }
 
     private func divergence(epoch: Int, batch: Int, of batches: Int, quantity: String, value: Double) -> TrainingError {
@@ -213,10 +224,17 @@ struct TrainingRun<Model: TrainableModel> {
             try writeParameters(model, to: resumeDirectory.appendingPathComponent(ResumeState.bestParametersFileName))
         }
         let parametersFile = "parameters-\(epochsCompleted).safetensors"
+        let optimizerFile = "optimizer-\(epochsCompleted).safetensors"
         try writeParameters(model, to: resumeDirectory.appendingPathComponent(parametersFile))
+        let optimizerURL = resumeDirectory.appendingPathComponent(optimizerFile)
+        do {
+            try StateArchive.archive(SavedOptimizer(optimizer)).write(to: optimizerURL)
+        } catch {
+            throw TrainingError.cannotWrite(path: optimizerURL.path, reason: "\(error)")
+        }
         let state = ResumeState(
             options: options, trainExamples: train.count, epochsCompleted: epochsCompleted, learningRate: learningRate,
-            generator: generator, optimizer: SavedOptimizer(optimizer), schedule: schedule, best: best,
+            generator: generator, optimizerFile: optimizerFile, schedule: schedule, best: best,
             epochsWithoutImprovement: epochsWithoutImprovement, history: history, parametersFile: parametersFile)
         let url = resumeDirectory.appendingPathComponent(ResumeState.fileName)
         do {
@@ -224,9 +242,9 @@ struct TrainingRun<Model: TrainableModel> {
         } catch let failure as AtomicFile.Failure {
             throw TrainingError.cannotWrite(path: url.path, reason: failure.reason)
         }
-        // The state now names the new parameters: older ones are no longer needed.
+        // The state now names the new files: older ones are no longer needed.
         for file in (try? FileManager.default.contentsOfDirectory(atPath: resumeDirectory.path)) ?? []
-        where file.hasPrefix("parameters-") && file != parametersFile {
+        where (file.hasPrefix("parameters-") || file.hasPrefix("optimizer-")) && file != parametersFile && file != optimizerFile {
             try? FileManager.default.removeItem(at: resumeDirectory.appendingPathComponent(file))
         }
     }
@@ -246,7 +264,13 @@ struct TrainingRun<Model: TrainableModel> {
         }
         guard differences.isEmpty else { throw TrainingError.resumeMismatch(path: url.path, differences: differences) }
         let parameters = try readParameters(resumeDirectory.appendingPathComponent(state.parametersFile), for: model)
-        let optimizer = state.optimizer.optimizer
+        let optimizerURL = resumeDirectory.appendingPathComponent(state.optimizerFile)
+        let optimizer: any Optimizer
+        do {
+            optimizer = try StateArchive.unarchive(SavedOptimizer.self, from: SafeTensors(contentsOf: optimizerURL)).optimizer
+        } catch {
+            throw TrainingError.cannotRead(path: optimizerURL.path, reason: "not an optimizer state: \(error)")
+        }
         do {
             try optimizer.validateState(for: &model)
             try model.loadParameters(parameters)
@@ -267,7 +291,8 @@ struct TrainingRun<Model: TrainableModel> {
 
     private func clearResumeState() throws {
         for file in (try? FileManager.default.contentsOfDirectory(atPath: resumeDirectory.path)) ?? []
-        where file == ResumeState.fileName || file == ResumeState.bestParametersFileName || file.hasPrefix("parameters-") {
+        where file == ResumeState.fileName || file == ResumeState.bestParametersFileName
+            || file.hasPrefix("parameters-") || file.hasPrefix("optimizer-") {
             do {
                 try FileManager.default.removeItem(at: resumeDirectory.appendingPathComponent(file))
             } catch {

@@ -1,0 +1,118 @@
+import Corpus
+import SeqModels
+
+/// Everything that decides a new classifier before training: network shape, regularisation,
+/// vocabulary limits, text preparation, class weighting and pretrained vectors.
+///
+/// The defaults aim at IMDB-sized English reviews on a 2-core CPU: lowercased words, at most
+/// 400 tokens per review (head and tail, where reviews state their verdict), a vocabulary
+/// of words seen at least 3 times (at most 40,000), 128-dimensional embeddings, one
+/// bidirectional LSTM layer of 128 units per direction, max+mean pooling, embedding dropout
+/// 0.25 and output dropout 0.5.
+public struct ClassifierHyperparameters: Codable, Equatable, Sendable {
+    /// How the loss weighs the labels.
+    public enum ClassWeighting: String, Codable, Sendable, CaseIterable {
+        /// Every text counts the same.
+        case none
+        /// Label `c` weighs `n / (C · n_c)` (scikit-learn's "balanced"): rare labels count more.
+        case balanced
+    }
+
+    public var embeddingDimension = 128
+    public var hiddenSize = 128
+    public var layerCount = 1
+    public var bidirectional = true
+    public var embeddingDropout: Float = 0.25
+    public var dropout: Float = 0.5
+    public var pooling: SequencePooling = .maxMean
+    public var minFrequency = 3
+    public var maxVocabularySize: Int? = 40_000
+    public var text = TextPreparation()
+    public var classWeighting: ClassWeighting = .none
+    /// A GloVe or word2vec text file to initialise the embeddings from, if any.
+    public var vectorsPath: String?
+    /// Keep the embeddings fixed during training (sensible only with `vectorsPath`).
+    public var freezeEmbeddings = false
+
+    public init() {}
+}
+
+/// What `ClassifierRecipe.prepare` returns: an untrained classifier and its data as examples.
+public struct PreparedClassifier: Sendable {
+    public var classifier: TrainedClassifier
+    public var training: [ClassifierExample]
+    public var development: [ClassifierExample]
+    /// How many vocabulary tokens got a pretrained vector (`nil` without `vectorsPath`).
+    public var vectorCoverage: Int?
+}
+
+/// Builds a new classifier from training records: labels, vocabulary, class weights,
+/// pretrained vectors, initial weights, and the examples for the training loop.
+public enum ClassifierRecipe {
+    /// Prepares a classifier for `training` records, evaluated on `development` records.
+    ///
+    /// Labels are the distinct training labels in sorted order (so the ids do not depend on
+    /// the order of the file). The vocabulary counts the training texts only.
+    /// - Throws: `TaskError` for fewer than two labels, an empty text, or a development
+    ///   label absent from training; `WordVectorsError` for a bad vectors file.
+    public static func prepare(training: [LabelledText], development: [LabelledText],
+                               hyperparameters h: ClassifierHyperparameters, seed: UInt64) throws -> PreparedClassifier {
+        guard !training.isEmpty else { throw TaskError("the training data holds no texts") }
+        let labels = Array(Set(training.map(\.label))).sorted()
+        guard labels.count >= 2 else {
+            throw TaskError("the training data has only one label ('\(labels.first ?? "")'); a classifier needs at least two")
+        }
+        var tokenized: [[String]] = []
+        tokenized.reserveCapacity(training.count)
+        for record in training {
+            let tokens = h.text.tokens(of: record.text)
+            if tokens.isEmpty {
+                throw TaskError("\(record.location.map { "\($0): " } ?? "")the text is empty (no tokens to learn from)")
+            }
+            tokenized.append(tokens)
+        }
+        let vocabulary = Vocabulary(counting: tokenized, specials: [.padding, .unknown],
+                                    minFrequency: h.minFrequency, maxSize: h.maxVocabularySize)
+
+        var classWeights: [Float]? = nil
+        if h.classWeighting == .balanced {
+            var counts = [Int](repeating: 0, count: labels.count)
+            let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
+            for record in training { counts[index[record.label]!] += 1 }
+            classWeights = counts.map { Float(training.count) / Float(labels.count * $0) }
+        }
+
+        let configuration = TextClassifier.Configuration(
+            vocabularySize: vocabulary.count, embeddingDimension: h.embeddingDimension, hiddenSize: h.hiddenSize,
+            layerCount: h.layerCount, bidirectional: h.bidirectional, embeddingDropout: h.embeddingDropout,
+            dropout: h.dropout, pooling: h.pooling, labelCount: labels.count, paddingID: vocabulary.paddingID)
+        var generator = SeededGenerator(seed: seed)
+        var model = TextClassifier(configuration, classWeights: classWeights, generator: &generator)
+
+        var coverage: Int? = nil
+        if let path = h.vectorsPath {
+            let vectors = try WordVectors.read(contentsOf: path, for: vocabulary, lowercaseFallback: true)
+            guard vectors.dimension == h.embeddingDimension else {
+                throw TaskError("\(path) holds \(vectors.dimension)-dimensional vectors, but the embedding dimension is "
+                                + "\(h.embeddingDimension); pass --embedding-dimension \(vectors.dimension)")
+            }
+            let rows = vectors.vectors.scalars, d = vectors.dimension
+            for id in 0..<vocabulary.count where vectors.found[id] {
+                try model.embedding.setVector(Array(rows[(id * d)..<((id + 1) * d)]), forID: id)
+            }
+            coverage = vectors.coverage
+        }
+        model.embedding.isTrainable = !h.freezeEmbeddings
+
+        let classifier = TrainedClassifier(model: model, vocabulary: vocabulary, labels: labels, preparation: h.text)
+        var trainingExamples: [ClassifierExample] = []
+        trainingExamples.reserveCapacity(training.count)
+        for (record, tokens) in zip(training, tokenized) {
+            trainingExamples.append(ClassifierExample(tokenIDs: try vocabulary.encode(tokens),
+                                                      label: try classifier.labelID(of: record.label)))
+        }
+        let developmentExamples = try development.map { try classifier.example(of: $0) }
+        return PreparedClassifier(classifier: classifier, training: trainingExamples,
+                                  development: developmentExamples, vectorCoverage: coverage)
+    }
+}

@@ -1,0 +1,191 @@
+import Foundation
+import SeqModels
+
+/// One training or evaluation example for `TextClassifier`: a text already turned into
+/// token ids (at least one) and the id of its label.
+public struct ClassifierExample: Equatable, Sendable {
+    /// Token ids from the classifier's vocabulary; never empty.
+    public var tokenIDs: [Int]
+    /// Index into the classifier's label list.
+    public var label: Int
+
+    public init(tokenIDs: [Int], label: Int) {
+        precondition(!tokenIDs.isEmpty, "A classifier example needs at least one token")
+        self.tokenIDs = tokenIDs
+        self.label = label
+    }
+}
+
+/// A whole-text classifier: embedding → stacked (Bi)LSTM over a packed batch → pooling over
+/// the real tokens → dropout → Linear → softmax, for any number of labels.
+///
+/// Parameters carry PyTorch names (`embedding.weight`, `lstm.weight_ih_l0_reverse`,
+/// `output.weight`), so the checkpoint loads into the same-shaped module of
+/// `Tools/bench_classifier_pytorch.py`. The loss is the mean cross-entropy over the
+/// texts of a batch, with optional class weights (PyTorch's weighted mean).
+public struct TextClassifier: TrainableModel, Sendable {
+    /// The shape and regularisation of a classifier, saved in `config.json`.
+    public struct Configuration: Codable, Equatable, Sendable {
+        public var vocabularySize: Int
+        public var embeddingDimension: Int
+        public var hiddenSize: Int
+        public var layerCount: Int
+        public var bidirectional: Bool
+        /// Dropout on the embedded tokens (training only).
+        public var embeddingDropout: Float
+        /// Dropout between LSTM layers and on the pooled vector (training only).
+        public var dropout: Float
+        public var pooling: SequencePooling
+        public var labelCount: Int
+        /// Id of `<pad>` in the vocabulary (its embedding row stays zero), if any.
+        public var paddingID: Int?
+
+        public init(vocabularySize: Int, embeddingDimension: Int = 128, hiddenSize: Int = 128, layerCount: Int = 1,
+                    bidirectional: Bool = true, embeddingDropout: Float = 0.25, dropout: Float = 0.5,
+                    pooling: SequencePooling = .maxMean, labelCount: Int, paddingID: Int? = nil) {
+            self.vocabularySize = vocabularySize
+            self.embeddingDimension = embeddingDimension
+            self.hiddenSize = hiddenSize
+            self.layerCount = layerCount
+            self.bidirectional = bidirectional
+            self.embeddingDropout = embeddingDropout
+            self.dropout = dropout
+            self.pooling = pooling
+            self.labelCount = labelCount
+            self.paddingID = paddingID
+        }
+
+        /// The LSTM part of this configuration.
+        public var lstm: LSTM.Configuration {
+            LSTM.Configuration(inputSize: embeddingDimension, hiddenSize: hiddenSize, layerCount: layerCount,
+                               bidirectional: bidirectional, dropout: layerCount > 1 ? dropout : 0)
+        }
+
+        /// Width of the pooled vector fed to the output layer.
+        public var pooledSize: Int { pooling.outputSize(featureCount: lstm.outputSize) }
+    }
+
+    public typealias Example = ClassifierExample
+
+    public let configuration: Configuration
+    public var embedding: Embedding
+    public var lstm: LSTM
+    public var output: Linear
+    /// One weight per label for the loss, or `nil` for equal weights.
+    public var classWeights: [Float]?
+
+    /// A classifier initialised as PyTorch initialises its layers, drawing from `generator`
+    /// in the order embedding, LSTM, output.
+    public init(_ configuration: Configuration, classWeights: [Float]? = nil, generator: inout SeededGenerator) {
+        precondition(configuration.labelCount >= 2, "A classifier needs at least two labels, got \(configuration.labelCount)")
+        if let w = classWeights {
+            precondition(w.count == configuration.labelCount, "Class weights must number \(configuration.labelCount), got \(w.count)")
+        }
+        self.configuration = configuration
+        self.embedding = Embedding(vocabularySize: configuration.vocabularySize, dimension: configuration.embeddingDimension,
+                                   paddingIndex: configuration.paddingID, generator: &generator)
+        self.lstm = LSTM(configuration.lstm, generator: &generator)
+        self.output = Linear(inputSize: configuration.pooledSize, outputSize: configuration.labelCount, generator: &generator)
+        self.classWeights = classWeights
+    }
+
+    public mutating func visitParameters(prefix: String, _ visit: (String, inout Parameter) throws -> Void) rethrows {
+        try embedding.visitParameters(prefix: prefix + "embedding.", visit)
+        try lstm.visitParameters(prefix: prefix + "lstm.", visit)
+        try output.visitParameters(prefix: prefix + "output.", visit)
+    }
+
+    public func length(of example: ClassifierExample) -> Int { example.tokenIDs.count }
+
+    /// The packing layout of a batch of token-id sequences (each non-empty).
+    private static func layout(of texts: [[Int]]) -> PackingLayout {
+        do {
+            return try PackingLayout(lengths: texts.map(\.count))
+        } catch {
+            preconditionFailure("Classifier batches hold non-empty texts: \(error)")
+        }
+    }
+
+    /// The logits `[texts.count, labelCount]` of a batch of token-id sequences, in inference mode.
+    public func logits(for texts: [[Int]]) -> Tensor {
+        precondition(!texts.isEmpty, "logits(for:) needs at least one text")
+        let layout = Self.layout(of: texts)
+        let embedded = embedding.forward(layout.pack(texts))
+        let (encoded, _) = lstm(layout.packedSequence(data: embedded))
+        let (pooled, _) = configuration.pooling.forward(encoded, bidirectional: configuration.bidirectional)
+        return output.forward(pooled)
+    }
+
+    /// Label probabilities `[texts.count, labelCount]` (softmax of the logits), inference mode.
+    public func probabilities(for texts: [[Int]]) -> Tensor {
+        Kernels.exp(Kernels.logSoftmax(logits(for: texts)))
+    }
+
+    /// The loss of one batch and (through `backward`) its gradients; used by `accumulateGradients`
+    /// and by the gradient checks with dropout off.
+    public mutating func accumulateGradients(on batch: [ClassifierExample], generator: inout SeededGenerator) -> BatchLoss {
+        precondition(!batch.isEmpty, "A training batch needs at least one example")
+        let texts = batch.map(\.tokenIDs)
+        let layout = Self.layout(of: texts)
+        let ids = layout.pack(texts)
+        let config = configuration
+
+        // Forward.
+        let embedded = embedding.forward(ids)
+        let embeddingDropout = Dropout(probability: config.embeddingDropout)
+        let (droppedEmbedded, embeddingMask) = embeddingDropout.forward(embedded, generator: &generator)
+        let (encoded, _, lstmCache) = lstm.forward(layout.packedSequence(data: droppedEmbedded), generator: &generator)
+        let (pooled, poolingCache) = config.pooling.forward(encoded, bidirectional: config.bidirectional)
+        let outputDropout = Dropout(probability: config.dropout)
+        let (droppedPooled, pooledMask) = outputDropout.forward(pooled, generator: &generator)
+        let logits = output.forward(droppedPooled)
+        let lossFunction = CrossEntropyLoss(ignoreIndex: nil, classWeights: classWeights)
+        let (loss, logitsGradient) = lossFunction(logits: logits, targets: batch.map(\.label))
+
+        // Backward, in reverse order.
+        let droppedPooledGradient = output.backward(input: droppedPooled, outputGradient: logitsGradient)
+        let pooledGradient = outputDropout.backward(outputGradient: droppedPooledGradient, mask: pooledMask)
+        let encodedGradient = config.pooling.backward(poolingCache, pooledGradient: pooledGradient)
+        let (droppedEmbeddedGradient, _) = lstm.backward(lstmCache, outputGradient: encodedGradient)
+        if embedding.isTrainable {
+            let embeddedGradient = embeddingDropout.backward(outputGradient: droppedEmbeddedGradient, mask: embeddingMask)
+            embedding.backward(ids: ids, outputGradient: embeddedGradient)
+        }
+        return BatchLoss(sum: loss * Double(batch.count), count: batch.count)
+    }
+
+    /// The most probable label id and its probability for every text (inference mode), in
+    /// the order given. Texts are sorted by length and run `batchSize` at a time.
+    public func predict(_ texts: [[Int]], batchSize: Int = 256) -> [(label: Int, probability: Float, probabilities: [Float])] {
+        precondition(batchSize > 0, "batchSize must be positive")
+        let order = texts.indices.sorted { texts[$0].count > texts[$1].count }
+        let C = configuration.labelCount
+        var result = [(label: Int, probability: Float, probabilities: [Float])](repeating: (0, 0, []), count: texts.count)
+        var start = 0
+        while start < order.count {
+            let chunk = Array(order[start..<min(start + batchSize, order.count)])
+            let p = probabilities(for: chunk.map { texts[$0] }).scalars
+            for (k, index) in chunk.enumerated() {
+                let row = Array(p[(k * C)..<((k + 1) * C)])
+                var best = 0
+                for c in 1..<C where row[c] > row[best] { best = c }
+                result[index] = (best, row[best], row)
+            }
+            start += batchSize
+        }
+        return result
+    }
+
+    /// Accuracy on `examples` (inference mode), with macro-F1 and the mean loss in `details`.
+    public func evaluate(on examples: [ClassifierExample]) -> Evaluation {
+        let predictions = predict(examples.map(\.tokenIDs))
+        var confusion = ConfusionMatrix(labelCount: configuration.labelCount)
+        var lossSum = 0.0
+        for (example, prediction) in zip(examples, predictions) {
+            confusion.add(gold: example.label, predicted: prediction.label)
+            lossSum -= Double(Foundation.log(max(prediction.probabilities[example.label], .leastNormalMagnitude)))
+        }
+        return Evaluation(metricName: "accuracy", metric: confusion.accuracy, higherIsBetter: true,
+                          details: ["macro_f1": confusion.macroF1, "loss": examples.isEmpty ? 0 : lossSum / Double(examples.count)])
+    }
+}

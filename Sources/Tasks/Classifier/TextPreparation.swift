@@ -1,0 +1,74 @@
+import Foundation
+import SeqModels
+
+/// How a classifier turns a raw text into token ids: tokenizer, length limit, and which end
+/// of a long text to keep. Saved in the model's `config.json`, so that prediction prepares
+/// texts exactly as training did.
+public struct TextPreparation: Codable, Equatable, Sendable {
+    /// The tokenizers a classifier can use.
+    public enum TokenizerKind: String, Codable, Sendable, CaseIterable {
+        /// `WordTokenizer(lowercased: true)`: words and punctuation, lowercased; CJK ideographs one by one.
+        case words
+        /// `WordTokenizer(lowercased: false)`.
+        case casedWords = "cased-words"
+        /// One token per character, whitespace dropped (Chinese reviews).
+        case characters
+        /// Whitespace-separated tokens as given (pre-tokenised corpora such as SST-2).
+        case whitespace
+    }
+
+    /// Which tokens of a text longer than `maxLength` are kept.
+    public enum Truncation: String, Codable, Sendable, CaseIterable {
+        /// The first `maxLength` tokens.
+        case head
+        /// The last `maxLength` tokens (reviews often end with the verdict).
+        case tail
+        /// The first ⌈maxLength/2⌉ and the last ⌊maxLength/2⌋ tokens.
+        case both
+    }
+
+    public var tokenizer: TokenizerKind
+    /// Most tokens kept per text, or `nil` for no limit.
+    public var maxLength: Int?
+    public var truncation: Truncation
+    /// Whether HTML line breaks (`<br />`, `<br/>`, `<br>`, as in IMDB's reviews) become spaces
+    /// before tokenising, instead of four tokens of markup each.
+    public var removesLineBreakTags: Bool
+
+    public init(tokenizer: TokenizerKind = .words, maxLength: Int? = 400, truncation: Truncation = .both,
+                removesLineBreakTags: Bool = true) {
+        if let m = maxLength { precondition(m > 0, "maxLength must be positive, got \(m)") }
+        self.tokenizer = tokenizer
+        self.maxLength = maxLength
+        self.truncation = truncation
+        self.removesLineBreakTags = removesLineBreakTags
+    }
+
+    /// The tokens of `text`, cut to `maxLength`.
+    public func tokens(of text: String) -> [String] {
+        var text = text
+        if removesLineBreakTags, text.contains("<br") {
+            for tag in ["<br />", "<br/>", "<br>"] { text = text.replacingOccurrences(of: tag, with: " ") }
+        }
+        let all: [String]
+        switch tokenizer {
+        case .words: all = WordTokenizer(lowercased: true).tokenize(text)
+        case .casedWords: all = WordTokenizer(lowercased: false).tokenize(text)
+        case .characters: all = CharacterTokenizer.droppingWhitespace.tokenize(text)
+        case .whitespace: all = PreTokenizedTokenizer().tokenize(text)
+        }
+        return truncate(all)
+    }
+
+    /// `tokens` cut to `maxLength` following `truncation`.
+    public func truncate<T>(_ tokens: [T]) -> [T] {
+        guard let m = maxLength, tokens.count > m else { return tokens }
+        switch truncation {
+        case .head: return Array(tokens.prefix(m))
+        case .tail: return Array(tokens.suffix(m))
+        case .both:
+            let front = (m + 1) / 2
+            return Array(tokens.prefix(front)) + Array(tokens.suffix(m - front))
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import Corpus
+import Foundation
+import SeqModels
+
+/// What is saved in a classifier's `config.json`: the network's shape and how texts are prepared.
+public struct ClassifierConfiguration: Codable, Equatable, Sendable {
+    /// Always `"text-classifier"`: tells a classifier directory from a tagger's or generator's.
+    public var kind: String
+    public var model: TextClassifier.Configuration
+    public var text: TextPreparation
+    public var classWeights: [Float]?
+
+    public init(model: TextClassifier.Configuration, text: TextPreparation, classWeights: [Float]? = nil) {
+        self.kind = Self.kindName
+        self.model = model
+        self.text = text
+        self.classWeights = classWeights
+    }
+
+    public static let kindName = "text-classifier"
+}
+
+/// One prediction: the most probable label, its probability, and every label's probability.
+public struct ClassifierPrediction: Equatable, Sendable {
+    public var label: String
+    public var probability: Float
+    /// Probabilities in the order of `TrainedClassifier.labels`.
+    public var probabilities: [Float]
+}
+
+/// A classifier with everything needed to use it on raw text: the network, the vocabulary,
+/// the label names and the text preparation. This is what a model directory holds:
+/// `model.safetensors`, `config.json` (`ClassifierConfiguration`), `vocabulary.json`, `labels.json`.
+///
+/// ```swift
+/// let classifier = try TrainedClassifier.load(from: URL(fileURLWithPath: "runs/imdb"))
+/// let predictions = try classifier.classify(["A wonderful, moving film.", "Dull and far too long."])
+/// ```
+public struct TrainedClassifier: Sendable {
+    public var model: TextClassifier
+    public var vocabulary: Vocabulary
+    /// Label names; label id `i` is `labels[i]`.
+    public var labels: [String]
+    public var preparation: TextPreparation
+
+    public static let vocabularyFileName = "vocabulary.json"
+    public static let labelsFileName = "labels.json"
+
+    public init(model: TextClassifier, vocabulary: Vocabulary, labels: [String], preparation: TextPreparation) {
+        precondition(model.configuration.vocabularySize == vocabulary.count, "The model's vocabulary size must match the vocabulary")
+        precondition(model.configuration.labelCount == labels.count, "The model needs one name per label")
+        self.model = model
+        self.vocabulary = vocabulary
+        self.labels = labels
+        self.preparation = preparation
+    }
+
+    /// The configuration written to `config.json`.
+    public var configuration: ClassifierConfiguration {
+        ClassifierConfiguration(model: model.configuration, text: preparation, classWeights: model.classWeights)
+    }
+
+    /// Writes the model directory (created if missing); `config.json` is written last.
+    public func save(to directory: URL) throws {
+        try Checkpoint.writeJSON(vocabulary, named: Self.vocabularyFileName, in: directory)
+        try Checkpoint.writeJSON(labels, named: Self.labelsFileName, in: directory)
+        try Checkpoint.save(model, config: configuration, to: directory)
+    }
+
+    /// Reads a model directory written by `save(to:)`.
+    /// - Throws: `TaskError` saying what is missing or wrong, naming the directory.
+    public static func load(from directory: URL) throws -> TrainedClassifier {
+        let path = directory.path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw TaskError("\(path): no such model directory (train one with `seqmodels classify train --model \(path)`)")
+        }
+        let configuration: ClassifierConfiguration
+        do {
+            configuration = try Checkpoint.loadConfig(ClassifierConfiguration.self, from: directory)
+        } catch {
+            throw TaskError("\(path) is not a classifier model directory: \(error)")
+        }
+        guard configuration.kind == ClassifierConfiguration.kindName else {
+            throw TaskError("\(path) holds a '\(configuration.kind)' model, not a \(ClassifierConfiguration.kindName)")
+        }
+        let vocabulary: Vocabulary
+        let labels: [String]
+        do {
+            vocabulary = try Checkpoint.readJSON(Vocabulary.self, named: vocabularyFileName, in: directory)
+            labels = try Checkpoint.readJSON([String].self, named: labelsFileName, in: directory)
+        } catch {
+            throw TaskError("\(path) is an incomplete classifier model directory: \(error)")
+        }
+        guard vocabulary.count == configuration.model.vocabularySize, labels.count == configuration.model.labelCount else {
+            throw TaskError("\(path): config.json expects \(configuration.model.vocabularySize) tokens and \(configuration.model.labelCount) labels, "
+                            + "but the directory holds \(vocabulary.count) tokens and \(labels.count) labels")
+        }
+        var generator = SeededGenerator(seed: 0)
+        var model = TextClassifier(configuration.model, classWeights: configuration.classWeights, generator: &generator)
+        do {
+            try Checkpoint.loadParameters(into: &model, from: directory)
+        } catch {
+            throw TaskError("\(error)")
+        }
+        return TrainedClassifier(model: model, vocabulary: vocabulary, labels: labels, preparation: configuration.text)
+    }
+
+    /// The token ids of `text` (truncated as configured), unknown tokens as `<unk>`.
+    /// - Throws: `TaskError` when the text has no tokens; `where` names it in the message.
+    public func tokenIDs(of text: String, where place: String? = nil) throws -> [Int] {
+        let tokens = preparation.tokens(of: text)
+        guard !tokens.isEmpty else {
+            throw TaskError("\(place.map { $0 + ": " } ?? "")the text is empty (no tokens to classify)")
+        }
+        do {
+            return try vocabulary.encode(tokens)
+        } catch {
+            throw TaskError("\(place.map { $0 + ": " } ?? "")\(error)")
+        }
+    }
+
+    /// The id of `label`. - Throws: `TaskError` listing the known labels when it is not one of them.
+    public func labelID(of label: String, where place: String? = nil) throws -> Int {
+        guard let id = labels.firstIndex(of: label) else {
+            throw TaskError("\(place.map { $0 + ": " } ?? "")unknown label '\(label)'; this model knows \(labels.map { "'\($0)'" }.joined(separator: ", "))")
+        }
+        return id
+    }
+
+    /// The example of a labelled record, with errors naming its file and line.
+    public func example(of record: LabelledText) throws -> ClassifierExample {
+        let place = record.location?.description
+        return ClassifierExample(tokenIDs: try tokenIDs(of: record.text, where: place),
+                                 label: try labelID(of: record.label, where: place))
+    }
+
+    /// Predictions for `texts`, in order. - Throws: `TaskError` for a text without tokens.
+    public func classify(_ texts: [String], batchSize: Int = 128) throws -> [ClassifierPrediction] {
+        let ids = try texts.enumerated().map { try tokenIDs(of: $1, where: texts.count > 1 ? "text \($0 + 1)" : nil) }
+        return model.predict(ids, batchSize: batchSize).map {
+            ClassifierPrediction(label: labels[$0.label], probability: $0.probability, probabilities: $0.probabilities)
+        }
+    }
+
+    /// Evaluates on `records` (e.g. a development set already in memory).
+    /// - Throws: `TaskError` for an unknown label or an empty text.
+    public func evaluate(on records: [LabelledText]) throws -> ClassificationReport {
+        var confusion = ConfusionMatrix(labelCount: labels.count)
+        let examples = try records.map { try example(of: $0) }
+        for (example, prediction) in zip(examples, model.predict(examples.map(\.tokenIDs))) {
+            confusion.add(gold: example.label, predicted: prediction.label)
+        }
+        return ClassificationReport(confusion: confusion, labels: labels)
+    }
+
+    /// Evaluates on every record of `source`, reading `batchSize` records at a time.
+    /// - Throws: the source's errors, or `TaskError` for an unknown label or an empty text.
+    public func evaluate(_ source: inout some LabelledTextSource, batchSize: Int = 512) throws -> ClassificationReport {
+        var confusion = ConfusionMatrix(labelCount: labels.count)
+        var pending: [ClassifierExample] = []
+        func flush() {
+            let predictions = model.predict(pending.map(\.tokenIDs), batchSize: batchSize)
+            for (example, prediction) in zip(pending, predictions) { confusion.add(gold: example.label, predicted: prediction.label) }
+            pending.removeAll(keepingCapacity: true)
+        }
+        while let record = try source.next() {
+            pending.append(try example(of: record))
+            if pending.count == batchSize { flush() }
+        }
+        if !pending.isEmpty { flush() }
+        return ClassificationReport(confusion: confusion, labels: labels)
+    }
+}

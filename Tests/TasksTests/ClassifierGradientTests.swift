@@ -1,0 +1,159 @@
+import XCTest
+import SeqModels
+@testable import Tasks
+
+/// Central five-point finite differences of `loss` at `x` for the flat offsets `elements`,
+/// compared with `analytic`; returns the worst relative error `|a − n| / max(|a| + |n|, floor)`.
+/// (The SeqModels test target's `checkGradient` lives in another test module; this is the
+/// same stencil, kept to what the classifier tests need.)
+///
+/// `isSmooth(probe)` may say that a probe point lies across a kink of the loss (a max-pooling
+/// winner changed); such elements are skipped, as finite differences mean nothing there, and
+/// counted in `skipped`.
+private func worstGradientError(of loss: (Tensor) -> Double, analytic: Tensor, at x: Tensor, elements: [Int],
+                                step h: Float = 1.0 / 128, floor: Double = 1e-3, isSmooth: ((Tensor) -> Bool)? = nil)
+    -> (error: Double, element: Int, analytic: Double, numeric: Double, skipped: Int) {
+    var probe = x
+    var crossedKink = false
+    func evaluate(_ value: Float, _ i: Int) -> Double {
+        probe[flat: i] = value
+        if let isSmooth, !isSmooth(probe) { crossedKink = true }
+        return loss(probe)
+    }
+    var worst: (error: Double, element: Int, analytic: Double, numeric: Double, skipped: Int) = (0, -1, 0, 0, 0)
+    for i in elements {
+        let original = x[flat: i]
+        let p1 = original + h, m1 = original - h, p2 = original + 2 * h, m2 = original - 2 * h
+        crossedKink = false
+        let numeric = (8 * (evaluate(p1, i) - evaluate(m1, i)) - (evaluate(p2, i) - evaluate(m2, i))) / ((Double(p1) - Double(m1)) * 6)
+        probe[flat: i] = original
+        if crossedKink { worst.skipped += 1; continue }
+        let a = Double(analytic[flat: i])
+        let error = abs(a - numeric) / max(abs(a) + abs(numeric), floor)
+        if error > worst.error || worst.element < 0 { worst = (error, i, a, numeric, worst.skipped) }
+    }
+    return worst
+}
+
+/// `Σ x ⊙ weights` in Double: a scalar loss whose gradient with respect to `x` is `weights`.
+private func projectedSum(_ x: Tensor, _ weights: Tensor) -> Double {
+    zip(x.scalars, weights.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+}
+
+final class ClassifierGradientTests: XCTestCase {
+    /// An unsorted batch of three sequences (lengths 2, 4, 3) with 6 features, as a bidirectional LSTM would emit.
+    private func packedBatch(generator: inout SeededGenerator) throws -> PackedSequence {
+        let layout = try PackingLayout(lengths: [2, 4, 3])
+        return layout.packedSequence(data: .normal([layout.rowCount, 6], using: &generator))
+    }
+
+    func testPoolingGradientsMatchFiniteDifferencesForEveryMode() throws {
+        for pooling in SequencePooling.allCases {
+            var generator = SeededGenerator(seed: 11)
+            let packed = try packedBatch(generator: &generator)
+            let width = pooling.outputSize(featureCount: 6)
+            let projection = Tensor.normal([3, width], using: &generator)
+            let (_, cache) = pooling.forward(packed, bidirectional: true)
+            let analytic = pooling.backward(cache, pooledGradient: projection)
+            let loss = { (data: Tensor) -> Double in
+                projectedSum(pooling.forward(packed.replacingData(data), bidirectional: true).pooled, projection)
+            }
+            let worst = worstGradientError(of: loss, analytic: analytic, at: packed.data, elements: Array(0..<packed.data.count))
+            XCTAssertLessThan(worst.error, 1e-3, "\(pooling): \(worst)")
+        }
+    }
+
+    func testPoolingLooksOnlyAtEachSequencesOwnTokens() throws {
+        // Sequence 0 = rows [1, 2], sequence 1 = [10, 20, 30] (one feature, not bidirectional).
+        let layout = try PackingLayout(lengths: [2, 3])
+        let data = Tensor(rows: layout.pack([[1, 2], [10, 20, 30]]).map { [Float($0)] })
+        let packed = layout.packedSequence(data: data)
+        XCTAssertEqual(SequencePooling.max.forward(packed, bidirectional: false).pooled.scalars, [2, 30])
+        XCTAssertEqual(SequencePooling.mean.forward(packed, bidirectional: false).pooled.scalars, [1.5, 20])
+        XCTAssertEqual(SequencePooling.last.forward(packed, bidirectional: false).pooled.scalars, [2, 30])
+        XCTAssertEqual(SequencePooling.maxMean.forward(packed, bidirectional: false).pooled.scalars, [2, 1.5, 30, 20])
+    }
+
+    func testLastPoolingTakesTheReverseHalfAtTheFirstToken() throws {
+        // Two features: forward half [0], reverse half [1]. Sequence [a, b, c] with rows (t, 100 + t).
+        let layout = try PackingLayout(lengths: [3])
+        let data = Tensor(rows: [[0, 100], [1, 101], [2, 102]])
+        let pooled = SequencePooling.last.forward(layout.packedSequence(data: data), bidirectional: true).pooled
+        XCTAssertEqual(pooled.scalars, [2, 100])
+    }
+
+    /// A tiny two-layer bidirectional classifier with dropout off, so that the loss is a function of the parameters.
+    private func tinyClassifier(pooling: SequencePooling, classWeights: [Float]? = nil) -> TextClassifier {
+        var generator = SeededGenerator(seed: 5)
+        let configuration = TextClassifier.Configuration(
+            vocabularySize: 7, embeddingDimension: 4, hiddenSize: 3, layerCount: 2, bidirectional: true,
+            embeddingDropout: 0, dropout: 0, pooling: pooling, labelCount: 3, paddingID: 0)
+        return TextClassifier(configuration, classWeights: classWeights, generator: &generator)
+    }
+
+    private let tinyBatch = [
+        ClassifierExample(tokenIDs: [1, 2, 3], label: 0),
+        ClassifierExample(tokenIDs: [4, 5, 6, 1, 2], label: 2),
+        ClassifierExample(tokenIDs: [6], label: 1),
+        ClassifierExample(tokenIDs: [3, 3, 5, 1], label: 2),
+    ]
+
+    func testWholeClassifierGradientsMatchFiniteDifferences() {
+        var skipped = 0, checked = 0
+        defer { XCTAssertLessThan(skipped * 10, checked, "most elements must be checked, \(skipped) of \(checked) skipped") }
+        for (pooling, weights) in [(SequencePooling.maxMean, nil), (.last, [Float](arrayLiteral: 0.5, 2, 1)), (.mean, nil)] {
+            var model = tinyClassifier(pooling: pooling, classWeights: weights)
+            let baseWinners = Self.maxPoolingWinners(model, tinyBatch)
+            var generator = SeededGenerator(seed: 1)
+            model.zeroGradients()
+            _ = model.accumulateGradients(on: tinyBatch, generator: &generator)
+            let gradients = Dictionary(uniqueKeysWithValues: model.namedGradients().map { ($0.name, $0.gradient) })
+            for (name, value) in model.namedParameters() {
+                let loss = { (probe: Tensor) -> Double in
+                    var copy = model
+                    copy.visitParameters(prefix: "") { n, p in if n == name { p.value = probe } }
+                    // Inference logits equal training ones with dropout off; no backward needed.
+                    let logits = copy.logits(for: self.tinyBatch.map(\.tokenIDs))
+                    return CrossEntropyLoss(ignoreIndex: nil, classWeights: weights)(logits: logits, targets: self.tinyBatch.map(\.label)).loss
+                }
+                // Every element of the small tensors; a spread-out sample of the larger ones.
+                let elements = value.count <= 12 ? Array(0..<value.count) : Array(stride(from: 0, to: value.count, by: value.count / 11))
+                // Max pooling has kinks where a winner changes: probes across one are skipped.
+                let isSmooth = { (probe: Tensor) -> Bool in
+                    var copy = model
+                    copy.visitParameters(prefix: "") { n, p in if n == name { p.value = probe } }
+                    return Self.maxPoolingWinners(copy, self.tinyBatch) == baseWinners
+                }
+                let worst = worstGradientError(of: loss, analytic: gradients[name]!, at: value, elements: elements,
+                                               isSmooth: pooling == .maxMean ? isSmooth : nil)
+                XCTAssertLessThan(worst.error, 1e-2, "\(pooling) \(name): \(worst)")
+                XCTAssertLessThanOrEqual(worst.skipped * 2, elements.count, "\(pooling) \(name): too many kinks to check: \(worst)")
+                skipped += worst.skipped
+                checked += elements.count
+            }
+        }
+    }
+
+    /// The packed row that wins each max-pooled feature, for the batch in inference mode.
+    private static func maxPoolingWinners(_ model: TextClassifier, _ batch: [ClassifierExample]) -> [Int32] {
+        let layout = try! PackingLayout(lengths: batch.map(\.tokenIDs.count))
+        let embedded = model.embedding.forward(layout.pack(batch.map(\.tokenIDs)))
+        let (encoded, _) = model.lstm(layout.packedSequence(data: embedded))
+        return SequencePooling.max.forward(encoded, bidirectional: true).cache.argmax
+    }
+
+    func testPaddingRowGetsNoGradientAndFrozenEmbeddingsNone() {
+        var model = tinyClassifier(pooling: .maxMean)
+        var generator = SeededGenerator(seed: 2)
+        _ = model.accumulateGradients(on: tinyBatch, generator: &generator)
+        let embeddingGradient = model.embedding.weight.gradient
+        XCTAssertEqual(Array(embeddingGradient.scalars[0..<4]), [0, 0, 0, 0])
+        XCTAssertGreaterThan(embeddingGradient.squaredNorm, 0)
+
+        var frozen = tinyClassifier(pooling: .maxMean)
+        frozen.embedding.isTrainable = false
+        _ = frozen.accumulateGradients(on: tinyBatch, generator: &generator)
+        XCTAssertEqual(frozen.embedding.weight.gradient.squaredNorm, 0)
+        XCTAssertGreaterThan(frozen.output.weight.gradient.squaredNorm, 0)
+    }
+}

@@ -37,6 +37,20 @@ struct TaggedCorpusOptions: ParsableArguments {
     }
 }
 
+/// `--threads N` for tagging: N batches at once, each with one BLAS thread (parallelism around
+/// BLAS, never inside and around at once).
+struct TaggingThreadsOption: ParsableArguments {
+    @Option(help: "Threads: N batches tagged at once, each with one BLAS thread (default: one batch at a time, BLAS's own threads).")
+    var threads: Int?
+
+    /// Workers for `predictTagIDs`, after setting BLAS to one thread when `--threads` is given.
+    func startWorkers() -> Int {
+        guard let threads else { return 1 }
+        BLAS.setThreadCount(1)
+        return max(1, threads)
+    }
+}
+
 /// Prints a task-level error as it is (no "Error: TaskError(…)" wrapping).
 func runReportingErrors(_ body: () throws -> Void) throws {
     do {
@@ -79,12 +93,11 @@ struct TagTextCommand: ParsableCommand {
     @Option(help: "Output format: slash (word/TAG), conllu, xml or json (one object per line).")
     var output: TaggedTextFormat = .slash
 
-    @Option(help: "BLAS threads.")
-    var threads: Int?
+    @OptionGroup var tagging: TaggingThreadsOption
 
     func run() throws {
         try runReportingErrors {
-            if let threads { BLAS.setThreadCount(max(1, threads)) }
+            let workers = tagging.startWorkers()
             let tagger = try Tagger.load(from: URL(fileURLWithPath: model))
             let tokenizer: any Tokenizer = pretokenized ? PreTokenizedTokenizer() : WordTokenizer()
             var number = 0
@@ -92,7 +105,7 @@ struct TagTextCommand: ParsableCommand {
             func emit(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
             func flush() {
                 var chunk = ""
-                for (tokens, tags) in zip(pending, tagger.tag(sentences: pending)) {
+                for (tokens, tags) in zip(pending, tagger.tag(sentences: pending, workers: workers)) {
                     number += 1
                     chunk += output.render(tokens: tokens, tags: tags, number: number)
                 }
@@ -142,16 +155,15 @@ struct TagEvalCommand: ParsableCommand {
     @Flag(help: "Print one JSON object (accuracy, oov_accuracy, sentence_accuracy, tokens, per_tag, confusion).")
     var json = false
 
-    @Option(help: "BLAS threads.")
-    var threads: Int?
+    @OptionGroup var tagging: TaggingThreadsOption
 
     func run() throws {
         try runReportingErrors {
-            if let threads { BLAS.setThreadCount(max(1, threads)) }
+            let workers = tagging.startWorkers()
             let tagger = try Tagger.load(from: URL(fileURLWithPath: model))
             let examples = try tagger.encode(corpus.read(test))
             let start = Date()
-            let report = TaggingReport(examples: examples, predictions: tagger.predictTagIDs(examples),
+            let report = TaggingReport(examples: examples, predictions: tagger.predictTagIDs(examples, workers: workers),
                                        tags: tagger.vocabularies.tags.tokens)
             let seconds = Date().timeIntervalSince(start)
             if json {

@@ -49,12 +49,13 @@ final class TaggerTests: XCTestCase {
         }
     }
 
-    func testPredictionsDoNotDependOnBatchingOrOrder() {
+    func testPredictionsDoNotDependOnBatchingOrderOrWorkers() {
         let (tagger, examples) = TaggerGradientTests.tinyTagger()
         let together = tagger.predictTagIDs(examples, batchSize: 64)
         let alone = examples.map { tagger.predictTagIDs([$0])[0] }
         XCTAssertEqual(together, alone)
         XCTAssertEqual(tagger.predictTagIDs(examples.reversed(), batchSize: 2), together.reversed())
+        XCTAssertEqual(tagger.predictTagIDs(examples, batchSize: 1, workers: 3), together, "concurrent batches, same tags")
         XCTAssertEqual(tagger.tag([]), [])
         XCTAssertEqual(tagger.tag(["the", "cat"]).count, 2)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Dispatch
 import SeqModels
 import Corpus
 
@@ -237,20 +238,29 @@ public struct Tagger: TrainableModel, Sendable {
     // MARK: - Prediction
 
     /// The most likely tag id of every token of every example (inference mode), in batches of
-    /// `batchSize` sentences. Empty examples give empty predictions.
-    public func predictTagIDs(_ examples: [TaggerExample], batchSize: Int = 64) -> [[Int]] {
-        var result = [[Int]](repeating: [], count: examples.count)
+    /// `batchSize` sentences of similar length. Empty examples give empty predictions.
+    ///
+    /// With `workers > 1`, batches are tagged concurrently, `workers` at a time: parallelism
+    /// *around* BLAS, so set BLAS to one thread (`BLAS.setThreadCount(1)`) first, as
+    /// `seqmodels tag --threads N` does. The predictions do not depend on `workers`.
+    public func predictTagIDs(_ examples: [TaggerExample], batchSize: Int = 64, workers: Int = 1) -> [[Int]] {
+        precondition(batchSize > 0 && workers > 0, "batchSize and workers must be positive")
         let nonEmpty = examples.indices.filter { examples[$0].count > 0 }
         // Sentences of similar length together: less work for the last, short-lived LSTM steps.
         let order = nonEmpty.sorted { examples[$0].count > examples[$1].count }
-        var unused = SeededGenerator(seed: 0)
-        var start = 0
-        while start < order.count {
-            let indices = Array(order[start..<min(start + batchSize, order.count)])
-            let (logits, layout, _) = run(indices.map { examples[$0] }, training: false, generator: &unused)
-            let predictions = layout.unpack(Self.argmaxRows(logits))
-            for (index, prediction) in zip(indices, predictions) { result[index] = prediction }
-            start += batchSize
+        let batches = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
+        let results = PredictionSlots(count: batches.count)
+        let model = self
+        DispatchQueue.concurrentPerform(iterations: min(workers, max(batches.count, 1))) { worker in
+            var unused = SeededGenerator(seed: 0)
+            for b in stride(from: worker, to: batches.count, by: workers) {
+                let (logits, layout, _) = model.run(batches[b].map { examples[$0] }, training: false, generator: &unused)
+                results.set(b, layout.unpack(Self.argmaxRows(logits)))
+            }
+        }
+        var result = [[Int]](repeating: [], count: examples.count)
+        for (b, indices) in batches.enumerated() {
+            for (index, prediction) in zip(indices, results.value(b)) { result[index] = prediction }
         }
         return result
     }
@@ -260,9 +270,9 @@ public struct Tagger: TrainableModel, Sendable {
         tag(sentences: [tokens])[0]
     }
 
-    /// The tags of many sentences, batched.
-    public func tag(sentences: [[String]]) -> [[String]] {
-        predictTagIDs(sentences.map { encode(tokens: $0) }).map { vocabularies.tags.decode($0) }
+    /// The tags of many sentences, batched (`workers` as in `predictTagIDs`).
+    public func tag(sentences: [[String]], workers: Int = 1) -> [[String]] {
+        predictTagIDs(sentences.map { encode(tokens: $0) }, workers: workers).map { vocabularies.tags.decode($0) }
     }
 
     private static func argmaxRows(_ logits: Tensor) -> [Int] {
@@ -318,5 +328,23 @@ public struct Tagger: TrainableModel, Sendable {
         var tagger = Tagger(configuration: configuration, vocabularies: vocabularies, generator: &generator)
         try Checkpoint.loadParameters(into: &tagger, from: directory)
         return tagger
+    }
+}
+
+/// Per-batch predictions filled in by concurrent workers (each slot written once, under a lock).
+private final class PredictionSlots: @unchecked Sendable {
+    private var slots: [[[Int]]]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: [], count: count) }
+
+    func set(_ index: Int, _ value: [[Int]]) {
+        lock.lock(); defer { lock.unlock() }
+        slots[index] = value
+    }
+
+    func value(_ index: Int) -> [[Int]] {
+        lock.lock(); defer { lock.unlock() }
+        return slots[index]
     }
 }

@@ -1,11 +1,11 @@
 import ArgumentParser
 
-/// The `seqmodels` command-line tool: thin parsing over the SeqModels and Corpus libraries.
+/// The `seqmodels` command-line tool: thin parsing over the SeqModels, Corpus and Tasks libraries.
 @main
 struct SeqModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seqmodels",
         abstract: "LSTM sequence models on the CPU: tagging, classification, generation.",
-        subcommands: [ClassifyCommand.self, GenerateCommand.self, CorpusCommand.self, LSTMCommand.self, BenchCommand.self]
+        subcommands: [TagCommand.self, ClassifyCommand.self, GenerateCommand.self, CorpusCommand.self, LSTMCommand.self, BenchCommand.self]
     )
 }

@@ -1,0 +1,350 @@
+import Foundation
+import Dispatch
+import SeqModels
+import Corpus
+
+/// A part-of-speech tagger: per token a word embedding (with `<unk>` and word dropout)
+/// concatenated with a character BiLSTM encoding of its spelling, a stacked BiLSTM over the
+/// sentence, and a per-token linear layer with softmax cross-entropy over real tokens only.
+///
+/// ```swift
+/// let tagger = try Tagger.load(from: URL(fileURLWithPath: "models/ewt"))
+/// tagger.tag(["I", "love", "apples"])   // ["PRON", "VERB", "NOUN"]
+/// ```
+///
+/// Batches are packed (no padding anywhere): the sentence BiLSTM runs over the packed
+/// tokens, and the character BiLSTM over the packed characters of the batch's *distinct*
+/// words. Parameter names follow PyTorch (`word_embedding.weight`,
+/// `char_encoder.lstm.weight_ih_l0`, `lstm.weight_hh_l1_reverse`, `output.weight`), so the
+/// checkpoint loads into the PyTorch module of `Tools/bench_tagger_pytorch.py`.
+public struct Tagger: TrainableModel, Sendable {
+    public typealias Example = TaggerExample
+
+    public let configuration: TaggerConfiguration
+    public let vocabularies: TaggerVocabularies
+    public var wordEmbedding: Embedding
+    public var characterEncoder: CharacterEncoder
+    public var lstm: LSTM
+    public var output: Linear
+
+    /// A freshly initialised tagger (drawing every initial value from `generator`).
+    public init(configuration: TaggerConfiguration, vocabularies: TaggerVocabularies, generator: inout SeededGenerator) {
+        self.configuration = configuration
+        self.vocabularies = vocabularies
+        let c = configuration
+        wordEmbedding = Embedding(vocabularySize: vocabularies.words.count, dimension: c.wordEmbeddingSize, generator: &generator)
+        characterEncoder = CharacterEncoder(characterCount: vocabularies.characters.count, embeddingSize: c.characterEmbeddingSize,
+                                            hiddenSize: c.characterHiddenSize, generator: &generator)
+        lstm = LSTM(inputSize: c.wordEmbeddingSize + 2 * c.characterHiddenSize, hiddenSize: c.hiddenSize,
+                    layerCount: c.layerCount, bidirectional: true, dropout: c.dropout, generator: &generator)
+        output = Linear(inputSize: 2 * c.hiddenSize, outputSize: vocabularies.tags.count, generator: &generator)
+        // Embeddings drawn from N(0, 1/d) rather than nn.Embedding's N(0, 1) (as Lample et al. 2016 do):
+        // inputs of unit norm keep the first LSTM's gates out of saturation.
+        wordEmbedding.weight.value.scale(by: 1 / Float(c.wordEmbeddingSize).squareRoot())
+        characterEncoder.embedding.weight.value.scale(by: 1 / Float(c.characterEmbeddingSize).squareRoot())
+    }
+
+    /// A tagger for a training corpus: vocabularies counted from `sentences`, then initialised.
+    public init(configuration: TaggerConfiguration, training sentences: [TaggedSentence], generator: inout SeededGenerator) throws {
+        try configuration.validate()
+        guard sentences.contains(where: { !$0.tokens.isEmpty }) else {
+            throw TaskError("the training corpus has no tokens")
+        }
+        self.init(configuration: configuration,
+                  vocabularies: TaggerVocabularies(training: sentences, minWordFrequency: configuration.minWordFrequency),
+                  generator: &generator)
+    }
+
+    public mutating func visitParameters(prefix: String, _ visit: (String, inout Parameter) throws -> Void) rethrows {
+        try wordEmbedding.visitParameters(prefix: prefix + "word_embedding.", visit)
+        try characterEncoder.visitParameters(prefix: prefix + "char_encoder.", visit)
+        try lstm.visitParameters(prefix: prefix + "lstm.", visit)
+        try output.visitParameters(prefix: prefix + "output.", visit)
+    }
+
+    // MARK: - Encoding
+
+    /// The character ids of `word`, keeping the first and last `maxWordLength / 2` characters
+    /// of a longer word (never empty: an empty word becomes `<unk>`).
+    public func characterIDs(of word: String) -> [Int] {
+        let unknown = vocabularies.characters.unknownID ?? 0
+        var characters = Array(word)
+        let limit = configuration.maxWordLength
+        if characters.count > limit {
+            characters = Array(characters.prefix(limit / 2) + characters.suffix(limit - limit / 2))
+        }
+        if characters.isEmpty { return [unknown] }
+        return characters.map { vocabularies.characters.id(of: String($0)) ?? unknown }
+    }
+
+    /// Encodes untagged tokens.
+    public func encode(tokens: [String]) -> TaggerExample {
+        let unknown = vocabularies.words.unknownID ?? 0
+        let ids = tokens.map { vocabularies.words.id(of: $0) ?? unknown }
+        return TaggerExample(words: ids, characters: tokens.map(characterIDs(of:)), tags: [],
+                             isUnknownWord: tokens.map { !vocabularies.words.contains($0) })
+    }
+
+    /// Encodes tagged sentences, or throws a `TaskError` listing every tag the model does
+    /// not know (with where it first appears) when the corpus uses another tag set.
+    public func encode(_ sentences: [TaggedSentence]) throws -> [TaggerExample] {
+        var unknownTags: [String: SourceLocation?] = [:]
+        var order: [String] = []
+        var examples: [TaggerExample] = []
+        examples.reserveCapacity(sentences.count)
+        for sentence in sentences where !sentence.tokens.isEmpty {
+            var example = encode(tokens: sentence.tokens)
+            example.tags = sentence.tags.map { tag in
+                if let id = vocabularies.tags.id(of: tag) { return id }
+                if unknownTags[tag] == nil { unknownTags[tag] = .some(sentence.location); order.append(tag) }
+                return 0
+            }
+            examples.append(example)
+        }
+        if !order.isEmpty {
+            let listed = order.prefix(10).map { tag in
+                unknownTags[tag].flatMap { $0 }.map { "'\(tag)' (first at \($0))" } ?? "'\(tag)'"
+            }
+            throw TaskError("tag set mismatch: the corpus uses \(order.count) tag\(order.count == 1 ? "" : "s") the model "
+                + "does not know: \(listed.joined(separator: ", "))\(order.count > 10 ? ", …" : ""); "
+                + "the model knows \(vocabularies.tags.tokens.joined(separator: " "))")
+        }
+        return examples
+    }
+
+    // MARK: - Forward and backward
+
+    /// What one training forward pass keeps for backward.
+    private struct Cache {
+        var layout: PackingLayout
+        var wordIDs: [Int]
+        var rowToDistinct: [Int]
+        var characterCache: CharacterEncoder.Cache
+        var inputMask: Tensor
+        var lstmCache: LSTM.Cache
+        var outputMask: Tensor
+        var lstmOutput: Tensor
+    }
+
+    /// Logits `[tokens, tags]` of a batch in packed row order (`layout`), and in training a cache.
+    private func run(_ batch: [TaggerExample], training: Bool, generator: inout SeededGenerator)
+        -> (logits: Tensor, layout: PackingLayout, cache: Cache?) {
+        guard let layout = try? PackingLayout(lengths: batch.map(\.count)) else {
+            preconditionFailure("A tagger batch needs at least one sentence and no empty sentence")
+        }
+        var wordIDs = layout.pack(batch.map(\.words))
+        if training && configuration.wordDropout > 0, let unknown = vocabularies.words.unknownID {
+            let p = configuration.wordDropout
+            for i in wordIDs.indices where generator.nextFloat() < p { wordIDs[i] = unknown }
+        }
+        // Distinct spellings of the batch, each encoded once.
+        let packedCharacters = layout.pack(batch.map(\.characters))
+        var distinctIndex: [[Int]: Int] = [:]
+        var distinct: [[Int]] = []
+        let rowToDistinct = packedCharacters.map { characters -> Int in
+            if let index = distinctIndex[characters] { return index }
+            distinctIndex[characters] = distinct.count
+            distinct.append(characters)
+            return distinct.count - 1
+        }
+        let spelling: Tensor
+        var characterCache: CharacterEncoder.Cache? = nil
+        if training {
+            let result = characterEncoder.forward(distinct, generator: &generator)
+            spelling = result.output
+            characterCache = result.cache
+        } else {
+            spelling = characterEncoder(distinct)
+        }
+        var features = Self.concatenate(wordEmbedding.forward(wordIDs), gathering: spelling, rows: rowToDistinct)
+
+        let dropout = Dropout(probability: configuration.dropout)
+        if training {
+            let (dropped, inputMask) = dropout.forward(features, generator: &generator)
+            features = dropped
+            let result = lstm.forward(layout.packedSequence(data: features), generator: &generator)
+            let (hidden, outputMask) = dropout.forward(result.output.data, generator: &generator)
+            let cache = Cache(layout: layout, wordIDs: wordIDs, rowToDistinct: rowToDistinct, characterCache: characterCache!,
+                              inputMask: inputMask, lstmCache: result.cache, outputMask: outputMask, lstmOutput: hidden)
+            return (output.forward(hidden), layout, cache)
+        }
+        let hidden = lstm(layout.packedSequence(data: features)).output.data
+        return (output.forward(hidden), layout, nil)
+    }
+
+    public func length(of example: TaggerExample) -> Int { example.count }
+
+    /// Mean token cross-entropy of the batch; adds its gradient into every parameter.
+    public mutating func accumulateGradients(on batch: [TaggerExample], generator: inout SeededGenerator) -> BatchLoss {
+        let batch = batch.filter { $0.count > 0 }
+        guard !batch.isEmpty else { return BatchLoss(sum: 0, count: 0) }
+        precondition(batch.allSatisfy { $0.tags.count == $0.count }, "Training examples need one tag per token")
+        let (logits, layout, cacheOrNil) = run(batch, training: true, generator: &generator)
+        let cache = cacheOrNil!
+        let targets = layout.pack(batch.map(\.tags))
+        let (loss, logitsGradient) = CrossEntropyLoss(ignoreIndex: nil)(logits: logits, targets: targets)
+        backward(cache, logitsGradient: logitsGradient)
+        return BatchLoss(sum: loss * Double(targets.count), count: targets.count)
+    }
+
+    private mutating func backward(_ cache: Cache, logitsGradient: Tensor) {
+        let dropout = Dropout(probability: configuration.dropout)
+        var gradient = output.backward(input: cache.lstmOutput, outputGradient: logitsGradient)
+        gradient = dropout.backward(outputGradient: gradient, mask: cache.outputMask)
+        gradient = lstm.backward(cache.lstmCache, outputGradient: gradient).inputGradient
+        gradient = dropout.backward(outputGradient: gradient, mask: cache.inputMask)
+        // Split [N, W + S] into word and spelling gradients; spellings sum over their tokens.
+        let W = configuration.wordEmbeddingSize, S = characterEncoder.outputSize, N = cache.wordIDs.count
+        var wordGradient = Tensor(shape: [N, W])
+        var spellingGradient = Tensor(shape: [cache.characterCache.wordCount, S])
+        gradient.withUnsafeBufferPointer { g in
+            wordGradient.withUnsafeMutableBufferPointer { w in
+                spellingGradient.withUnsafeMutableBufferPointer { s in
+                    guard let src = g.baseAddress, let wp = w.baseAddress, let sp = s.baseAddress else { return }
+                    let width = W &+ S
+                    for row in 0..<N {
+                        let start = row &* width
+                        (wp + row &* W).update(from: src + start, count: W)
+                        BLAS.axpy(count: S, alpha: 1, x: src + (start &+ W), y: sp + cache.rowToDistinct[row] &* S)
+                    }
+                }
+            }
+        }
+        wordEmbedding.backward(ids: cache.wordIDs, outputGradient: wordGradient)
+        characterEncoder.backward(cache.characterCache, outputGradient: spellingGradient)
+    }
+
+    /// `[N, W]` word rows beside `[N, S]` rows gathered from `spelling` (`rows[i]` picks row i's).
+    private static func concatenate(_ words: Tensor, gathering spelling: Tensor, rows: [Int]) -> Tensor {
+        let N = words.shape[0], W = words.shape[1], S = spelling.shape[1]
+        var out = Tensor(shape: [N, W + S])
+        words.withUnsafeBufferPointer { w in
+            spelling.withUnsafeBufferPointer { s in
+                out.withUnsafeMutableBufferPointer { o in
+                    guard let wp = w.baseAddress, let sp = s.baseAddress, let op = o.baseAddress else { return }
+                    let width = W &+ S
+                    for row in 0..<N {
+                        let start: Int = row &* width
+                        let source: Int = rows[row] &* S
+                        (op + start).update(from: wp + row &* W, count: W)
+                        (op + (start &+ W)).update(from: sp + source, count: S)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    // MARK: - Prediction
+
+    /// The most likely tag id of every token of every example (inference mode), in batches of
+    /// `batchSize` sentences of similar length. Empty examples give empty predictions.
+    ///
+    /// With `workers > 1`, batches are tagged concurrently, `workers` at a time: parallelism
+    /// *around* BLAS, so set BLAS to one thread (`BLAS.setThreadCount(1)`) first, as
+    /// `seqmodels tag --threads N` does. The predictions do not depend on `workers`.
+    public func predictTagIDs(_ examples: [TaggerExample], batchSize: Int = 64, workers: Int = 1) -> [[Int]] {
+        precondition(batchSize > 0 && workers > 0, "batchSize and workers must be positive")
+        let nonEmpty = examples.indices.filter { examples[$0].count > 0 }
+        // Sentences of similar length together: less work for the last, short-lived LSTM steps.
+        let order = nonEmpty.sorted { examples[$0].count > examples[$1].count }
+        let batches = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
+        let results = PredictionSlots(count: batches.count)
+        let model = self
+        DispatchQueue.concurrentPerform(iterations: min(workers, max(batches.count, 1))) { worker in
+            var unused = SeededGenerator(seed: 0)
+            for b in stride(from: worker, to: batches.count, by: workers) {
+                let (logits, layout, _) = model.run(batches[b].map { examples[$0] }, training: false, generator: &unused)
+                results.set(b, layout.unpack(Self.argmaxRows(logits)))
+            }
+        }
+        var result = [[Int]](repeating: [], count: examples.count)
+        for (b, indices) in batches.enumerated() {
+            for (index, prediction) in zip(indices, results.value(b)) { result[index] = prediction }
+        }
+        return result
+    }
+
+    /// The tags of one sentence's tokens (one tag per token).
+    public func tag(_ tokens: [String]) -> [String] {
+        tag(sentences: [tokens])[0]
+    }
+
+    /// The tags of many sentences, batched (`workers` as in `predictTagIDs`).
+    public func tag(sentences: [[String]], workers: Int = 1) -> [[String]] {
+        predictTagIDs(sentences.map { encode(tokens: $0) }, workers: workers).map { vocabularies.tags.decode($0) }
+    }
+
+    private static func argmaxRows(_ logits: Tensor) -> [Int] {
+        let n = logits.shape[0], c = logits.shape[1]
+        return logits.withUnsafeBufferPointer { b in
+            (0..<n).map { row in
+                let p = b.baseAddress! + row &* c
+                var best = 0
+                for j in 1..<max(c, 1) where p[j] > p[best] { best = j }
+                return best
+            }
+        }
+    }
+
+    /// Token accuracy on `examples` (the dev metric of training); details hold the OOV accuracy.
+    public func evaluate(on examples: [TaggerExample]) -> Evaluation {
+        let report = TaggingReport(examples: examples, predictions: predictTagIDs(examples), tags: vocabularies.tags.tokens)
+        return Evaluation(metricName: "accuracy", metric: report.accuracy,
+                          details: ["oov_accuracy": report.oovAccuracy, "sentence_accuracy": report.sentenceAccuracy])
+    }
+
+    // MARK: - Saving and loading
+
+    /// Writes the model directory: `model.safetensors`, `config.json`, and the vocabularies
+    /// `words.json`, `characters.json`, `tags.json`.
+    public func save(to directory: URL) throws {
+        try Checkpoint.writeJSON(vocabularies.words, named: TaggerVocabularies.wordsFile, in: directory)
+        try Checkpoint.writeJSON(vocabularies.characters, named: TaggerVocabularies.charactersFile, in: directory)
+        try Checkpoint.writeJSON(vocabularies.tags, named: TaggerVocabularies.tagsFile, in: directory)
+        try Checkpoint.save(self, config: configuration, to: directory, metadata: ["task": TaggerConfiguration.taskName])
+    }
+
+    /// Reads a model directory written by `save(to:)`. Throws a message naming the problem
+    /// for a missing directory or file, a directory of another kind of model, or tensors that
+    /// do not fit the configuration.
+    public static func load(from directory: URL) throws -> Tagger {
+        struct Kind: Decodable { var task: String? }
+        let kind = try Checkpoint.loadConfig(Kind.self, from: directory)
+        guard kind.task == TaggerConfiguration.taskName else {
+            throw TaskError("\(directory.path) holds \(kind.task.map { "a '\($0)' model" } ?? "no tagger configuration"), "
+                + "not a POS tagger (its config.json must say \"task\": \"\(TaggerConfiguration.taskName)\")")
+        }
+        let configuration = try Checkpoint.loadConfig(TaggerConfiguration.self, from: directory)
+        try configuration.validate()
+        let vocabularies = TaggerVocabularies(
+            words: try Checkpoint.readJSON(Vocabulary.self, named: TaggerVocabularies.wordsFile, in: directory),
+            characters: try Checkpoint.readJSON(Vocabulary.self, named: TaggerVocabularies.charactersFile, in: directory),
+            tags: try Checkpoint.readJSON(Vocabulary.self, named: TaggerVocabularies.tagsFile, in: directory))
+        guard vocabularies.tags.count > 0, vocabularies.words.unknownID != nil, vocabularies.characters.unknownID != nil else {
+            throw TaskError("\(directory.path): the vocabularies are incomplete (no tags, or no <unk> for words or characters)")
+        }
+        var generator = SeededGenerator(seed: 0)
+        var tagger = Tagger(configuration: configuration, vocabularies: vocabularies, generator: &generator)
+        try Checkpoint.loadParameters(into: &tagger, from: directory)
+        return tagger
+    }
+}
+
+/// Per-batch predictions filled in by concurrent workers (each slot written once, under a lock).
+private final class PredictionSlots: @unchecked Sendable {
+    private var slots: [[[Int]]]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: [], count: count) }
+
+    func set(_ index: Int, _ value: [[Int]]) {
+        lock.lock(); defer { lock.unlock() }
+        slots[index] = value
+    }
+
+    func value(_ index: Int) -> [[Int]] {
+        lock.lock(); defer { lock.unlock() }
+        return slots[index]
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import SeqModels
+import Corpus
+
+/// The tagger's training recipe: default loop options and the call into the shared `Trainer`.
+public enum TaggerTraining {
+    /// Loop defaults for the EWT target: Adam at 2e-3, batches of 32 sentences, gradient
+    /// norm clipped at 5, the rate halved after an epoch without a better dev accuracy,
+    /// early stopping after 4 such epochs, at most 30 epochs.
+    public static let defaultOptions = TrainerOptions(
+        epochs: 30, batchSize: 32, learningRate: 2e-3, optimizer: .adam, clipNorm: 5,
+        schedule: .plateau(factor: 0.5, patience: 1), patience: 4)
+
+    /// Name of the file, beside `config.json`, recording the loop options the model was trained with.
+    public static let optionsFileName = "training.json"
+
+    /// Builds a tagger from `train` (vocabularies, initialisation from `options.seed`), trains
+    /// it with the shared loop and keeps the best epoch by dev accuracy in `directory`.
+    ///
+    /// - Returns: the best tagger (as saved) and the loop's summary.
+    /// - Throws: `TaskError` for an empty corpus, invalid hyperparameters or a dev tag the
+    ///   training corpus lacks; `TrainingError` and `CheckpointError` from the loop and saving.
+    public static func train(configuration: TaggerConfiguration, options: TrainerOptions,
+                             train: [TaggedSentence], dev: [TaggedSentence], directory: URL, resume: Bool = false,
+                             progress: any TrainingProgressReporter = SilentProgress()) throws -> (tagger: Tagger, summary: TrainingSummary) {
+        var generator = SeededGenerator(seed: options.seed)
+        var tagger = try Tagger(configuration: configuration, training: train, generator: &generator)
+        let trainExamples = try tagger.encode(train)
+        let devExamples: [TaggerExample]
+        do {
+            devExamples = try tagger.encode(dev)
+        } catch let error as TaskError {
+            throw TaskError("development corpus: \(error.description)")
+        }
+        try Checkpoint.writeJSON(options, named: optionsFileName, in: directory)
+        let trainer = Trainer(options: options, progress: progress)
+        let summary = try trainer.fit(&tagger, train: trainExamples, dev: devExamples, in: directory, resume: resume) { model, directory in
+            try model.save(to: directory)
+        }
+        return (tagger, summary)
+    }
+}

@@ -1,0 +1,247 @@
+import Foundation
+import ArgumentParser
+import Corpus
+import SeqModels
+import Tasks
+
+/// `seqmodels tag …`: train, evaluate and run the BiLSTM part-of-speech tagger.
+///
+///     seqmodels tag train --train Corpora/pos/sample.xml --dev Corpora/pos/sample-dev.xml --model models/sample
+///     seqmodels tag eval --model models/sample --test Corpora/pos/sample-dev.xml
+///     seqmodels tag --model models/sample "The old sailor bought three lanterns."
+struct TagCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tag",
+        abstract: "Part-of-speech tagging with a BiLSTM over words and characters.",
+        subcommands: [TagTextCommand.self, TagTrainCommand.self, TagEvalCommand.self],
+        defaultSubcommand: TagTextCommand.self
+    )
+}
+
+extension TaggedCorpusFormat: ExpressibleByArgument {}
+extension TaggedTextFormat: ExpressibleByArgument {}
+
+/// Where tagged corpora come from: the format and, for XML, the mapping flags.
+struct TaggedCorpusOptions: ParsableArguments {
+    @Option(help: "Corpus format: xml or conllu (default: from the extension, .conllu → conllu, else xml).")
+    var format: TaggedCorpusFormat?
+
+    @Option(help: "CoNLL-U column to read tags from: upos or xpos.")
+    var tag: CoNLLUTagColumn = .upos
+
+    @OptionGroup(title: "XML mapping") var xml: XMLMappingOptions
+
+    func read(_ path: String) throws -> [TaggedSentence] {
+        try TaggedCorpus.read(path: path, format: format, mapping: xml.mapping(xpos: tag == .xpos),
+                              validation: xml.validation, tagColumn: tag)
+    }
+}
+
+/// `--threads N` for tagging: N batches at once, each with one BLAS thread (parallelism around
+/// BLAS, never inside and around at once).
+struct TaggingThreadsOption: ParsableArguments {
+    @Option(help: "Threads: N batches tagged at once, each with one BLAS thread (default: one batch at a time, BLAS's own threads).")
+    var threads: Int?
+
+    /// Workers for `predictTagIDs`, after setting BLAS to one thread when `--threads` is given.
+    func startWorkers() -> Int {
+        guard let threads else { return 1 }
+        BLAS.setThreadCount(1)
+        return max(1, threads)
+    }
+}
+
+/// Prints a task-level error as it is (no "Error: TaskError(…)" wrapping).
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ValidationError {
+        throw error
+    } catch let error as CleanExit {
+        throw error
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode.failure
+    }
+}
+
+/// `seqmodels tag --model M [TEXT …]`: tags sentences given as arguments or one per line on stdin.
+struct TagTextCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "text",
+        abstract: "Tag sentences: the arguments, or one sentence per line of standard input.",
+        discussion: """
+            Raw text is split with the word tokenizer; with --pretokenized tokens are separated by \
+            whitespace. Output: word/TAG per token (default), or --output conllu, xml, json.
+
+                seqmodels tag --model models/ewt "I love apples."
+                I/PRON love/VERB apples/NOUN ./PUNCT
+            """
+    )
+
+    @Option(help: "Model directory written by `seqmodels tag train`.")
+    var model: String
+
+    @Argument(help: "Sentences to tag; when none are given, lines of standard input are.")
+    var text: [String] = []
+
+    @Flag(help: "Input is already tokenised: tokens separated by whitespace.")
+    var pretokenized = false
+
+    @Option(help: "Output format: slash (word/TAG), conllu, xml or json (one object per line).")
+    var output: TaggedTextFormat = .slash
+
+    @OptionGroup var tagging: TaggingThreadsOption
+
+    func run() throws {
+        try runReportingErrors {
+            let workers = tagging.startWorkers()
+            let tagger = try Tagger.load(from: URL(fileURLWithPath: model))
+            let tokenizer: any Tokenizer = pretokenized ? PreTokenizedTokenizer() : WordTokenizer()
+            var number = 0
+            var pending: [[String]] = []
+            func emit(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
+            func flush() {
+                var chunk = ""
+                for (tokens, tags) in zip(pending, tagger.tag(sentences: pending, workers: workers)) {
+                    number += 1
+                    chunk += output.render(tokens: tokens, tags: tags, number: number)
+                }
+                emit(chunk)
+                pending.removeAll(keepingCapacity: true)
+            }
+            func add(_ line: String, _ where_: String) throws {
+                let tokens = tokenizer.tokenize(line)
+                guard !tokens.isEmpty else {
+                    flush()   // what came before is still tagged
+                    throw TaskError("\(where_) is empty: give one non-empty sentence per line")
+                }
+                pending.append(tokens)
+                if pending.count == 256 { flush() }
+            }
+            emit(output.header)
+            if text.isEmpty {
+                var lineNumber = 0
+                while let line = readLine() {
+                    lineNumber += 1
+                    try add(line, "line \(lineNumber) of the input")
+                }
+            } else {
+                for (i, sentence) in text.enumerated() { try add(sentence, "argument \(i + 1)") }
+            }
+            flush()
+            emit(output.footer)
+        }
+    }
+}
+
+/// `seqmodels tag eval --model M --test FILE`: accuracy, OOV and sentence accuracy, per-tag scores, confusions.
+struct TagEvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a tagger on a tagged corpus: token, OOV and sentence accuracy, per-tag P/R/F1, confusion matrix."
+    )
+
+    @Option(help: "Model directory written by `seqmodels tag train`.")
+    var model: String
+
+    @Option(help: "Tagged corpus to evaluate on.")
+    var test: String
+
+    @OptionGroup var corpus: TaggedCorpusOptions
+
+    @Flag(help: "Print one JSON object (accuracy, oov_accuracy, sentence_accuracy, tokens, per_tag, confusion).")
+    var json = false
+
+    @OptionGroup var tagging: TaggingThreadsOption
+
+    func run() throws {
+        try runReportingErrors {
+            let workers = tagging.startWorkers()
+            let tagger = try Tagger.load(from: URL(fileURLWithPath: model))
+            let examples = try tagger.encode(corpus.read(test))
+            let start = Date()
+            let report = TaggingReport(examples: examples, predictions: tagger.predictTagIDs(examples, workers: workers),
+                                       tags: tagger.vocabularies.tags.tokens)
+            let seconds = Date().timeIntervalSince(start)
+            if json {
+                print(report.json)
+            } else {
+                print(report.text)
+                print(String(format: "\ntagged %d tokens in %.2f s (%.0f tokens/s)", report.tokens, seconds,
+                             Double(report.tokens) / max(seconds, 1e-9)))
+            }
+        }
+    }
+}
+
+/// `seqmodels tag train --train FILE --dev FILE --model OUT`: trains with the shared loop.
+struct TagTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a tagger; the best epoch by dev accuracy is kept in the model directory.",
+        discussion: """
+            The model directory receives model.safetensors, config.json (every model \
+            hyperparameter), words.json, characters.json, tags.json, training.json (the loop's \
+            options), metrics.jsonl, curves.svg and resume/.
+
+            Training defaults of the tagger: --epochs 30 --batch-size 32 --learning-rate 0.002 \
+            --optimizer adam --clip-norm 5 --schedule plateau --decay 0.5 --plateau-patience 1 \
+            --patience 4 --seed 1.
+
+                seqmodels tag train --train Corpora/pos/sample.xml --dev Corpora/pos/sample-dev.xml --model models/sample
+            """
+    )
+
+    @Option(help: "Tagged training corpus (XML or CoNLL-U).")
+    var train: String
+
+    @Option(help: "Tagged development corpus, evaluated after every epoch.")
+    var dev: String
+
+    @Option(help: "Model directory to write.")
+    var model: String
+
+    @OptionGroup var corpus: TaggedCorpusOptions
+
+    @Option(help: "Word embedding size.") var wordEmbeddingSize: Int = TaggerConfiguration().wordEmbeddingSize
+    @Option(help: "Character embedding size.") var charEmbeddingSize: Int = TaggerConfiguration().characterEmbeddingSize
+    @Option(help: "Character BiLSTM hidden size per direction.") var charHiddenSize: Int = TaggerConfiguration().characterHiddenSize
+    @Option(help: "Sentence BiLSTM hidden size per direction.") var hiddenSize: Int = TaggerConfiguration().hiddenSize
+    @Option(help: "Stacked sentence BiLSTM layers.") var layers: Int = TaggerConfiguration().layerCount
+    @Option(help: "Dropout on the BiLSTM input, between layers and on its output.") var dropout: Float = TaggerConfiguration().dropout
+    @Option(help: "Probability of replacing a training word by <unk>.") var wordDropout: Float = TaggerConfiguration().wordDropout
+    @Option(help: "Words seen fewer times in training become <unk>.") var minWordFrequency: Int = TaggerConfiguration().minWordFrequency
+    @Option(help: "Longer words keep their first and last half of this many characters.") var maxWordLength: Int = TaggerConfiguration().maxWordLength
+
+    @OptionGroup(title: "Training") var training: TrainingOptions
+
+    func run() throws {
+        try runReportingErrors {
+            var configuration = TaggerConfiguration()
+            configuration.wordEmbeddingSize = wordEmbeddingSize
+            configuration.characterEmbeddingSize = charEmbeddingSize
+            configuration.characterHiddenSize = charHiddenSize
+            configuration.hiddenSize = hiddenSize
+            configuration.layerCount = layers
+            configuration.dropout = dropout
+            configuration.wordDropout = wordDropout
+            configuration.minWordFrequency = minWordFrequency
+            configuration.maxWordLength = maxWordLength
+            try configuration.validate()
+            let options = try training.trainerOptions(defaults: TaggerTraining.defaultOptions)
+            let trainSentences = try corpus.read(train)
+            let devSentences = try corpus.read(dev)
+            let (tagger, summary) = try TaggerTraining.train(
+                configuration: configuration, options: options, train: trainSentences, dev: devSentences,
+                directory: URL(fileURLWithPath: model), resume: training.resume, progress: ConsoleProgress.standardError())
+            let report = TaggingReport(examples: try tagger.encode(devSentences),
+                                       predictions: tagger.predictTagIDs(try tagger.encode(devSentences)),
+                                       tags: tagger.vocabularies.tags.tokens)
+            print(String(format: "dev: accuracy %.2f%%, OOV accuracy %.2f%% (%d OOV tokens), sentence accuracy %.2f%%; model in %@",
+                         100 * report.accuracy, 100 * report.oovAccuracy, report.oovTokens, 100 * report.sentenceAccuracy, model))
+        }
+    }
+}

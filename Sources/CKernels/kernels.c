@@ -113,22 +113,6 @@ void sm_log_softmax_rows(const float *x, float *y, long rows, long cols) {
 }
 
 SM_MULTIVERSION
-void sm_add_transposed(const float *product_t, long rows, long columns, float *gates, long ld_gates) {
-    /* 8 x 8 tiles keep both sides in cache lines; the inner loop reads contiguous rows of the tile. */
-    for (long r0 = 0; r0 < rows; r0 += 8) {
-        long r1 = r0 + 8 < rows ? r0 + 8 : rows;
-        for (long j0 = 0; j0 < columns; j0 += 8) {
-            long j1 = j0 + 8 < columns ? j0 + 8 : columns;
-            for (long r = r0; r < r1; r++) {
-                float *restrict g = gates + r * ld_gates;
-                SM_INDEPENDENT_ITERATIONS
-                for (long j = j0; j < j1; j++) g[j] += product_t[j * rows + r];
-            }
-        }
-    }
-}
-
-SM_MULTIVERSION
 void sm_lstm_cell_forward(float *gates, const float *c_prev, float *c, float *tanh_c,
                           float *h, long h_stride, long rows, long hidden) {
     const long H = hidden;

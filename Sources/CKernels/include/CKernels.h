@@ -42,13 +42,6 @@ void sm_lstm_cell_forward(float *gates, const float *c_prev, float *c, float *ta
                           float *h, long h_stride, long rows, long hidden);
 
 /*
- * gates[r * ld_gates + j] += product_t[j * rows + r] for r < rows, j < columns:
- * adds a columns x rows block (the recurrent product computed as W * h^T, which
- * OpenBLAS runs faster than h * W^T for LSTM step shapes) transposed into gates.
- */
-void sm_add_transposed(const float *product_t, long rows, long columns, float *gates, long ld_gates);
-
-/*
  * LSTM cell, backward, for `rows` rows.
  * gates, c_prev, tanh_c: as cached by the forward pass.
  * dh: gradient reaching h (output + recurrent), row stride H.

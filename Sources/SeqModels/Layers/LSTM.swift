@@ -210,7 +210,6 @@ public struct LSTM: ParameterContainer, Sendable {
                 let cPrev = FloatBuffer(count: N * H)
                 let cAll = FloatBuffer(count: N * H)
                 let tanhC = FloatBuffer(count: N * H)
-                let scratch = FloatBuffer(count: 4 * H * B)
 
                 // Input projection of every step at once: gates = X W_ihᵀ + (b_ih + b_hh).
                 Self.fillBias(gates, rows: N, bias1: cell.biasIH.value, bias2: cell.biasHH.value)
@@ -229,17 +228,9 @@ public struct LSTM: ParameterContainer, Sendable {
                     func step(_ t: Int, recurrent: Bool) {
                         let rows = batchSizes[t], off = offsets[t]
                         if recurrent {
-                            if rows >= Self.transposedProductRows {
-                                // W_hh · h_prevᵀ into scratch, then added transposed: faster in OpenBLAS than h_prev · W_hhᵀ.
-                                BLAS.gemm(transposeA: false, transposeB: true, m: 4 * H, n: rows, k: H,
-                                          a: w, lda: H, b: hPrev.pointer + off * H, ldb: H,
-                                          beta: 0, c: scratch.pointer, ldc: rows)
-                                sm_add_transposed(scratch.pointer, rows, 4 * H, gates.pointer + off * 4 * H, 4 * H)
-                            } else {
-                                BLAS.rowsTimesMatrix(m: rows, n: 4 * H, k: H, transposeB: true,
-                                                     a: hPrev.pointer + off * H, lda: H, b: w, ldb: H,
-                                                     beta: 1, c: gates.pointer + off * 4 * H, ldc: 4 * H)
-                            }
+                            BLAS.rowsTimesMatrix(m: rows, n: 4 * H, k: H, transposeB: true,
+                                                 a: hPrev.pointer + off * H, lda: H, b: w, ldb: H,
+                                                 beta: 1, c: gates.pointer + off * 4 * H, ldc: 4 * H)
                         }
                         sm_lstm_cell_forward(gates.pointer + off * 4 * H, cPrev.pointer + off * H,
                                              cAll.pointer + off * H, tanhC.pointer + off * H,
@@ -447,10 +438,6 @@ public struct LSTM: ParameterContainer, Sendable {
 
     // MARK: - Helpers
 
-    /// From this many live rows on, a step's recurrent product is computed as `W_hh · h_prevᵀ`
-    /// and added transposed (measured faster in OpenBLAS at LSTM step shapes); below it, as
-    /// `h_prev · W_hhᵀ` (GEMV for one row).
-    static let transposedProductRows = 16
 
     /// Fills every row of a `[rows, 4H]` buffer with `bias1 + bias2`.
     private static func fillBias(_ buffer: FloatBuffer, rows: Int, bias1: Tensor, bias2: Tensor) {

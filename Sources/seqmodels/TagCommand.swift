@@ -234,7 +234,7 @@ struct TagTrainCommand: ParsableCommand {
             let options = try training.trainerOptions(defaults: TaggerTraining.defaultOptions)
             let trainSentences = try corpus.read(train)
             let devSentences = try corpus.read(dev)
-            let (tagger, summary) = try TaggerTraining.train(
+            let (tagger, _) = try TaggerTraining.train(
                 configuration: configuration, options: options, train: trainSentences, dev: devSentences,
                 directory: URL(fileURLWithPath: model), resume: training.resume, progress: ConsoleProgress.standardError())
             let report = TaggingReport(examples: try tagger.encode(devSentences),

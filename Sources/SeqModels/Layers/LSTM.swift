@@ -201,15 +201,17 @@ public struct LSTM: ParameterContainer, Sendable {
                 layerInputs.append(layerInput)
                 dropoutMasks.append(mask)
             }
-            let output = FloatBuffer(count: N * D * H)
+            let output = FloatBuffer(uninitializedCount: N * D * H)   // every row of every direction is written
             for direction in 0..<D {
                 let cell = cells[layer * D + direction]
                 let slice = layer * D + direction
-                let gates = FloatBuffer(count: N * 4 * H)
+                // Written in full before being read: the bias fill, the cell kernel.
+                let gates = FloatBuffer(uninitializedCount: N * 4 * H)
+                let cAll = FloatBuffer(uninitializedCount: N * H)
+                let tanhC = FloatBuffer(uninitializedCount: N * H)
+                // Rows that start from a zero state are never written: keep these zeroed.
                 let hPrev = FloatBuffer(count: N * H)
                 let cPrev = FloatBuffer(count: N * H)
-                let cAll = FloatBuffer(count: N * H)
-                let tanhC = FloatBuffer(count: N * H)
 
                 // Input projection of every step at once: gates = X W_ihᵀ + (b_ih + b_hh).
                 Self.fillBias(gates, rows: N, bias1: cell.biasIH.value, bias2: cell.biasHH.value)

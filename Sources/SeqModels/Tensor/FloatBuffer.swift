@@ -16,6 +16,14 @@ final class FloatBuffer: @unchecked Sendable {
         pointer.initialize(repeating: 0, count: Swift.max(count, 1))
     }
 
+    /// A buffer whose contents are unspecified until written: for buffers that a kernel
+    /// fills completely (skips a pass over memory that large LSTM batches feel).
+    @usableFromInline
+    init(uninitializedCount count: Int) {
+        self.count = count
+        pointer = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(count, 1))
+    }
+
     convenience init(_ tensor: Tensor) {
         self.init(count: tensor.count)
         tensor.withUnsafeBufferPointer { source in

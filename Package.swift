@@ -52,14 +52,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Finite-difference gradient checking, shared by the test targets.
+        .target(name: "GradientChecking", dependencies: ["SeqModels"], path: "Tests/GradientChecking"),
         .testTarget(
             name: "SeqModelsTests",
-            dependencies: ["SeqModels"],
+            dependencies: ["SeqModels", "GradientChecking"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "TasksTests",
-            dependencies: ["Tasks", "Corpus", "SeqModels"],
+            dependencies: ["Tasks", "Corpus", "SeqModels", "GradientChecking"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import XCTest
+import GradientChecking
 @testable import SeqModels
 
 final class CrossEntropyTests: XCTestCase {

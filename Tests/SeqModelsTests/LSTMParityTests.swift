@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import GradientChecking
 @testable import SeqModels
 
 /// The LSTM against PyTorch's `nn.LSTM`: forward outputs, final states and every gradient,

@@ -1,4 +1,5 @@
 import XCTest
+import GradientChecking
 import SeqModels
 @testable import Tasks
 
@@ -33,11 +34,6 @@ private func worstGradientError(of loss: (Tensor) -> Double, analytic: Tensor, a
         if error > worst.error || worst.element < 0 { worst = (error, i, a, numeric, worst.skipped) }
     }
     return worst
-}
-
-/// `Σ x ⊙ weights` in Double: a scalar loss whose gradient with respect to `x` is `weights`.
-private func projectedSum(_ x: Tensor, _ weights: Tensor) -> Double {
-    zip(x.scalars, weights.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
 }
 
 final class ClassifierGradientTests: XCTestCase {

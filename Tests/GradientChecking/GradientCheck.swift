@@ -2,24 +2,24 @@ import XCTest
 @testable import SeqModels
 
 /// The outcome of comparing an analytic gradient with central finite differences.
-struct GradientCheckReport: CustomStringConvertible {
+public struct GradientCheckReport: CustomStringConvertible {
     /// Largest `|analytic − numeric| / max(|analytic| + |numeric|, floor)` over the elements.
-    var worstRelativeError: Double
+    public var worstRelativeError: Double
     /// Flat offset and multi-index of the element with that error.
-    var worstOffset: Int
-    var worstIndex: [Int]
-    var analyticAtWorst: Double
-    var numericAtWorst: Double
+    public var worstOffset: Int
+    public var worstIndex: [Int]
+    public var analyticAtWorst: Double
+    public var numericAtWorst: Double
     /// Number of elements compared.
-    var checkedCount: Int
+    public var checkedCount: Int
 
-    var description: String {
+    public var description: String {
         "worst relative error \(worstRelativeError) at \(worstIndex) (flat \(worstOffset)): analytic \(analyticAtWorst), numeric \(numericAtWorst), over \(checkedCount) elements"
     }
 }
 
 /// Multi-index of a flat row-major offset.
-func multiIndex(_ offset: Int, shape: [Int]) -> [Int] {
+public func multiIndex(_ offset: Int, shape: [Int]) -> [Int] {
     var rest = offset
     var index = [Int](repeating: 0, count: shape.count)
     for d in stride(from: shape.count - 1, through: 0, by: -1) where shape[d] > 0 {
@@ -30,7 +30,7 @@ func multiIndex(_ offset: Int, shape: [Int]) -> [Int] {
 }
 
 /// Which central-difference formula `checkGradient` uses.
-enum DifferenceStencil {
+public enum DifferenceStencil {
     /// `(f(x+h) − f(x−h)) / 2h`: error O(h²).
     case threePoint
     /// `(8(f(x+h) − f(x−h)) − (f(x+2h) − f(x−2h))) / 12h`: error O(h⁴), so a large `h`
@@ -48,7 +48,7 @@ enum DifferenceStencil {
 /// (correctly) near zero do not blow it up. Fails the calling test, naming the worst
 /// element, when the worst error exceeds `tolerance`; returns the report either way.
 @discardableResult
-func checkGradient(of loss: (Tensor) -> Double, analytic: Tensor, at x: Tensor,
+public func checkGradient(of loss: (Tensor) -> Double, analytic: Tensor, at x: Tensor,
                    step h: Float = 1.0 / 128, stencil: DifferenceStencil = .fivePoint, tolerance: Double = 1e-2, floor: Double = 1e-3,
                    elements: [Int]? = nil, _ label: String = "",
                    file: StaticString = #filePath, line: UInt = #line) -> GradientCheckReport {
@@ -92,13 +92,13 @@ func checkGradient(of loss: (Tensor) -> Double, analytic: Tensor, at x: Tensor,
 
 /// A fixed random tensor `R` for turning a tensor-valued output into the scalar
 /// `Σ output ⊙ R`, whose gradient with respect to the output is `R` itself.
-func randomProjection(_ shape: [Int], seed: UInt64) -> Tensor {
+public func randomProjection(_ shape: [Int], seed: UInt64) -> Tensor {
     var g = SeededGenerator(seed: seed)
     return Tensor.uniform(shape, low: -1, high: 1, using: &g)
 }
 
 /// `Σ output ⊙ projection`, accumulated in `Double`.
-func projectedSum(_ output: Tensor, _ projection: Tensor) -> Double {
+public func projectedSum(_ output: Tensor, _ projection: Tensor) -> Double {
     precondition(output.shape == projection.shape, "projection \(projection.shape) must match output \(output.shape)")
     var s = 0.0
     output.withUnsafeBufferPointer { o in

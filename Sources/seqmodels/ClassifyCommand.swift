@@ -118,14 +118,7 @@ struct ClassifyEvalCommand: ParsableCommand {
     @Option(help: "Labelled file to evaluate on.")
     var test: String
 
-    @Option(help: "Column holding the text: header name or 0-based index (XML: child element, or 'text' for the content).")
-    var textColumn: String = "text"
-
-    @Option(help: "Column holding the label (XML: attribute of the record element).")
-    var labelColumn: String = "label"
-
-    @Option(help: "File format: csv, tsv or xml (default: from the file name).")
-    var format: LabelledTextFormat?
+    @OptionGroup var input: LabelledFileOptions
 
     @Flag(help: "Print JSON (keys accuracy, macro_f1, rows, labels, per_label, confusion_matrix).")
     var json = false
@@ -139,8 +132,7 @@ struct ClassifyEvalCommand: ParsableCommand {
     func run() throws {
         try applyThreads(threads)
         let classifier = try loadClassifier(model)
-        let kind = format ?? LabelledTextFormat.guess(from: test)
-        var source = try kind.open(test, columns: LabelledTextColumns(text: textColumn, label: labelColumn))
+        var source = try input.format(of: test).open(test, columns: input.columns)
         let start = Date()
         let report = try classifier.evaluate(&source, batchSize: max(1, batchSize))
         let seconds = Date().timeIntervalSince(start)
@@ -184,14 +176,7 @@ struct ClassifyTrainCommand: ParsableCommand {
     @Option(help: "Model directory to write.")
     var model: String
 
-    @Option(help: "Column holding the text: header name or 0-based index (XML: child element, or 'text' for the content).")
-    var textColumn: String = "text"
-
-    @Option(help: "Column holding the label (XML: attribute of the record element).")
-    var labelColumn: String = "label"
-
-    @Option(help: "File format: csv, tsv or xml (default: from the file name).")
-    var format: LabelledTextFormat?
+    @OptionGroup var input: LabelledFileOptions
 
     @Option(help: "Tokenizer: words (lowercased), cased-words, characters (e.g. Chinese), whitespace (pre-tokenised).")
     var tokenizer: TextPreparation.TokenizerKind = .words
@@ -278,12 +263,12 @@ struct ClassifyTrainCommand: ParsableCommand {
 
     func run() throws {
         let options = try training.trainerOptions(defaults: Self.trainerDefaults)
-        let columns = LabelledTextColumns(text: textColumn, label: labelColumn)
+        let columns = input.columns
         let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
-        var trainRecords = try (format ?? .guess(from: train)).readAll(train, columns: columns)
+        var trainRecords = try input.format(of: train).readAll(train, columns: columns)
         var devRecords: [LabelledText]
         if let dev {
-            devRecords = try (format ?? .guess(from: dev)).readAll(dev, columns: columns)
+            devRecords = try input.format(of: dev).readAll(dev, columns: columns)
         } else {
             guard trainRecords.count >= 2 else { throw ValidationError("\(train) holds fewer than two texts: nothing to hold out") }
             (trainRecords, devRecords) = splitForDevelopment(trainRecords, fraction: devFraction, seed: options.seed)
@@ -310,4 +295,21 @@ struct ClassifyTrainCommand: ParsableCommand {
         let macroF1 = best.devDetails["macro_f1"].map { "  dev macro-F1 " + TrainedClassifier.formatProbability(Float($0)) } ?? ""
         print("model: \(model)  best epoch \(best.epoch)  dev accuracy \(TrainedClassifier.formatProbability(Float(best.devMetric)))\(macroF1)")
     }
+}
+
+/// Where the texts and labels are in a labelled file: shared by `classify train` and `classify eval`.
+struct LabelledFileOptions: ParsableArguments {
+    @Option(help: "Column holding the text: header name or 0-based index (XML: child element, or 'text' for the content).")
+    var textColumn: String = "text"
+
+    @Option(help: "Column holding the label (XML: attribute of the record element).")
+    var labelColumn: String = "label"
+
+    @Option(help: "File format: csv, tsv or xml (default: from the file name).")
+    var format: LabelledTextFormat?
+
+    var columns: LabelledTextColumns { LabelledTextColumns(text: textColumn, label: labelColumn) }
+
+    /// `--format`, or the format the file name implies.
+    func format(of path: String) -> LabelledTextFormat { format ?? .guess(from: path) }
 }

@@ -142,6 +142,25 @@ void sm_lstm_cell_forward(float *gates, const float *c_prev, float *c, float *ta
 }
 
 SM_MULTIVERSION
+void sm_lstm_cell_inference(const float *gates, float *c, float *h, long h_stride, long rows, long hidden) {
+    const long H = hidden;
+    for (long r = 0; r < rows; r++) {
+        const float *restrict gi = gates + r * 4 * H;
+        const float *restrict gf = gi + H;
+        const float *restrict gg = gi + 2 * H;
+        const float *restrict go = gi + 3 * H;
+        float *restrict cr = c + r * H;
+        float *restrict hr = h + r * h_stride;
+        SM_INDEPENDENT_ITERATIONS
+        for (long j = 0; j < H; j++) {
+            float cn = sm_sigmoidf(gf[j]) * cr[j] + sm_sigmoidf(gi[j]) * sm_tanhf(gg[j]);
+            cr[j] = cn;
+            hr[j] = sm_sigmoidf(go[j]) * sm_tanhf(cn);
+        }
+    }
+}
+
+SM_MULTIVERSION
 void sm_lstm_cell_backward(const float *gates, const float *c_prev, const float *tanh_c,
                            const float *dh, float *dc, float *dgates, long rows, long hidden) {
     const long H = hidden;

@@ -1,5 +1,5 @@
 import XCTest
-@testable import SeqModels
+import SeqModels
 
 /// The outcome of comparing an analytic gradient with central finite differences.
 public struct GradientCheckReport: CustomStringConvertible {

@@ -94,11 +94,17 @@ final class LSTMParityTests: XCTestCase {
                              tolerance: tolerance, report: &report, file: file, line: line)
         }
 
-        // Inference path (no cache) and training path (cache, dropout 0) must both match.
-        let (inferenceOutput, inferenceState) = lstm(packed, initialState: initialState)
-        try check("output", padPackedSequence(inferenceOutput, totalLength: T).padded, Self.forwardTolerance)
-        try check("h_n", inferenceState.hidden, Self.forwardTolerance)
-        try check("c_n", inferenceState.cell, Self.forwardTolerance)
+        // Inference path (no cache) and training path (cache, dropout 0) must both match. Inference
+        // runs the directions one after the other with one thread, side by side with two.
+        let threads = BLAS.threadCount
+        defer { BLAS.setThreadCount(threads) }
+        for threadCount in [1, 2] {
+            BLAS.setThreadCount(threadCount)
+            let (inferenceOutput, inferenceState) = lstm(packed, initialState: initialState)
+            try check("output", padPackedSequence(inferenceOutput, totalLength: T).padded, Self.forwardTolerance)
+            try check("h_n", inferenceState.hidden, Self.forwardTolerance)
+            try check("c_n", inferenceState.cell, Self.forwardTolerance)
+        }
 
         var generator = SeededGenerator(seed: 1)
         let (output, finalState, cache) = lstm.forward(packed, initialState: initialState, generator: &generator)

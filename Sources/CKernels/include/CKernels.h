@@ -52,8 +52,29 @@ void sm_lstm_cell_forward(float *gates, const float *c_prev, float *c, float *ta
 void sm_lstm_cell_backward(const float *gates, const float *c_prev, const float *tanh_c,
                            const float *dh, float *dc, float *dgates, long rows, long hidden);
 
+/*
+ * LSTM cell, forward, for inference: nothing is kept for a backward pass.
+ * gates: rows x 4H pre-activations (i,f,g,o), read only.
+ * c: rows x H, the previous cell state on entry, the new one on exit.
+ * h: written with row stride h_stride.
+ */
+void sm_lstm_cell_inference(const float *gates, float *c, float *h, long h_stride, long rows, long hidden);
+
+/*
+ * GEMM against a weight matrix packed once (packed_gemm.c): C (m x n) += A (m x k) . W.
+ * sm_packed_size: floats needed for the packed W.
+ * sm_pack_weights: packs W, given either as an n x k row-major matrix holding its
+ *   transpose (w_is_n_by_k = 1, e.g. the LSTM's weight_hh for h . weight_hh^T) or as
+ *   a k x n row-major matrix (w_is_n_by_k = 0); ldw is the row stride of `w`.
+ * sm_gemm_packed: A row-major with row stride lda; C row-major with row stride ldc;
+ *   adds into C (callers fill C with the bias or zeros first).
+ */
+#define SM_PANEL_WIDTH 16
+long sm_packed_size(long n, long k);
+void sm_pack_weights(const float *w, long ldw, long n, long k, int w_is_n_by_k, float *packed);
+void sm_gemm_packed(long m, long n, long k, const float *a, long lda, const float *packed, float *c, long ldc);
+
 #ifdef __cplusplus
 }
 #endif
-
 #endif

@@ -1,4 +1,5 @@
 import CKernels
+import Dispatch
 
 /// Hidden and cell states of a (possibly stacked, bidirectional) LSTM.
 ///
@@ -144,31 +145,147 @@ public struct LSTM: ParameterContainer, Sendable {
     ///   - initialState: `(h0, c0)`, each `[directions * layers, batch, H]` in the original batch order; zeros when nil.
     /// - Returns: the packed output rows `[N, directions * H]` and the final states `(hN, cN)` in the original
     ///   batch order. For the reverse direction `hN` is its state after the *first* token, as in PyTorch.
+    ///
+    /// Inference keeps nothing for a backward pass: it projects the input a few time steps at a
+    /// time and holds one `[batch, H]` cell state per direction, so memory stays at the output's
+    /// size whatever the batch. With `BLAS.threadCount` ≥ 2 the two directions of a layer run
+    /// on two threads.
     public func callAsFunction(_ input: PackedSequence, initialState: LSTMState? = nil) -> (output: PackedSequence, finalState: LSTMState) {
-        var unused = SeededGenerator(seed: 0)
-        let result = run(input, initialState: initialState, training: false, generator: &unused)
-        return (result.output, result.finalState)
+        checkShapes(input, initialState: initialState)
+        let config = configuration
+        let H = config.hiddenSize, D = config.directionCount, L = config.layerCount
+        let B = input.batchSize, N = input.rowCount
+        let batchSizes = input.batchSizes
+        let offsets = input.stepOffsets
+        let sortedIndices = input.sortedIndices
+        let h0 = initialState.map { Self.sortedState($0.hidden, sortedIndices: sortedIndices) }
+        let c0 = initialState.map { Self.sortedState($0.cell, sortedIndices: sortedIndices) }
+        let hN = FloatBuffer(count: D * L * B * H)
+        let cN = FloatBuffer(count: D * L * B * H)
+        var layerInput = FloatBuffer(input.data)
+        let parallel = D == 2 && BLAS.threadCount >= 2 && N > 1
+        for layer in 0..<L {
+            let inputWidth = layer == 0 ? config.inputSize : D * H
+            let output = FloatBuffer(uninitializedCount: N * D * H)   // each direction writes its H columns of every row
+            let source = layerInput
+            let runDirection: @Sendable (Int) -> Void = { direction in
+                let slice = layer * D + direction
+                Self.inferDirection(cells[slice], reverse: direction == 1, hidden: H,
+                                    input: source.pointer, inputWidth: inputWidth, batchSizes: batchSizes, offsets: offsets,
+                                    h0: h0.map { UnsafePointer($0.pointer + slice * B * H) },
+                                    c0: c0.map { UnsafePointer($0.pointer + slice * B * H) },
+                                    output: output.pointer + direction * H, outputStride: D * H,
+                                    hN: hN.pointer + slice * B * H, cN: cN.pointer + slice * B * H)
+            }
+            if parallel {
+                DispatchQueue.concurrentPerform(iterations: D, execute: runDirection)
+            } else {
+                for direction in 0..<D { runDirection(direction) }
+            }
+            layerInput = output
+        }
+        let finalState = LSTMState(
+            hidden: Self.unsortedState(hN, slices: D * L, batch: B, hidden: H, sortedIndices: sortedIndices),
+            cell: Self.unsortedState(cN, slices: D * L, batch: B, hidden: H, sortedIndices: sortedIndices))
+        return (input.replacingData(layerInput.tensor(shape: [N, D * H])), finalState)
+    }
+
+    /// Packed rows projected at once in inference: enough for an efficient product, few
+    /// enough for the gate block (`rows × 4H` floats) to stay in cache.
+    private static let inferenceRowsPerProjection = 256
+
+    /// One layer in one direction for inference: writes the direction's H columns of every
+    /// output row (`output`, row stride `outputStride`) and its final states (`[B, H]` each,
+    /// sorted order). `h0`/`c0` are this slice's initial states, or nil for zeros.
+    private static func inferDirection(_ cell: Cell, reverse: Bool, hidden H: Int,
+                                       input: UnsafePointer<Float>, inputWidth: Int, batchSizes: [Int], offsets: [Int],
+                                       h0: UnsafePointer<Float>?, c0: UnsafePointer<Float>?,
+                                       output: UnsafeMutablePointer<Float>, outputStride ldOut: Int,
+                                       hN: UnsafeMutablePointer<Float>, cN: UnsafeMutablePointer<Float>) {
+        let T = batchSizes.count
+        guard T > 0 else { return }
+        let B = batchSizes[0], G = 4 * H
+        let inputWeights = PackedWeights(transposeOf: cell.weightIH.value)
+        let recurrentWeights = PackedWeights(transposeOf: cell.weightHH.value)
+        var bias = cell.biasIH.value
+        bias.add(cell.biasHH.value)
+
+        // Steps grouped into chunks of about `inferenceRowsPerProjection` rows (at least one step).
+        var chunks: [Range<Int>] = []
+        var start = 0
+        while start < T {
+            var end = start + 1
+            while end < T && offsets[end + 1] - offsets[start] <= inferenceRowsPerProjection { end += 1 }
+            chunks.append(start..<end)
+            start = end
+        }
+        let largestChunk = chunks.map { offsets[$0.upperBound] - offsets[$0.lowerBound] }.max() ?? 0
+        let gates = FloatBuffer(uninitializedCount: largestChunk * G)
+        let cell = FloatBuffer(count: B * H)   // c of each live sequence, by sorted position
+        if let c0, !reverse { cell.pointer.update(from: c0, count: B * H) }
+
+        bias.withUnsafeBufferPointer { biasBuffer in
+            let b = biasBuffer.baseAddress!
+            for chunk in reverse ? chunks.reversed() : chunks {
+                let firstRow = offsets[chunk.lowerBound], rowCount = offsets[chunk.upperBound] - firstRow
+                for r in 0..<rowCount { (gates.pointer + r * G).update(from: b, count: G) }
+                inputWeights.accumulateProduct(rows: rowCount, a: input + firstRow * inputWidth, lda: inputWidth,
+                                               into: gates.pointer, ldc: G)
+                for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
+                    let rows = batchSizes[t], off = offsets[t]
+                    let stepGates = gates.pointer + (off - firstRow) * G
+                    if !reverse {
+                        if t > 0 {
+                            recurrentWeights.accumulateProduct(rows: rows, a: output + offsets[t - 1] * ldOut, lda: ldOut,
+                                                               into: stepGates, ldc: G)
+                        } else if let h0 {
+                            recurrentWeights.accumulateProduct(rows: rows, a: h0, lda: H, into: stepGates, ldc: G)
+                        }
+                        sm_lstm_cell_inference(stepGates, cell.pointer, output + off * ldOut, ldOut, rows, H)
+                        // Sequences whose last token is at t: record their final state.
+                        let ending = t + 1 < T ? batchSizes[t + 1] : 0
+                        if ending < rows {
+                            copyRows(from: output + (off + ending) * ldOut, stride: ldOut, to: hN + ending * H, stride: H,
+                                     rows: rows - ending, columns: H)
+                            copyRows(from: cell.pointer + ending * H, stride: H, to: cN + ending * H, stride: H,
+                                     rows: rows - ending, columns: H)
+                        }
+                    } else {
+                        // Rows alive at t + 1 continue from there; the others start here from (h0, c0).
+                        let continuing = t + 1 < T ? batchSizes[t + 1] : 0
+                        if continuing > 0 {
+                            recurrentWeights.accumulateProduct(rows: continuing, a: output + offsets[t + 1] * ldOut, lda: ldOut,
+                                                               into: stepGates, ldc: G)
+                        }
+                        if continuing < rows {
+                            let fresh = cell.pointer + continuing * H
+                            if let c0 { fresh.update(from: c0 + continuing * H, count: (rows - continuing) * H) }
+                            else { fresh.update(repeating: 0, count: (rows - continuing) * H) }
+                            if let h0 {
+                                recurrentWeights.accumulateProduct(rows: rows - continuing, a: h0 + continuing * H, lda: H,
+                                                                   into: stepGates + continuing * G, ldc: G)
+                            }
+                        }
+                        sm_lstm_cell_inference(stepGates, cell.pointer, output + off * ldOut, ldOut, rows, H)
+                    }
+                }
+            }
+        }
+        if reverse {
+            // The reverse direction ends at step 0, where every sequence is alive.
+            copyRows(from: output, stride: ldOut, to: hN, stride: H, rows: B, columns: H)
+            cN.update(from: cell.pointer, count: B * H)
+        }
     }
 
     /// Runs the LSTM for training: applies inter-layer dropout (drawing from `generator`) and caches
     /// what `backward` needs. Shapes as in `callAsFunction`.
     public func forward(_ input: PackedSequence, initialState: LSTMState? = nil,
                         generator: inout SeededGenerator) -> (output: PackedSequence, finalState: LSTMState, cache: Cache) {
-        let result = run(input, initialState: initialState, training: true, generator: &generator)
-        return (result.output, result.finalState, result.cache!)
-    }
-
-    private func run(_ input: PackedSequence, initialState: LSTMState?, training: Bool,
-                     generator: inout SeededGenerator) -> (output: PackedSequence, finalState: LSTMState, cache: Cache?) {
+        checkShapes(input, initialState: initialState)
         let config = configuration
         let H = config.hiddenSize, D = config.directionCount, L = config.layerCount
         let B = input.batchSize, N = input.rowCount, T = input.maxLength
-        precondition(input.featureCount == config.inputSize,
-                     "LSTM expects \(config.inputSize) input features, got \(input.featureCount)")
-        if let s = initialState {
-            precondition(s.hidden.shape == [D * L, B, H],
-                         "LSTM initial state must be [\(D * L), \(B), \(H)], got \(s.hidden.shape)")
-        }
         let batchSizes = input.batchSizes
         let offsets = input.stepOffsets
         let sortedIndices = input.sortedIndices
@@ -187,7 +304,7 @@ public struct LSTM: ParameterContainer, Sendable {
         for layer in 0..<L {
             let inputWidth = layer == 0 ? config.inputSize : D * H
             var mask: FloatBuffer? = nil
-            if layer > 0 && training && config.dropout > 0 {
+            if layer > 0 && config.dropout > 0 {
                 let m = FloatBuffer(count: N * inputWidth)
                 let keep = 1 / (1 - config.dropout)
                 for i in 0..<(N * inputWidth) {
@@ -197,10 +314,8 @@ public struct LSTM: ParameterContainer, Sendable {
                 }
                 mask = m
             }
-            if training {
-                layerInputs.append(layerInput)
-                dropoutMasks.append(mask)
-            }
+            layerInputs.append(layerInput)
+            dropoutMasks.append(mask)
             let output = FloatBuffer(uninitializedCount: N * D * H)   // every row of every direction is written
             for direction in 0..<D {
                 let cell = cells[layer * D + direction]
@@ -225,14 +340,13 @@ public struct LSTM: ParameterContainer, Sendable {
                 let outColumn = output.pointer + direction * H
                 let ldOut = D * H
 
-                cell.weightHH.value.withUnsafeBufferPointer { wBuffer in
-                    let w = wBuffer.baseAddress!
+                do {
+                    let recurrentWeights = RepeatedProduct(cell.weightHH.value, transposed: true)
                     func step(_ t: Int, recurrent: Bool) {
                         let rows = batchSizes[t], off = offsets[t]
                         if recurrent {
-                            BLAS.rowsTimesMatrix(m: rows, n: 4 * H, k: H, transposeB: true,
-                                                 a: hPrev.pointer + off * H, lda: H, b: w, ldb: H,
-                                                 beta: 1, c: gates.pointer + off * 4 * H, ldc: 4 * H)
+                            recurrentWeights.accumulateProduct(rows: rows, a: hPrev.pointer + off * H, lda: H,
+                                                               into: gates.pointer + off * 4 * H, ldc: 4 * H)
                         }
                         sm_lstm_cell_forward(gates.pointer + off * 4 * H, cPrev.pointer + off * H,
                                              cAll.pointer + off * H, tanhC.pointer + off * H,
@@ -284,9 +398,7 @@ public struct LSTM: ParameterContainer, Sendable {
                         }
                     }
                 }
-                if training {
-                    gatesCache.append(gates); hPrevCache.append(hPrev); cPrevCache.append(cPrev); tanhCache.append(tanhC)
-                }
+                gatesCache.append(gates); hPrevCache.append(hPrev); cPrevCache.append(cPrev); tanhCache.append(tanhC)
             }
             layerInput = output
         }
@@ -295,10 +407,21 @@ public struct LSTM: ParameterContainer, Sendable {
             hidden: Self.unsortedState(hN, slices: D * L, batch: B, hidden: H, sortedIndices: sortedIndices),
             cell: Self.unsortedState(cN, slices: D * L, batch: B, hidden: H, sortedIndices: sortedIndices))
         let output = input.replacingData(layerInput.tensor(shape: [N, D * H]))
-        let cache = training ? Cache(batchSizes: batchSizes, sortedIndices: sortedIndices, rowCount: N,
-                                     layerInputs: layerInputs, dropoutMasks: dropoutMasks, gates: gatesCache,
-                                     previousHidden: hPrevCache, previousCell: cPrevCache, tanhCell: tanhCache) : nil
+        let cache = Cache(batchSizes: batchSizes, sortedIndices: sortedIndices, rowCount: N,
+                          layerInputs: layerInputs, dropoutMasks: dropoutMasks, gates: gatesCache,
+                          previousHidden: hPrevCache, previousCell: cPrevCache, tanhCell: tanhCache)
         return (output, finalState, cache)
+    }
+
+    /// Preconditions shared by inference and training: input width and initial-state shapes.
+    private func checkShapes(_ input: PackedSequence, initialState: LSTMState?) {
+        let config = configuration
+        precondition(input.featureCount == config.inputSize,
+                     "LSTM expects \(config.inputSize) input features, got \(input.featureCount)")
+        if let s = initialState {
+            let expected = [config.directionCount * config.layerCount, input.batchSize, config.hiddenSize]
+            precondition(s.hidden.shape == expected, "LSTM initial state must be \(expected), got \(s.hidden.shape)")
+        }
     }
 
     // MARK: - Backward
@@ -346,8 +469,9 @@ public struct LSTM: ParameterContainer, Sendable {
                 let dhNBlock = dhN.map { $0.pointer + slice * B * H }
                 let dcNBlock = dcN.map { $0.pointer + slice * B * H }
 
-                cells[slice].weightHH.value.withUnsafeBufferPointer { wBuffer in
-                    let w = wBuffer.baseAddress!
+                do {
+                    // dh_prev = dgates · W_hh ([rows, 4H] · [4H, H]).
+                    let recurrentWeights = RepeatedProduct(cells[slice].weightHH.value, transposed: false)
                     if direction == 0 {
                         for t in stride(from: T - 1, through: 0, by: -1) {
                             let rows = batchSizes[t], off = offsets[t]
@@ -365,13 +489,12 @@ public struct LSTM: ParameterContainer, Sendable {
                                                   dh.pointer + off * H, dc.pointer, dgates.pointer + off * 4 * H, rows, H)
                             if t > 0 {
                                 // dh of step t-1 (its first `rows` rows) += dgates_t W_hh.
-                                BLAS.rowsTimesMatrix(m: rows, n: H, k: 4 * H, transposeB: false,
-                                          a: dgates.pointer + off * 4 * H, lda: 4 * H, b: w, ldb: H,
-                                          beta: 1, c: dh.pointer + offsets[t - 1] * H, ldc: H)
+                                recurrentWeights.accumulateProduct(rows: rows, a: dgates.pointer + off * 4 * H, lda: 4 * H,
+                                                                   into: dh.pointer + offsets[t - 1] * H, ldc: H)
                             } else {
-                                BLAS.rowsTimesMatrix(m: rows, n: H, k: 4 * H, transposeB: false,
-                                          a: dgates.pointer, lda: 4 * H, b: w, ldb: H,
-                                          beta: 0, c: dh0.pointer + slice * B * H, ldc: H)
+                                // dh0's rows are still zero: each slice is written once.
+                                recurrentWeights.accumulateProduct(rows: rows, a: dgates.pointer, lda: 4 * H,
+                                                                   into: dh0.pointer + slice * B * H, ldc: H)
                                 copyRows(from: dc.pointer, stride: H, to: dc0.pointer + slice * B * H, stride: H, rows: rows, columns: H)
                             }
                         }
@@ -387,9 +510,9 @@ public struct LSTM: ParameterContainer, Sendable {
                                                   dh.pointer + off * H, dc.pointer, dgates.pointer + off * 4 * H, rows, H)
                             // Gradient w.r.t. this step's h_prev: rows that continued from t+1 pass it there,
                             // rows that started here pass it (and dc) to the initial state.
-                            BLAS.rowsTimesMatrix(m: rows, n: H, k: 4 * H, transposeB: false,
-                                      a: dgates.pointer + off * 4 * H, lda: 4 * H, b: w, ldb: H,
-                                      beta: 0, c: scratch.pointer, ldc: H)
+                            scratch.pointer.update(repeating: 0, count: rows * H)
+                            recurrentWeights.accumulateProduct(rows: rows, a: dgates.pointer + off * 4 * H, lda: 4 * H,
+                                                               into: scratch.pointer, ldc: H)
                             let continuing = t + 1 < T ? batchSizes[t + 1] : 0
                             if continuing > 0 {
                                 addRows(from: scratch.pointer, stride: H, to: dh.pointer + offsets[t + 1] * H, stride: H, rows: continuing, columns: H)

@@ -144,7 +144,8 @@ struct GenerateAcrosticCommand: ParsableCommand {
         abstract: "Write acrostic poems: each line starts with one of the head characters.",
         discussion: """
         Every line has exactly --line-length characters and ends with ， or 。 alternately (the last with 。); \
-        the format holds by construction. Lines are printed one per line.
+        the format holds by construction. Lines are printed one per line, poems separated by a blank line; \
+        with --json, one JSON array of poems ({"head", "lines", "poem"}).
         Example:
           seqmodels generate acrostic --model runs/poems --head 春花秋月 --line-length 5 --temperature 0.8 --seed 3
         """
@@ -161,6 +162,9 @@ struct GenerateAcrosticCommand: ParsableCommand {
 
     @OptionGroup var sampling: SamplingFlags
 
+    @Flag(help: "Print the poems as one JSON array of objects with head, lines and poem.")
+    var json = false
+
     func validate() throws {
         if lineLength != 5 && lineLength != 7 { throw ValidationError("--line-length must be 5 or 7, got \(lineLength)") }
         if head.isEmpty { throw ValidationError("--head needs at least one character") }
@@ -170,6 +174,7 @@ struct GenerateAcrosticCommand: ParsableCommand {
         BLAS.setThreadCount(sampling.threads)
         let generatorModel = try loadModel(model)
         var generator = sampling.makeGenerator()
+        var poems: [AcrosticPoem] = []
         for index in 0..<sampling.count {
             let poem: (poem: String, lines: [String])
             do {
@@ -177,9 +182,25 @@ struct GenerateAcrosticCommand: ParsableCommand {
             } catch let error as TaskError {
                 throw GenerateCommandError(error.description)
             }
-            if index > 0 { print() }
-            print(poem.lines.joined(separator: "\n"))
+            if json {
+                poems.append(AcrosticPoem(head: head, lines: poem.lines, poem: poem.poem))
+            } else {
+                if index > 0 { print() }
+                print(poem.lines.joined(separator: "\n"))
+            }
         }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(poems), as: UTF8.self))
+        }
+    }
+
+    /// One poem of the `--json` output.
+    struct AcrosticPoem: Codable {
+        var head: String
+        var lines: [String]
+        var poem: String
     }
 }
 
@@ -233,8 +254,11 @@ struct GenerateTrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a character- or word-level LSTM language model on a text.",
         discussion: """
-        --records stream: the text is one stream cut into chunks of --seq-length tokens (truncated BPTT, \
-        each chunk from a zero state); the last --validation-fraction is held out. --records lines: one record \
+        --records stream: the text is one stream cut into chunks of --seq-length tokens for truncated BPTT; \
+        the last --validation-fraction is held out. --sampling consecutive (the default, as char-rnn) cuts the \
+        stream into --batch-size lanes and carries the LSTM state from each batch to the next (gradients cut, \
+        state reset every epoch); --sampling random starts every chunk from a zero state and shuffles the \
+        chunks. --records lines: one record \
         per line (a poem a line) framed by <bos> and <eos>; the last lines are held out. After each epoch a \
         sample is printed; the best model by validation loss is kept in --model.
         Defaults (2×256 LSTM, 64-wide embeddings, chunks of 100, dropout 0.1, Adam 2e-3, batch 32, clip 5, \
@@ -271,8 +295,11 @@ struct GenerateTrainCommand: ParsableCommand {
     @Option(help: "Tokens per training chunk (stream mode).")
     var seqLength: Int = 100
 
-    @Option(help: "Tokens between chunk starts (default: --seq-length, no overlap).")
+    @Option(help: "Tokens between chunk starts (default: --seq-length, no overlap; other values need --sampling random).")
     var chunkStride: Int?
+
+    @Option(help: "Stream batching: consecutive (state carried between batches) or random (fresh state, shuffled chunks). Default: consecutive.")
+    var sampling: StreamSampling?
 
     @Option(help: "Share of the text held out for validation.")
     var validationFraction: Double = 0.1
@@ -287,10 +314,14 @@ struct GenerateTrainCommand: ParsableCommand {
 
     var recipe: GeneratorRecipe {
         GeneratorRecipe(level: level, records: records, embeddingSize: embeddingSize, hiddenSize: hiddenSize, layerCount: layers,
-                        dropout: dropout, sequenceLength: seqLength, stride: chunkStride, validationFraction: validationFraction)
+                        dropout: dropout, sequenceLength: seqLength, stride: chunkStride, sampling: sampling ?? .consecutive,
+                        validationFraction: validationFraction)
     }
 
     func validate() throws {
+        if sampling != nil && records == .lines {
+            throw ValidationError("--sampling applies to --records stream only (lines are trained one record at a time)")
+        }
         do { try recipe.validate() } catch { throw ValidationError(String(describing: error)) }
         if sampleLength < 0 { throw ValidationError("--sample-length must be 0 or more, got \(sampleLength)") }
     }
@@ -315,3 +346,4 @@ struct GenerateTrainCommand: ParsableCommand {
 
 extension TokenLevel: ExpressibleByArgument {}
 extension RecordMode: ExpressibleByArgument {}
+extension StreamSampling: ExpressibleByArgument {}

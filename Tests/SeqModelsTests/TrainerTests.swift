@@ -452,3 +452,120 @@ private final class ClassCounter: NSObject, XMLParserDelegate {
         if let name = attributeDict["class"] { counts[name, default: 0] += 1 }
     }
 }
+
+/// A softmax classifier whose batches carry a state: each batch's inputs are scaled by
+/// `1 + tanh(previous batch loss) / 2`, so the weights depend on what is carried and on
+/// its reset at every epoch. Its batches are fixed (`order`), as consecutive BPTT's lanes.
+private struct CarryingClassifier: TrainableModel {
+    typealias Example = TinyClassifier.Example
+
+    final class Log {
+        var batches: [[Int]] = []
+        var epochsBegun = 0
+        /// Training batches run so far (drives the fake clock).
+        var batchesRun = 0
+    }
+
+    var linear: Linear
+    let order: [[Int]]
+    /// Example index by its first feature (distinct Gaussian draws).
+    let indexOfFirstFeature: [Float: Int]
+    let log: Log
+    var carried: Float?
+
+    init(examples: [Example], order: [[Int]], seed: UInt64, log: Log) {
+        var generator = SeededGenerator(seed: seed)
+        linear = Linear(inputSize: 6, outputSize: 3, generator: &generator)
+        self.order = order
+        indexOfFirstFeature = Dictionary(uniqueKeysWithValues: examples.enumerated().map { ($0.element.features[0], $0.offset) })
+        self.log = log
+    }
+
+    mutating func visitParameters(prefix: String, _ visit: (String, inout Parameter) throws -> Void) rethrows {
+        try linear.visitParameters(prefix: prefix + "linear.", visit)
+    }
+
+    func length(of example: Example) -> Int { example.length }
+
+    func trainingBatches(of examples: [Example], batchSize: Int, generator: inout SeededGenerator) -> [[Int]]? { order }
+
+    mutating func beginEpoch() {
+        carried = nil
+        log.epochsBegun += 1
+    }
+
+    mutating func accumulateGradients(on batch: [Example], generator: inout SeededGenerator) -> BatchLoss {
+        let scale = 1 + Foundation.tanh(carried ?? 0) / 2
+        let x = Tensor(shape: [batch.count, 6], scalars: batch.flatMap { $0.features.map { $0 * scale } })
+        let (loss, gradient) = CrossEntropyLoss()(logits: linear.forward(x), targets: batch.map(\.label))
+        _ = linear.backward(input: x, outputGradient: gradient)
+        carried = Float(loss)
+        log.batches.append(batch.map { indexOfFirstFeature[$0.features[0]]! })
+        log.batchesRun += 1
+        return BatchLoss(sum: loss * Double(batch.count), count: batch.count)
+    }
+
+    func evaluate(on examples: [Example]) -> Evaluation {
+        let x = Tensor(shape: [examples.count, 6], scalars: examples.flatMap(\.features))
+        let (loss, _) = CrossEntropyLoss()(logits: linear.forward(x), targets: examples.map(\.label))
+        return Evaluation(metricName: "loss", metric: loss, higherIsBetter: false)
+    }
+}
+
+extension TrainerTests {
+    /// Batches of 10 examples in reverse index order (the last one holds 6).
+    private var reverseOrder: [[Int]] {
+        let indices = Array(train.indices.reversed())
+        return stride(from: 0, to: indices.count, by: 10).map { Array(indices[$0..<min($0 + 10, indices.count)]) }
+    }
+
+    private func carrying(seed: UInt64 = 5, log: CarryingClassifier.Log = .init()) -> CarryingClassifier {
+        CarryingClassifier(examples: train, order: reverseOrder, seed: seed, log: log)
+    }
+
+    private func saveCarrying(_ model: CarryingClassifier, _ directory: URL) throws {
+        try Checkpoint.save(model, config: ["kind": "carrying"], to: directory)
+    }
+
+    private func bitPatterns(_ model: CarryingClassifier) -> [[UInt32]] {
+        model.namedParameters().map { $0.value.scalars.map(\.bitPattern) }
+    }
+
+    func testAModelsOwnBatchesAreTrainedInItsOrderEveryEpochAfterItBegins() throws {
+        let log = CarryingClassifier.Log()
+        var model = carrying(log: log)
+        let summary = try Trainer(options: options(epochs: 2)).fit(&model, train: train, dev: dev, in: temporaryDirectory(),
+                                                                  save: saveCarrying)
+        XCTAssertEqual(log.batches, reverseOrder + reverseOrder)
+        XCTAssertEqual(log.epochsBegun, 2)
+        XCTAssertEqual(summary.history.map(\.batches), [10, 10])
+        XCTAssertEqual(summary.history.map(\.tokens), [train.reduce(0) { $0 + $1.length }, train.reduce(0) { $0 + $1.length }])
+    }
+
+    func testCarriedStateIsResetEachEpochSoACutRunResumesToTheSameWeights() throws {
+        var options = self.options(epochs: 4)
+        options.schedule = .step(stepSize: 1, gamma: 0.7)
+        var straight = carrying()
+        let straightDirectory = temporaryDirectory()
+        let straightSummary = try Trainer(options: options).fit(&straight, train: train, dev: dev, in: straightDirectory,
+                                                                save: saveCarrying)
+
+        // Cut in the middle of epoch 3 (10 batches an epoch), then resumed.
+        let log = CarryingClassifier.Log()
+        var cut = carrying(log: log)
+        var limited = options
+        limited.timeLimit = 24.5
+        let directory = temporaryDirectory()
+        let cutSummary = try Trainer(options: limited, clock: { Double(log.batchesRun) })
+            .fit(&cut, train: train, dev: dev, in: directory, save: saveCarrying)
+        XCTAssertEqual(cutSummary.epochsCompleted, 2)
+        XCTAssertEqual(cutSummary.history.last?.batches, 5)
+
+        var resumed = carrying(seed: 77)
+        let summary = try Trainer(options: options).fit(&resumed, train: train, dev: dev, in: directory, resume: true,
+                                                        save: saveCarrying)
+        XCTAssertEqual(summary.history.map(\.trainLoss), straightSummary.history.map(\.trainLoss))
+        XCTAssertEqual(bitPatterns(resumed), bitPatterns(straight))
+        XCTAssertEqual(try lastWeights(directory, epoch: 4), try lastWeights(straightDirectory, epoch: 4))
+    }
+}

@@ -58,4 +58,67 @@ final class GeneratorAcrosticTests: XCTestCase {
             XCTAssertTrue(String(describing: error).contains("no '，'"), "\(error)")
         }
     }
+
+    /// The problems of `poem` as an acrostic on `heads` with `length` characters a line,
+    /// checked from the text alone (not with the decoder's masks); empty when it is valid.
+    static func problems(poem: String, lines: [String], heads: String, length: Int) -> [String] {
+        var problems: [String] = []
+        if poem != lines.joined() { problems.append("the poem is not its lines joined") }
+        for special in ["<unk>", "<bos>", "<eos>", "<pad>"] where poem.contains(special) { problems.append("contains \(special)") }
+        if lines.count != heads.count { problems.append("\(lines.count) lines for \(heads.count) heads") }
+        for (index, (line, head)) in zip(lines, heads).enumerated() {
+            let characters = Array(line)
+            let mark: Character = index == heads.count - 1 || index % 2 == 1 ? "。" : "，"
+            guard characters.last == mark else { problems.append("line \(index + 1) '\(line)' does not end with \(mark)"); continue }
+            let body = characters.dropLast()
+            if body.count != length { problems.append("line \(index + 1) '\(line)' has \(body.count) characters before \(mark)") }
+            if body.first != head { problems.append("line \(index + 1) '\(line)' does not begin with \(head)") }
+            if !body.allSatisfy({ $0.isLetter && !$0.isPunctuation && !$0.isWhitespace }) {
+                problems.append("line \(index + 1) '\(line)' holds something other than poem characters")
+            }
+        }
+        return problems
+    }
+
+    /// 100 random 4-character heads drawn (seeded) from the CJK characters of the poem model's
+    /// vocabulary, each decoded at full temperature (which wanders furthest from the training
+    /// text: the hardest case for the format); returns the invalid poems with their problems.
+    private func invalidPoemsForOneHundredRandomHeads(lineLength: Int) throws -> [String] {
+        let model = try GeneratorTestSupport.poemModel()
+        let cjk = model.vocabulary.tokens.dropFirst(model.vocabulary.specials.count).filter {
+            $0.count == 1 && $0.unicodeScalars.count == 1 && $0.unicodeScalars.first!.properties.isIdeographic
+        }
+        XCTAssertGreaterThan(cjk.count, 200, "poems.txt should give hundreds of distinct characters")
+        var draw = SeededGenerator(seed: 2024)
+        let headSets = (0..<100).map { _ in String((0..<4).map { _ in Character(cjk[draw.nextInt(below: cjk.count)]) }) }
+        XCTAssertEqual(Set(headSets).count, 100, "100 different head sets")
+        var generator = SeededGenerator(seed: 17 + UInt64(lineLength))
+        var invalid: [String] = []
+        for heads in headSets {
+            let (poem, lines) = try model.acrostic(heads: heads, lineLength: lineLength, options: SamplingOptions(temperature: 1),
+                                                   generator: &generator)
+            let problems = Self.problems(poem: poem, lines: lines, heads: heads, length: lineLength)
+            if !problems.isEmpty { invalid.append("\(heads): \(poem): \(problems.joined(separator: "; "))") }
+        }
+        return invalid
+    }
+
+    func testOneHundredRandomVocabularyHeadsGiveValidFiveCharacterPoems() throws {
+        let invalid = try invalidPoemsForOneHundredRandomHeads(lineLength: 5)
+        XCTAssertEqual(invalid, [], "valid: \(100 - invalid.count) of 100")
+    }
+
+    func testOneHundredRandomVocabularyHeadsGiveValidSevenCharacterPoems() throws {
+        let invalid = try invalidPoemsForOneHundredRandomHeads(lineLength: 7)
+        XCTAssertEqual(invalid, [], "valid: \(100 - invalid.count) of 100")
+    }
+
+    func testTheValidityCheckCatchesBrokenPoems() {
+        let good = ["春风吹柳岸，", "花开满山谷。"]
+        XCTAssertEqual(Self.problems(poem: good.joined(), lines: good, heads: "春花", length: 5), [])
+        XCTAssertEqual(Self.problems(poem: "春风吹柳，花开满山谷。", lines: ["春风吹柳，", "花开满山谷。"], heads: "春花", length: 5).count, 1)
+        XCTAssertEqual(Self.problems(poem: "春风吹柳岸。花开满山谷。", lines: ["春风吹柳岸。", "花开满山谷。"], heads: "春花", length: 5).count, 1)
+        XCTAssertEqual(Self.problems(poem: "秋风吹柳岸，花开满山谷。", lines: ["秋风吹柳岸，", "花开满山谷。"], heads: "春花", length: 5).count, 1)
+        XCTAssertFalse(Self.problems(poem: "春<unk>柳岸，花开满山谷。", lines: ["春<unk>柳岸，", "花开满山谷。"], heads: "春花", length: 5).isEmpty)
+    }
 }

@@ -46,6 +46,11 @@ public struct Evaluation: Equatable, Sendable {
 /// schedules, evaluation, checkpoints, early stopping, time limits, resume and progress;
 /// the model owns what a batch means: `accumulateGradients` runs forward and backward on
 /// one batch, adding into the parameters' gradients (the loop zeroes them between steps).
+///
+/// A model whose batches must come in a fixed order (truncated BPTT over a stream with the
+/// LSTM state carried from batch to batch) implements `trainingBatches(of:batchSize:generator:)`
+/// and `beginEpoch()`; the defaults keep the loop's length-bucketed, shuffled batches and
+/// carry nothing between batches.
 public protocol TrainableModel: ParameterContainer {
     /// One training example: a tagged sentence, a labelled review, a text chunk.
     associatedtype Example
@@ -61,4 +66,27 @@ public protocol TrainableModel: ParameterContainer {
 
     /// Evaluates in inference mode (no dropout) on `examples`.
     func evaluate(on examples: [Example]) -> Evaluation
+
+    /// The batches of one training epoch as indices into `examples`, in the order they are to
+    /// be trained, or `nil` for the loop's own length-bucketed, shuffled batches
+    /// (`LengthBucketBatcher` with `TrainerOptions.batchSize` and `maxBatchTokens`).
+    ///
+    /// Called once at the start of every epoch, after `beginEpoch()`. Any randomness must
+    /// be drawn from `generator` (the loop's, saved for resuming), so that a resumed run
+    /// reproduces the same batches. Every index should appear in exactly one batch; no
+    /// batch may be empty. The default returns `nil` without drawing anything.
+    func trainingBatches(of examples: [Example], batchSize: Int, generator: inout SeededGenerator) -> [[Int]]?
+
+    /// Called by the loop at the start of every training epoch (also the first one after a
+    /// resume): drop whatever the model carries from batch to batch, such as an LSTM state,
+    /// so that every epoch, resumed or not, starts alike. The default does nothing.
+    mutating func beginEpoch()
+}
+
+extension TrainableModel {
+    /// The loop's own batches (length buckets, shuffled).
+    public func trainingBatches(of examples: [Example], batchSize: Int, generator: inout SeededGenerator) -> [[Int]]? { nil }
+
+    /// Nothing to reset.
+    public mutating func beginEpoch() {}
 }

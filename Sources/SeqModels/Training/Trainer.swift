@@ -3,8 +3,10 @@ import Foundation
 /// The training loop shared by every task head.
 ///
 /// `fit` trains a `TrainableModel` epoch by epoch:
-/// 1. the training examples are cut into length-bucketed batches (`LengthBucketBatcher`,
-///    a new seeded order every epoch);
+/// 1. the model's `beginEpoch()` is called, then the training examples are cut into
+///    length-bucketed batches (`LengthBucketBatcher`, a new seeded order every epoch), unless
+///    the model fixes the epoch's batches itself (`TrainableModel.trainingBatches`, e.g. the
+///    lanes of consecutive truncated BPTT);
 /// 2. per batch: zero the gradients, `accumulateGradients`, clip by global norm, one
 ///    optimizer step; a NaN or infinite loss or gradient norm stops the run with
 ///    `TrainingError.nonFiniteLoss` (the best checkpoint saved so far stays as it is);

@@ -99,7 +99,9 @@ struct TrainingRun<Model: TrainableModel> {
             let epoch = epochsCompleted + 1
             let epochStart = trainer.clock()
             optimizer.learningRate = learningRate
-            let batches = batcher.batches(using: &generator)
+            model.beginEpoch()
+            let batches = model.trainingBatches(of: train, batchSize: options.batchSize, generator: &generator)
+                .map { Self.checked($0, exampleCount: train.count) } ?? batcher.batches(using: &generator)
             var lossSum = 0.0, lossCount = 0, tokens = 0, done = 0
             var timeIsUp = false
             for batchIndices in batches {
@@ -175,6 +177,18 @@ struct TrainingRun<Model: TrainableModel> {
         try restoreBest(into: &model)
         return TrainingSummary(stopReason: stopReason, epochsCompleted: epochsCompleted, best: best, history: history,
                                seconds: trainer.clock() - startTime)
+    }
+
+    /// `batches` from a model's `trainingBatches`, after checking that they are usable
+    /// (a programmer error otherwise: the model built them).
+    private static func checked(_ batches: [[Int]], exampleCount: Int) -> [[Int]] {
+        precondition(!batches.isEmpty, "A model's training batches must not be empty")
+        for batch in batches {
+            precondition(!batch.isEmpty, "A model's training batch must hold at least one example")
+            precondition(batch.allSatisfy { $0 >= 0 && $0 < exampleCount },
+                         "A model's training batch names an example outside 0..<\(exampleCount): \(batch)")
+        }
+        return batches
     }
 
     /// Whether `evaluation` beats the best so far. The first epoch always does (so a

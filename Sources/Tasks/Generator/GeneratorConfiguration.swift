@@ -32,9 +32,22 @@ public enum RecordMode: String, Codable, Sendable, CaseIterable {
     /// generation starts after `<bos>` and stops at `<eos>`.
     case lines
     /// The whole text as one token stream, cut into chunks of `sequenceLength` tokens for
-    /// truncated back-propagation through time; each chunk starts from a zero state
-    /// (char-rnn's "random" scheme). Evaluation carries the state across a whole stream.
+    /// truncated back-propagation through time, in one of the `StreamSampling` schemes.
+    /// Evaluation carries the state across a whole stream.
     case stream
+}
+
+/// How the chunks of a `stream` are batched for truncated back-propagation through time.
+public enum StreamSampling: String, Codable, Sendable, CaseIterable {
+    /// char-rnn's and PyTorch `word_language_model`'s scheme: the stream is cut into
+    /// `batchSize` contiguous lanes; batch k holds chunk k of every lane, in lane order, and
+    /// the LSTM state `(h, c)` at the end of batch k starts batch k+1 (values only: no
+    /// gradient flows between batches). The state is reset at the start of every epoch and
+    /// the batch order is the same every epoch.
+    case consecutive
+    /// Every chunk starts from a zero state; chunks are batched and shuffled afresh every
+    /// epoch by the training loop.
+    case random
 }
 
 /// The shape of a `LanguageModel` and how its text is tokenised, saved as `config.json`.

@@ -3,10 +3,14 @@ import SeqModels
 /// A training text turned into a vocabulary and examples for a `LanguageModel`.
 ///
 /// `stream` mode: the text is one token stream; the last `validationFraction` of it is held
-/// out, the rest cut into chunks of `sequenceLength + 1` tokens starting every `stride`
-/// tokens (`stride == sequenceLength`: consecutive, non-overlapping chunks, as char-rnn;
-/// smaller: overlapping chunks, more starting points for short texts). The held-out part
-/// is split into `validationLanes` consecutive pieces so that evaluation runs as a batch.
+/// out. With `random` sampling the rest is cut into chunks of `sequenceLength + 1` tokens
+/// starting every `stride` tokens (`stride == sequenceLength`: non-overlapping chunks;
+/// smaller: overlapping chunks, more starting points for short texts), which the training
+/// loop batches and shuffles. With `consecutive` sampling it is cut into `lanes` contiguous
+/// lanes (as PyTorch's `batchify`, but keeping every token), each cut into chunks of
+/// `sequenceLength`; `trainingBatches` then lists batch k = chunk k of every lane, in lane
+/// order. The held-out part is split into `validationLanes` consecutive pieces so that
+/// evaluation runs as a batch.
 ///
 /// `lines` mode: every non-empty line is a record `<bos> tokens <eos>`; the last
 /// `validationFraction` of the records are held out.
@@ -14,6 +18,10 @@ public struct GeneratorData: Sendable {
     public var vocabulary: Vocabulary
     public var training: [TokenSequence]
     public var validation: [TokenSequence]
+    /// With `consecutive` sampling: the batches of an epoch, in order, as indices into
+    /// `training` (batch k holds chunk k of every lane that still has one, in lane order);
+    /// `nil` otherwise (the training loop makes its own batches).
+    public var trainingBatches: [[Int]]?
 
     /// Splits the text into records of tokens: one per non-empty line (`lines`) or one in all (`stream`).
     public static func records(of text: String, level: TokenLevel, mode: RecordMode) -> [[String]] {
@@ -29,13 +37,24 @@ public struct GeneratorData: Sendable {
     }
 
     /// Prepares `text` for training.
+    ///
+    /// - Parameters:
+    ///   - sampling: how `stream` chunks are laid out (ignored in `lines` mode).
+    ///   - lanes: the number of lanes of `consecutive` sampling: the training batch size.
     /// - Throws: `TaskError` when the text is too short for a training example, or the
-    ///   options are out of range.
+    ///   options are out of range (a `stride` other than `sequenceLength` with `consecutive`
+    ///   sampling among them: lanes cannot overlap).
     public init(text: String, level: TokenLevel, mode: RecordMode, sequenceLength: Int, stride: Int? = nil,
+                sampling: StreamSampling = .random, lanes: Int = 32,
                 validationFraction: Double = 0.1, validationLanes: Int = 16) throws {
         guard sequenceLength >= 1 else { throw TaskError("the sequence length must be at least 1, got \(sequenceLength)") }
         let step = stride ?? sequenceLength
         guard step >= 1 else { throw TaskError("the chunk stride must be at least 1, got \(step)") }
+        guard lanes >= 1 else { throw TaskError("consecutive sampling needs at least 1 lane (the batch size), got \(lanes)") }
+        if mode == .stream && sampling == .consecutive && step != sequenceLength {
+            throw TaskError("a chunk stride (\(step)) other than the sequence length (\(sequenceLength)) needs random sampling: "
+                            + "consecutive sampling cuts the stream into contiguous lanes without overlap")
+        }
         guard validationFraction >= 0 && validationFraction < 1 else {
             throw TaskError("the validation fraction must be in [0, 1), got \(validationFraction)")
         }
@@ -51,7 +70,14 @@ public struct GeneratorData: Sendable {
             let vocabulary = Vocabulary(counting: [trainingTokens])
             self.vocabulary = vocabulary
             let trainingIDs = trainingTokens.map { vocabulary.id(of: $0)! }
-            training = Self.chunks(trainingIDs, length: sequenceLength, stride: step)
+            switch sampling {
+            case .random:
+                training = Self.chunks(trainingIDs, length: sequenceLength, stride: step)
+            case .consecutive:
+                let layout = Self.laneChunks(trainingIDs, lanes: lanes, length: sequenceLength)
+                training = layout.chunks
+                trainingBatches = layout.batches
+            }
             let validationIDs = tokens[(tokens.count - validationCount)...].map { vocabulary.id(of: $0)! }
             validation = Self.lanes(validationIDs, count: validationLanes)
         case .lines:
@@ -85,6 +111,39 @@ public struct GeneratorData: Sendable {
             start += stride
         }
         return result
+    }
+
+    /// The chunks of consecutive truncated BPTT: the stream's predictions (token t → t+1) cut
+    /// into `min(lanes, ids.count - 1)` contiguous lanes, the first ones one prediction longer
+    /// when they do not divide evenly (so lane lengths never increase with the lane index),
+    /// and every lane into chunks of `length` predictions (its last chunk may be shorter).
+    ///
+    /// - Returns: the chunks in training order (batch 0's lanes in order, then batch 1's, …)
+    ///   and the batches as indices into them: batch k holds chunk k of every lane that has
+    ///   one, which is always a prefix of the lanes of batch k-1. Every prediction of the
+    ///   stream appears exactly once.
+    public static func laneChunks(_ ids: [Int], lanes: Int, length: Int) -> (chunks: [TokenSequence], batches: [[Int]]) {
+        precondition(lanes >= 1 && length >= 1, "Lanes and chunk length must be positive, got \(lanes) and \(length)")
+        let predictions = ids.count - 1
+        guard predictions >= 1 else { return ([], []) }
+        let laneCount = min(lanes, predictions)
+        let base = predictions / laneCount, extra = predictions % laneCount
+        let starts = (0..<laneCount).map { $0 * base + min($0, extra) }
+        let sizes = (0..<laneCount).map { base + ($0 < extra ? 1 : 0) }
+        var chunks: [TokenSequence] = []
+        var batches: [[Int]] = []
+        var offset = 0
+        while offset < sizes[0] {
+            var batch: [Int] = []
+            for lane in 0..<laneCount where offset < sizes[lane] {
+                let from = starts[lane] + offset, to = starts[lane] + min(offset + length, sizes[lane])
+                batch.append(chunks.count)
+                chunks.append(TokenSequence(inputs: Array(ids[from..<to]), targets: Array(ids[(from + 1)...to])))
+            }
+            batches.append(batch)
+            offset += length
+        }
+        return (chunks, batches)
     }
 
     /// A stream cut into at most `count` consecutive pieces, each predicting its next tokens

@@ -32,8 +32,9 @@ public struct TokenSequence: Equatable, Sendable {
 /// `word_language_model` example (`embedding.`, `lstm.`, `decoder.`), so the safetensors
 /// checkpoint loads into the same-shaped PyTorch module (`Tools/bench_generator_pytorch.py`).
 ///
-/// Each training example starts from a zero state (truncated BPTT with fresh state per
-/// chunk); evaluation runs whole sequences, however long, in windows carrying the state.
+/// A training batch starts from a zero state, or from a given one (consecutive truncated
+/// BPTT: `accumulateGradients(on:initialState:generator:)`, gradients cut at the batch
+/// boundary); evaluation runs whole sequences, however long, in windows carrying the state.
 public struct LanguageModel: TrainableModel, Sendable {
     public typealias Example = TokenSequence
 
@@ -75,13 +76,32 @@ public struct LanguageModel: TrainableModel, Sendable {
     /// the mean cross-entropy over the batch's tokens into the parameters' gradients.
     public mutating func accumulateGradients(on batch: [TokenSequence], generator: inout SeededGenerator) -> BatchLoss {
         guard !batch.isEmpty else { return BatchLoss(sum: 0, count: 0) }
+        return accumulateGradients(on: batch, initialState: nil, generator: &generator).loss
+    }
+
+    /// Forward and backward on `batch` starting from `initialState` (zeros when `nil`): adds
+    /// the gradient of the mean cross-entropy over the batch's tokens into the parameters'
+    /// gradients and returns the loss and the LSTM state after each sequence's last token.
+    ///
+    /// The initial state is a constant here (truncated BPTT: no gradient flows into it), so
+    /// the state of one batch can start the next one (consecutive sampling).
+    ///
+    /// - Parameters:
+    ///   - batch: at least one sequence, in any length order.
+    ///   - initialState: `(h0, c0)`, each `[layers, batch.count, H]` in the order of `batch`.
+    /// - Returns: the summed loss and token count, and `(hN, cN)` `[layers, batch.count, H]`
+    ///   in the order of `batch`.
+    public mutating func accumulateGradients(on batch: [TokenSequence], initialState: LSTMState?,
+                                             generator: inout SeededGenerator) -> (loss: BatchLoss, finalState: LSTMState) {
+        precondition(!batch.isEmpty, "A training batch needs at least one sequence")
         let layout = Self.layout(lengths: batch.map(\.count), sorted: false)
         let ids = layout.pack(batch.map(\.inputs))
         let targets = layout.pack(batch.map(\.targets))
         let dropout = Dropout(probability: configuration.dropout)
 
         let (embedded, embeddingMask) = dropout.forward(embedding.forward(ids), generator: &generator)
-        let (output, _, cache) = lstm.forward(layout.packedSequence(data: embedded), generator: &generator)
+        let (output, finalState, cache) = lstm.forward(layout.packedSequence(data: embedded), initialState: initialState,
+                                                       generator: &generator)
         let (hidden, outputMask) = dropout.forward(output.data, generator: &generator)
         let logits = decoder.forward(hidden)
         let (loss, logitsGradient) = CrossEntropyLoss(ignoreIndex: nil)(logits: logits, targets: targets)
@@ -90,7 +110,7 @@ public struct LanguageModel: TrainableModel, Sendable {
         let outputGradient = dropout.backward(outputGradient: hiddenGradient, mask: outputMask)
         let (inputGradient, _) = lstm.backward(cache, outputGradient: outputGradient)
         embedding.backward(ids: ids, outputGradient: dropout.backward(outputGradient: inputGradient, mask: embeddingMask))
-        return BatchLoss(sum: loss * Double(ids.count), count: ids.count)
+        return (BatchLoss(sum: loss * Double(ids.count), count: ids.count), finalState)
     }
 
     // MARK: - Evaluation

@@ -182,22 +182,22 @@ struct ClassifyTrainCommand: ParsableCommand {
     var tokenizer: TextPreparation.TokenizerKind = .words
 
     @Option(help: "Most tokens kept per text; 0 keeps all.")
-    var maxLength: Int = 400
+    var maxLength: Int = ClassifierHyperparameters().text.maxLength ?? 0
 
     @Option(help: "Which tokens of a longer text to keep: head, tail or both (half each).")
-    var truncate: TextPreparation.Truncation = .both
+    var truncate: TextPreparation.Truncation = ClassifierHyperparameters().text.truncation
 
     @Option(help: "Keep only tokens seen at least this often in the training texts.")
-    var minFrequency: Int = 3
+    var minFrequency: Int = ClassifierHyperparameters().minFrequency
 
     @Option(help: "Most vocabulary entries (<pad> and <unk> included); 0 for no limit.")
-    var maxVocabulary: Int = 40_000
+    var maxVocabulary: Int = ClassifierHyperparameters().maxVocabularySize ?? 0
 
     @Option(help: "Embedding dimension (must match --vectors).")
-    var embeddingDimension: Int = 128
+    var embeddingDimension: Int = ClassifierHyperparameters().embeddingDimension
 
     @Option(help: "LSTM units per direction.")
-    var hiddenSize: Int = 128
+    var hiddenSize: Int = ClassifierHyperparameters().hiddenSize
 
     @Option(help: "Stacked LSTM layers.")
     var layers: Int = 1
@@ -206,13 +206,13 @@ struct ClassifyTrainCommand: ParsableCommand {
     var unidirectional = false
 
     @Option(help: "Pooling over the tokens: max, mean, last or max+mean.")
-    var pooling: SequencePooling = .maxMean
+    var pooling: SequencePooling = ClassifierHyperparameters().pooling
 
     @Option(help: "Dropout on the embedded tokens.")
-    var embeddingDropout: Float = 0.25
+    var embeddingDropout: Float = ClassifierHyperparameters().embeddingDropout
 
     @Option(help: "Dropout between LSTM layers and on the pooled vector.")
-    var dropout: Float = 0.5
+    var dropout: Float = ClassifierHyperparameters().dropout
 
     @Option(help: "Class weights in the loss: none, or balanced (n / (labels × n_label)).")
     var classWeights: ClassifierHyperparameters.ClassWeighting = .none

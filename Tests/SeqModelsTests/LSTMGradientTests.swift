@@ -169,4 +169,31 @@ extension LSTMGradientTests {
         runCase(Case(layers: 1, bidirectional: true, initialState: true, finalStateLoss: true,
                      sortedLengths: lengths, sortedIndices: Array((0..<18).reversed())), seed: 6)
     }
+
+    /// Inference on distinct rows plus an index per packed row (the classifier's embedded tokens)
+    /// equals inference on the gathered rows, for a stacked BiLSTM with and without initial
+    /// states, with the directions in turn and side by side.
+    func testDistinctRowsInferenceEqualsGatheredRows() throws {
+        var generator = SeededGenerator(seed: 7)
+        let lstm = LSTM(inputSize: 5, hiddenSize: 6, layerCount: 2, bidirectional: true, generator: &generator)
+        let distinct = Tensor.uniform([4, 5], low: -1, high: 1, using: &generator)
+        let tokens: [[Int]] = [[0, 1, 2, 1], [3], [2, 2, 0, 3, 1, 0, 0], [1, 3]]
+        let layout = try PackingLayout(sequences: tokens)
+        let rowIndices = layout.pack(tokens)
+        let gathered = Tensor(shape: [rowIndices.count, 5],
+                              scalars: rowIndices.flatMap { Array(distinct.scalars[($0 * 5)..<($0 * 5 + 5)]) })
+        let state = LSTMState(hidden: .uniform([4, 4, 6], low: -1, high: 1, using: &generator),
+                              cell: .uniform([4, 4, 6], low: -1, high: 1, using: &generator))
+        let threads = BLAS.threadCount
+        defer { BLAS.setThreadCount(threads) }
+        for threadCount in [1, 2] {
+            BLAS.setThreadCount(threadCount)
+            for initial in [nil, state] {
+                let (expected, expectedState) = lstm(layout.packedSequence(data: gathered), initialState: initial)
+                let (actual, actualState) = lstm(distinctRows: distinct, rowIndices: rowIndices, layout: layout, initialState: initial)
+                XCTAssertEqual(actual, expected, "threads \(threadCount), initial state \(initial != nil)")
+                XCTAssertEqual(actualState, expectedState, "threads \(threadCount), initial state \(initial != nil)")
+            }
+        }
+    }
 }

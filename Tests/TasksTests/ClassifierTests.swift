@@ -52,6 +52,8 @@ final class ClassifierTests: XCTestCase {
     func testPreparationLowercasesWordsAndDropsLineBreakTags() {
         let preparation = TextPreparation(maxLength: nil)
         XCTAssertEqual(preparation.tokens(of: "Great film!<br /><br />Loved it."), ["great", "film", "!", "loved", "it", "."])
+        XCTAssertEqual(TextPreparation.removingLineBreakTags("a<br>b<br/>c<br />d <b>e</b> <br"), "a b c d <b>e</b> <br")
+        XCTAssertEqual(TextPreparation.removingLineBreakTags("<br />é<br>"), " é ")
         XCTAssertEqual(TextPreparation(tokenizer: .characters, maxLength: 3).tokens(of: "不 值 得去"), ["不", "值", "去"])
     }
 
@@ -294,5 +296,20 @@ final class ClassifierTests: XCTestCase {
         XCTAssertEqual(lengths.count, 200)
         XCTAssertLessThanOrEqual(lengths.max() ?? 0, 400)
         XCTAssertTrue(labels.isSubset(of: ["pos", "neg"]), "\(labels)")
+    }
+
+    /// Texts are prepared on the BLAS threads: results keep their order, and of several bad
+    /// texts the earliest one is reported.
+    func testConcurrentMapKeepsOrderAndThrowsTheEarliestError() throws {
+        let threads = BLAS.threadCount
+        defer { BLAS.setThreadCount(threads) }
+        BLAS.setThreadCount(2)
+        let numbers = Array(0..<1_000)
+        XCTAssertEqual(try numbers.concurrentMap(minimumPerThread: 10) { $0 * 3 }, numbers.map { $0 * 3 })
+        struct Bad: Error, Equatable { let index: Int }
+        XCTAssertThrowsError(try numbers.concurrentMap(minimumPerThread: 10) { n -> Int in
+            if n == 700 || n == 300 || n == 900 { throw Bad(index: n) }
+            return n
+        }) { XCTAssertEqual($0 as? Bad, Bad(index: 300)) }
     }
 }

@@ -152,17 +152,54 @@ public struct LSTM: ParameterContainer, Sendable {
     /// on two threads.
     public func callAsFunction(_ input: PackedSequence, initialState: LSTMState? = nil) -> (output: PackedSequence, finalState: LSTMState) {
         checkShapes(input, initialState: initialState)
+        let (output, finalState) = infer(.rows(FloatBuffer(input.data)), batchSizes: input.batchSizes,
+                                         offsets: input.stepOffsets, sortedIndices: input.sortedIndices, initialState: initialState)
+        return (input.replacingData(output), finalState)
+    }
+
+    /// Inference on packed rows that repeat a few distinct vectors, such as embedded tokens:
+    /// packed row `r` is row `rowIndices[r]` of `distinctRows` (`[U, inputSize]`).
+    ///
+    /// Gives what `callAsFunction(layout.packedSequence(data: rows))` gives, but projects each
+    /// distinct vector through the first layer's input weights once: a batch of 500 reviews has
+    /// about 120,000 tokens and 12,000 distinct words, so the first layer's input product
+    /// shrinks tenfold and the rows are never gathered into one large tensor.
+    public func callAsFunction(distinctRows: Tensor, rowIndices: [Int], layout: PackingLayout,
+                               initialState: LSTMState? = nil) -> (output: PackedSequence, finalState: LSTMState) {
+        precondition(distinctRows.rank == 2 && distinctRows.shape[1] == configuration.inputSize,
+                     "LSTM expects distinct rows [U, \(configuration.inputSize)], got \(distinctRows.shape)")
+        precondition(rowIndices.count == layout.rowCount,
+                     "Need one row index per packed row (\(layout.rowCount)), got \(rowIndices.count)")
+        let distinctCount = distinctRows.shape[0]
+        precondition(rowIndices.allSatisfy { $0 >= 0 && $0 < distinctCount }, "Row indices must be in 0..<\(distinctCount)")
+        if let s = initialState {
+            let expected = [configuration.directionCount * configuration.layerCount, layout.batchSize, configuration.hiddenSize]
+            precondition(s.hidden.shape == expected, "LSTM initial state must be \(expected), got \(s.hidden.shape)")
+        }
+        let (output, finalState) = infer(.distinctRows(FloatBuffer(distinctRows), count: distinctCount, indices: rowIndices),
+                                         batchSizes: layout.batchSizes, offsets: layout.stepOffsets,
+                                         sortedIndices: layout.sortedIndices, initialState: initialState)
+        return (layout.packedSequence(data: output), finalState)
+    }
+
+    /// The first layer's input for inference: packed rows, or distinct rows and an index per packed row.
+    private enum InferenceInput: Sendable {
+        case rows(FloatBuffer)
+        case distinctRows(FloatBuffer, count: Int, indices: [Int])
+    }
+
+    /// The inference pass shared by both entry points; returns the packed output rows `[N, D·H]`.
+    private func infer(_ firstInput: InferenceInput, batchSizes: [Int], offsets: [Int], sortedIndices: [Int]?,
+                       initialState: LSTMState?) -> (output: Tensor, finalState: LSTMState) {
         let config = configuration
         let H = config.hiddenSize, D = config.directionCount, L = config.layerCount
-        let B = input.batchSize, N = input.rowCount
-        let batchSizes = input.batchSizes
-        let offsets = input.stepOffsets
-        let sortedIndices = input.sortedIndices
+        let B = batchSizes.first ?? 0, N = offsets.last ?? 0
         let h0 = initialState.map { Self.sortedState($0.hidden, sortedIndices: sortedIndices) }
         let c0 = initialState.map { Self.sortedState($0.cell, sortedIndices: sortedIndices) }
         let hN = FloatBuffer(count: D * L * B * H)
         let cN = FloatBuffer(count: D * L * B * H)
-        var layerInput = FloatBuffer(input.data)
+        var layerInput = firstInput
+        var lastOutput: FloatBuffer? = nil
         let parallel = D == 2 && BLAS.threadCount >= 2 && N > 1
         for layer in 0..<L {
             let inputWidth = layer == 0 ? config.inputSize : D * H
@@ -171,7 +208,7 @@ public struct LSTM: ParameterContainer, Sendable {
             let runDirection: @Sendable (Int) -> Void = { direction in
                 let slice = layer * D + direction
                 Self.inferDirection(cells[slice], reverse: direction == 1, hidden: H,
-                                    input: source.pointer, inputWidth: inputWidth, batchSizes: batchSizes, offsets: offsets,
+                                    input: source, inputWidth: inputWidth, batchSizes: batchSizes, offsets: offsets,
                                     h0: h0.map { UnsafePointer($0.pointer + slice * B * H) },
                                     c0: c0.map { UnsafePointer($0.pointer + slice * B * H) },
                                     output: output.pointer + direction * H, outputStride: D * H,
@@ -182,12 +219,14 @@ public struct LSTM: ParameterContainer, Sendable {
             } else {
                 for direction in 0..<D { runDirection(direction) }
             }
-            layerInput = output
+            layerInput = .rows(output)
+            lastOutput = output
         }
         let finalState = LSTMState(
             hidden: Self.unsortedState(hN, slices: D * L, batch: B, hidden: H, sortedIndices: sortedIndices),
             cell: Self.unsortedState(cN, slices: D * L, batch: B, hidden: H, sortedIndices: sortedIndices))
-        return (input.replacingData(layerInput.tensor(shape: [N, D * H])), finalState)
+        let output = lastOutput.map { $0.tensor(shape: [N, D * H]) } ?? Tensor(shape: [N, D * H])
+        return (output, finalState)
     }
 
     /// Packed rows projected at once in inference: enough for an efficient product, few
@@ -198,17 +237,28 @@ public struct LSTM: ParameterContainer, Sendable {
     /// output row (`output`, row stride `outputStride`) and its final states (`[B, H]` each,
     /// sorted order). `h0`/`c0` are this slice's initial states, or nil for zeros.
     private static func inferDirection(_ cell: Cell, reverse: Bool, hidden H: Int,
-                                       input: UnsafePointer<Float>, inputWidth: Int, batchSizes: [Int], offsets: [Int],
+                                       input: InferenceInput, inputWidth: Int, batchSizes: [Int], offsets: [Int],
                                        h0: UnsafePointer<Float>?, c0: UnsafePointer<Float>?,
                                        output: UnsafeMutablePointer<Float>, outputStride ldOut: Int,
                                        hN: UnsafeMutablePointer<Float>, cN: UnsafeMutablePointer<Float>) {
         let T = batchSizes.count
         guard T > 0 else { return }
         let B = batchSizes[0], G = 4 * H
-        let inputWeights = PackedWeights(transposeOf: cell.weightIH.value)
         let recurrentWeights = PackedWeights(transposeOf: cell.weightHH.value)
         var bias = cell.biasIH.value
         bias.add(cell.biasHH.value)
+        // Input projection: packed rows go through the packed weights a chunk at a time; distinct
+        // rows are projected once here (bias included) and gathered per chunk.
+        let inputWeights = PackedWeights(transposeOf: cell.weightIH.value)
+        var projectedRows: FloatBuffer? = nil
+        if case let .distinctRows(rows, count, _) = input {
+            let projected = FloatBuffer(uninitializedCount: count * G)
+            bias.withUnsafeBufferPointer { b in
+                for r in 0..<count { (projected.pointer + r * G).update(from: b.baseAddress!, count: G) }
+            }
+            inputWeights.accumulateProduct(rows: count, a: rows.pointer, lda: inputWidth, into: projected.pointer, ldc: G)
+            projectedRows = projected
+        }
 
         // Steps grouped into chunks of about `inferenceRowsPerProjection` rows (at least one step).
         var chunks: [Range<Int>] = []
@@ -228,9 +278,17 @@ public struct LSTM: ParameterContainer, Sendable {
             let b = biasBuffer.baseAddress!
             for chunk in reverse ? chunks.reversed() : chunks {
                 let firstRow = offsets[chunk.lowerBound], rowCount = offsets[chunk.upperBound] - firstRow
-                for r in 0..<rowCount { (gates.pointer + r * G).update(from: b, count: G) }
-                inputWeights.accumulateProduct(rows: rowCount, a: input + firstRow * inputWidth, lda: inputWidth,
-                                               into: gates.pointer, ldc: G)
+                switch input {
+                case let .rows(rows):
+                    for r in 0..<rowCount { (gates.pointer + r * G).update(from: b, count: G) }
+                    inputWeights.accumulateProduct(rows: rowCount, a: rows.pointer + firstRow * inputWidth, lda: inputWidth,
+                                                   into: gates.pointer, ldc: G)
+                case let .distinctRows(_, _, indices):
+                    let projected = projectedRows!.pointer
+                    for r in 0..<rowCount {
+                        (gates.pointer + r * G).update(from: projected + indices[firstRow + r] * G, count: G)
+                    }
+                }
                 for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
                     let rows = batchSizes[t], off = offsets[t]
                     let stepGates = gates.pointer + (off - firstRow) * G

@@ -20,22 +20,22 @@ extension TrainedClassifier {
         let writer = try CSVWriter(path: output, format: format)
         try writer.write((rows.header ?? []) + [labelColumnName, probabilityColumnName])
         var pending: [CSVRecord] = []
-        var pendingIDs: [[Int]] = []
         var written = 0
         func flush() throws {
+            let pendingIDs = try pending.concurrentMap { record in
+                try tokenIDs(of: record.fields[textIndex], where: "\(input):\(record.line)")
+            }
             let predictions = model.predict(pendingIDs, batchSize: batchSize)
             for (record, prediction) in zip(pending, predictions) {
                 try writer.write(record.fields + [labels[prediction.label], Self.formatProbability(prediction.probability)])
             }
             written += pending.count
             pending.removeAll(keepingCapacity: true)
-            pendingIDs.removeAll(keepingCapacity: true)
         }
         while let record = try rows.next() {
             guard textIndex < record.fields.count else {
                 throw TaskError("\(input):\(record.line): the row has no column \(textColumn)")
             }
-            pendingIDs.append(try tokenIDs(of: record.fields[textIndex], where: "\(input):\(record.line)"))
             pending.append(record)
             if pending.count == batchSize { try flush() }
         }

@@ -40,7 +40,7 @@ public struct TextClassifier: TrainableModel, Sendable {
         /// Id of `<pad>` in the vocabulary (its embedding row stays zero), if any.
         public var paddingID: Int?
 
-        public init(vocabularySize: Int, embeddingDimension: Int = 128, hiddenSize: Int = 128, layerCount: Int = 1,
+        public init(vocabularySize: Int, embeddingDimension: Int = 128, hiddenSize: Int = 48, layerCount: Int = 1,
                     bidirectional: Bool = true, embeddingDropout: Float = 0.25, dropout: Float = 0.5,
                     pooling: SequencePooling = .maxMean, labelCount: Int, paddingID: Int? = nil) {
             self.vocabularySize = vocabularySize
@@ -110,8 +110,19 @@ public struct TextClassifier: TrainableModel, Sendable {
     public func logits(for texts: [[Int]]) -> Tensor {
         precondition(!texts.isEmpty, "logits(for:) needs at least one text")
         let layout = Self.layout(of: texts)
-        let embedded = embedding.forward(layout.pack(texts))
-        let (encoded, _) = lstm(layout.packedSequence(data: embedded))
+        // Each distinct token is embedded and projected into the LSTM once (see `LSTM.callAsFunction(distinctRows:…)`).
+        let ids = layout.pack(texts)
+        var position = [Int](repeating: -1, count: configuration.vocabularySize)
+        var distinctIDs: [Int] = []
+        var rowIndices = [Int](repeating: 0, count: ids.count)
+        for (row, id) in ids.enumerated() {
+            if position[id] < 0 {
+                position[id] = distinctIDs.count
+                distinctIDs.append(id)
+            }
+            rowIndices[row] = position[id]
+        }
+        let (encoded, _) = lstm(distinctRows: embedding.forward(distinctIDs), rowIndices: rowIndices, layout: layout)
         let (pooled, _) = configuration.pooling.forward(encoded, bidirectional: configuration.bidirectional)
         return output.forward(pooled)
     }

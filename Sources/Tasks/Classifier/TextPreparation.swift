@@ -46,10 +46,7 @@ public struct TextPreparation: Codable, Equatable, Sendable {
 
     /// The tokens of `text`, cut to `maxLength`.
     public func tokens(of text: String) -> [String] {
-        var text = text
-        if removesLineBreakTags, text.contains("<br") {
-            for tag in ["<br />", "<br/>", "<br>"] { text = text.replacingOccurrences(of: tag, with: " ") }
-        }
+        let text = removesLineBreakTags ? Self.removingLineBreakTags(text) : text
         let all: [String]
         switch tokenizer {
         case .words: all = WordTokenizer(lowercased: true).tokenize(text)
@@ -58,6 +55,32 @@ public struct TextPreparation: Codable, Equatable, Sendable {
         case .whitespace: all = PreTokenizedTokenizer().tokenize(text)
         }
         return truncate(all)
+    }
+
+    /// `text` with every `<br />`, `<br/>` and `<br>` replaced by a space. Works on the UTF-8
+    /// bytes (the tags are ASCII): Foundation's `replacingOccurrences` took a tenth of the
+    /// time of classifying IMDB.
+    static func removingLineBreakTags(_ text: String) -> String {
+        let tags: [[UInt8]] = [Array("<br />".utf8), Array("<br/>".utf8), Array("<br>".utf8)]
+        let utf8 = Array(text.utf8)
+        var output: [UInt8] = []
+        var index = 0, copied = 0
+        while index < utf8.count {
+            if utf8[index] == UInt8(ascii: "<"), let tag = tags.first(where: { tag in
+                index + tag.count <= utf8.count && utf8[index..<(index + tag.count)].elementsEqual(tag)
+            }) {
+                if output.isEmpty { output.reserveCapacity(utf8.count) }
+                output.append(contentsOf: utf8[copied..<index])
+                output.append(UInt8(ascii: " "))
+                index += tag.count
+                copied = index
+            } else {
+                index += 1
+            }
+        }
+        if copied == 0 { return text }
+        output.append(contentsOf: utf8[copied...])
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// `tokens` cut to `maxLength` following `truncation`.

@@ -137,7 +137,8 @@ public struct TrainedClassifier: Sendable {
 
     /// Predictions for `texts`, in order. - Throws: `TaskError` for a text without tokens.
     public func classify(_ texts: [String], batchSize: Int = 128) throws -> [ClassifierPrediction] {
-        let ids = try texts.enumerated().map { try tokenIDs(of: $1, where: texts.count > 1 ? "text \($0 + 1)" : nil) }
+        let numbered = Array(texts.enumerated().map { (number: $0 + 1, text: $1) })
+        let ids = try numbered.concurrentMap { try tokenIDs(of: $0.text, where: texts.count > 1 ? "text \($0.number)" : nil) }
         return model.predict(ids, batchSize: batchSize).map {
             ClassifierPrediction(label: labels[$0.label], probability: $0.probability, probabilities: $0.probabilities)
         }
@@ -147,7 +148,7 @@ public struct TrainedClassifier: Sendable {
     /// - Throws: `TaskError` for an unknown label or an empty text.
     public func evaluate(on records: [LabelledText]) throws -> ClassificationReport {
         var confusion = ConfusionMatrix(labelCount: labels.count)
-        let examples = try records.map { try example(of: $0) }
+        let examples = try records.concurrentMap { try example(of: $0) }
         for (example, prediction) in zip(examples, model.predict(examples.map(\.tokenIDs))) {
             confusion.add(gold: example.label, predicted: prediction.label)
         }
@@ -158,17 +159,18 @@ public struct TrainedClassifier: Sendable {
     /// - Throws: the source's errors, or `TaskError` for an unknown label or an empty text.
     public func evaluate(_ source: inout some LabelledTextSource, batchSize: Int = 512) throws -> ClassificationReport {
         var confusion = ConfusionMatrix(labelCount: labels.count)
-        var pending: [ClassifierExample] = []
-        func flush() {
-            let predictions = model.predict(pending.map(\.tokenIDs), batchSize: batchSize)
-            for (example, prediction) in zip(pending, predictions) { confusion.add(gold: example.label, predicted: prediction.label) }
+        var pending: [LabelledText] = []
+        func flush() throws {
+            let examples = try pending.concurrentMap { try example(of: $0) }
+            let predictions = model.predict(examples.map(\.tokenIDs), batchSize: batchSize)
+            for (example, prediction) in zip(examples, predictions) { confusion.add(gold: example.label, predicted: prediction.label) }
             pending.removeAll(keepingCapacity: true)
         }
         while let record = try source.next() {
-            pending.append(try example(of: record))
-            if pending.count == batchSize { flush() }
+            pending.append(record)
+            if pending.count == batchSize { try flush() }
         }
-        if !pending.isEmpty { flush() }
+        if !pending.isEmpty { try flush() }
         return ClassificationReport(confusion: confusion, labels: labels)
     }
 }

@@ -106,27 +106,33 @@ final class LSTMParityTests: XCTestCase {
             try check("c_n", inferenceState.cell, Self.forwardTolerance)
         }
 
-        var generator = SeededGenerator(seed: 1)
-        let (output, finalState, cache) = lstm.forward(packed, initialState: initialState, generator: &generator)
-        try check("output", padPackedSequence(output, totalLength: T).padded, Self.forwardTolerance)
-        try check("h_n", finalState.hidden, Self.forwardTolerance)
-        try check("c_n", finalState.cell, Self.forwardTolerance)
+        // Training path, likewise with one thread and with two (directions side by side).
+        let untrained = lstm
+        for threadCount in [1, 2] {
+            BLAS.setThreadCount(threadCount)
+            var lstm = untrained
+            var generator = SeededGenerator(seed: 1)
+            let (output, finalState, cache) = lstm.forward(packed, initialState: initialState, generator: &generator)
+            try check("output", padPackedSequence(output, totalLength: T).padded, Self.forwardTolerance)
+            try check("h_n", finalState.hidden, Self.forwardTolerance)
+            try check("c_n", finalState.cell, Self.forwardTolerance)
 
-        let outputGradient = try packPaddedSequence(fixture.floatTensor("grad_output"), lengths: lengths, enforceSorted: false).data
-        let finalStateGradient = LSTMState(hidden: try fixture.floatTensor("grad_h_n"), cell: try fixture.floatTensor("grad_c_n"))
-        let (inputGradient, initialStateGradient) = lstm.backward(cache, outputGradient: outputGradient,
-                                                                  finalStateGradient: finalStateGradient)
-        let paddedInputGradient = try padPackedSequence(packed.replacingData(inputGradient), totalLength: T).padded
-        try check("grad_input", paddedInputGradient, Self.gradientTolerance)
-        if initialState != nil {
-            try check("grad_h0", initialStateGradient.hidden, Self.gradientTolerance)
-            try check("grad_c0", initialStateGradient.cell, Self.gradientTolerance)
-        }
-        let gradients = lstm.namedGradients(prefix: prefix)
-        XCTAssertEqual(Set(gradients.map { "grad." + $0.name }), Set(fixture.names.filter { $0.hasPrefix("grad.") }),
-                       "\(name): parameter gradients in the fixture", file: file, line: line)
-        for (parameterName, gradient) in gradients {
-            try check("grad." + parameterName, gradient, Self.gradientTolerance)
+            let outputGradient = try packPaddedSequence(fixture.floatTensor("grad_output"), lengths: lengths, enforceSorted: false).data
+            let finalStateGradient = LSTMState(hidden: try fixture.floatTensor("grad_h_n"), cell: try fixture.floatTensor("grad_c_n"))
+            let (inputGradient, initialStateGradient) = lstm.backward(cache, outputGradient: outputGradient,
+                                                                      finalStateGradient: finalStateGradient)
+            let paddedInputGradient = try padPackedSequence(packed.replacingData(inputGradient), totalLength: T).padded
+            try check("grad_input", paddedInputGradient, Self.gradientTolerance)
+            if initialState != nil {
+                try check("grad_h0", initialStateGradient.hidden, Self.gradientTolerance)
+                try check("grad_c0", initialStateGradient.cell, Self.gradientTolerance)
+            }
+            let gradients = lstm.namedGradients(prefix: prefix)
+            XCTAssertEqual(Set(gradients.map { "grad." + $0.name }), Set(fixture.names.filter { $0.hasPrefix("grad.") }),
+                           "\(name): parameter gradients in the fixture", file: file, line: line)
+            for (parameterName, gradient) in gradients {
+                try check("grad." + parameterName, gradient, Self.gradientTolerance)
+            }
         }
         print(report.summary)
     }

@@ -123,7 +123,7 @@ public struct LSTM: ParameterContainer, Sendable {
     // MARK: - Forward
 
     /// What `backward` needs from one forward pass. Opaque to callers.
-    public struct Cache {
+    public struct Cache: Sendable {
         fileprivate let batchSizes: [Int]
         fileprivate let sortedIndices: [Int]?
         fileprivate let rowCount: Int
@@ -200,14 +200,16 @@ public struct LSTM: ParameterContainer, Sendable {
         let cN = FloatBuffer(count: D * L * B * H)
         var layerInput = firstInput
         var lastOutput: FloatBuffer? = nil
+        // Two directions run side by side on two threads; a single direction may use BLAS's threads for large products.
         let parallel = D == 2 && BLAS.threadCount >= 2 && N > 1
+        let threadedProducts = !parallel && BLAS.threadCount > 1
         for layer in 0..<L {
             let inputWidth = layer == 0 ? config.inputSize : D * H
             let output = FloatBuffer(uninitializedCount: N * D * H)   // each direction writes its H columns of every row
             let source = layerInput
             let runDirection: @Sendable (Int) -> Void = { direction in
                 let slice = layer * D + direction
-                Self.inferDirection(cells[slice], reverse: direction == 1, hidden: H,
+                Self.inferDirection(cells[slice], reverse: direction == 1, threaded: threadedProducts, hidden: H,
                                     input: source, inputWidth: inputWidth, batchSizes: batchSizes, offsets: offsets,
                                     h0: h0.map { UnsafePointer($0.pointer + slice * B * H) },
                                     c0: c0.map { UnsafePointer($0.pointer + slice * B * H) },
@@ -235,8 +237,9 @@ public struct LSTM: ParameterContainer, Sendable {
 
     /// One layer in one direction for inference: writes the direction's H columns of every
     /// output row (`output`, row stride `outputStride`) and its final states (`[B, H]` each,
-    /// sorted order). `h0`/`c0` are this slice's initial states, or nil for zeros.
-    private static func inferDirection(_ cell: Cell, reverse: Bool, hidden H: Int,
+    /// sorted order). `h0`/`c0` are this slice's initial states, or nil for zeros. `threaded`:
+    /// whether large products may use BLAS's threads (not when the directions run side by side).
+    private static func inferDirection(_ cell: Cell, reverse: Bool, threaded: Bool, hidden H: Int,
                                        input: InferenceInput, inputWidth: Int, batchSizes: [Int], offsets: [Int],
                                        h0: UnsafePointer<Float>?, c0: UnsafePointer<Float>?,
                                        output: UnsafeMutablePointer<Float>, outputStride ldOut: Int,
@@ -244,12 +247,13 @@ public struct LSTM: ParameterContainer, Sendable {
         let T = batchSizes.count
         guard T > 0 else { return }
         let B = batchSizes[0], G = 4 * H
-        let recurrentWeights = PackedWeights(transposeOf: cell.weightHH.value)
+        // Directions running side by side keep their products on their own thread.
+        let recurrentWeights = RepeatedProduct(cell.weightHH.value, transposed: true, threaded: threaded)
         var bias = cell.biasIH.value
         bias.add(cell.biasHH.value)
         // Input projection: packed rows go through the packed weights a chunk at a time; distinct
         // rows are projected once here (bias included) and gathered per chunk.
-        let inputWeights = PackedWeights(transposeOf: cell.weightIH.value)
+        let inputWeights = RepeatedProduct(cell.weightIH.value, transposed: true, threaded: threaded)
         var projectedRows: FloatBuffer? = nil
         if case let .distinctRows(rows, count, _) = input {
             let projected = FloatBuffer(uninitializedCount: count * G)
@@ -271,8 +275,8 @@ public struct LSTM: ParameterContainer, Sendable {
         }
         let largestChunk = chunks.map { offsets[$0.upperBound] - offsets[$0.lowerBound] }.max() ?? 0
         let gates = FloatBuffer(uninitializedCount: largestChunk * G)
-        let cell = FloatBuffer(count: B * H)   // c of each live sequence, by sorted position
-        if let c0, !reverse { cell.pointer.update(from: c0, count: B * H) }
+        let cellState = FloatBuffer(count: B * H)   // c of each live sequence, by sorted position
+        if let c0, !reverse { cellState.pointer.update(from: c0, count: B * H) }
 
         bias.withUnsafeBufferPointer { biasBuffer in
             let b = biasBuffer.baseAddress!
@@ -299,13 +303,13 @@ public struct LSTM: ParameterContainer, Sendable {
                         } else if let h0 {
                             recurrentWeights.accumulateProduct(rows: rows, a: h0, lda: H, into: stepGates, ldc: G)
                         }
-                        sm_lstm_cell_inference(stepGates, cell.pointer, output + off * ldOut, ldOut, rows, H)
+                        sm_lstm_cell_inference(stepGates, cellState.pointer, output + off * ldOut, ldOut, rows, H)
                         // Sequences whose last token is at t: record their final state.
                         let ending = t + 1 < T ? batchSizes[t + 1] : 0
                         if ending < rows {
                             copyRows(from: output + (off + ending) * ldOut, stride: ldOut, to: hN + ending * H, stride: H,
                                      rows: rows - ending, columns: H)
-                            copyRows(from: cell.pointer + ending * H, stride: H, to: cN + ending * H, stride: H,
+                            copyRows(from: cellState.pointer + ending * H, stride: H, to: cN + ending * H, stride: H,
                                      rows: rows - ending, columns: H)
                         }
                     } else {
@@ -316,7 +320,7 @@ public struct LSTM: ParameterContainer, Sendable {
                                                                into: stepGates, ldc: G)
                         }
                         if continuing < rows {
-                            let fresh = cell.pointer + continuing * H
+                            let fresh = cellState.pointer + continuing * H
                             if let c0 { fresh.update(from: c0 + continuing * H, count: (rows - continuing) * H) }
                             else { fresh.update(repeating: 0, count: (rows - continuing) * H) }
                             if let h0 {
@@ -324,7 +328,7 @@ public struct LSTM: ParameterContainer, Sendable {
                                                                    into: stepGates + continuing * G, ldc: G)
                             }
                         }
-                        sm_lstm_cell_inference(stepGates, cell.pointer, output + off * ldOut, ldOut, rows, H)
+                        sm_lstm_cell_inference(stepGates, cellState.pointer, output + off * ldOut, ldOut, rows, H)
                     }
                 }
             }
@@ -332,7 +336,7 @@ public struct LSTM: ParameterContainer, Sendable {
         if reverse {
             // The reverse direction ends at step 0, where every sequence is alive.
             copyRows(from: output, stride: ldOut, to: hN, stride: H, rows: B, columns: H)
-            cN.update(from: cell.pointer, count: B * H)
+            cN.update(from: cellState.pointer, count: B * H)
         }
     }
 
@@ -343,7 +347,7 @@ public struct LSTM: ParameterContainer, Sendable {
         checkShapes(input, initialState: initialState)
         let config = configuration
         let H = config.hiddenSize, D = config.directionCount, L = config.layerCount
-        let B = input.batchSize, N = input.rowCount, T = input.maxLength
+        let B = input.batchSize, N = input.rowCount
         let batchSizes = input.batchSizes
         let offsets = input.stepOffsets
         let sortedIndices = input.sortedIndices
@@ -375,88 +379,44 @@ public struct LSTM: ParameterContainer, Sendable {
             layerInputs.append(layerInput)
             dropoutMasks.append(mask)
             let output = FloatBuffer(uninitializedCount: N * D * H)   // every row of every direction is written
+            var passes: [TrainingPass] = []
             for direction in 0..<D {
                 let cell = cells[layer * D + direction]
-                let slice = layer * D + direction
-                // Written in full before being read: the bias fill, the cell kernel.
-                let gates = FloatBuffer(uninitializedCount: N * 4 * H)
-                let cAll = FloatBuffer(uninitializedCount: N * H)
-                let tanhC = FloatBuffer(uninitializedCount: N * H)
-                // Rows that start from a zero state are never written: keep these zeroed.
-                let hPrev = FloatBuffer(count: N * H)
-                let cPrev = FloatBuffer(count: N * H)
-
-                // Input projection of every step at once: gates = X W_ihᵀ + (b_ih + b_hh).
-                Self.fillBias(gates, rows: N, bias1: cell.biasIH.value, bias2: cell.biasHH.value)
+                // Written in full before being read: the bias fill, the cell kernel. Rows that
+                // start from a zero state are never written in hPrev and cPrev: keep these zeroed.
+                let pass = TrainingPass(gates: FloatBuffer(uninitializedCount: N * 4 * H), cell: FloatBuffer(uninitializedCount: N * H),
+                                        tanhCell: FloatBuffer(uninitializedCount: N * H),
+                                        previousHidden: FloatBuffer(count: N * H), previousCell: FloatBuffer(count: N * H))
+                // Input projection of every step at once (BLAS, on all its threads): gates = X W_ihᵀ + (b_ih + b_hh).
+                Self.fillBias(pass.gates, rows: N, bias1: cell.biasIH.value, bias2: cell.biasHH.value)
                 cell.weightIH.value.withUnsafeBufferPointer { w in
                     BLAS.gemm(transposeA: false, transposeB: true, m: N, n: 4 * H, k: inputWidth,
                               a: layerInput.pointer, lda: inputWidth, b: w.baseAddress!, ldb: inputWidth,
-                              beta: 1, c: gates.pointer, ldc: 4 * H)
+                              beta: 1, c: pass.gates.pointer, ldc: 4 * H)
                 }
-                let h0Block = h0.map { $0.pointer + slice * B * H }
-                let c0Block = c0.map { $0.pointer + slice * B * H }
-                let outColumn = output.pointer + direction * H
-                let ldOut = D * H
-
-                do {
-                    let recurrentWeights = RepeatedProduct(cell.weightHH.value, transposed: true)
-                    func step(_ t: Int, recurrent: Bool) {
-                        let rows = batchSizes[t], off = offsets[t]
-                        if recurrent {
-                            recurrentWeights.accumulateProduct(rows: rows, a: hPrev.pointer + off * H, lda: H,
-                                                               into: gates.pointer + off * 4 * H, ldc: 4 * H)
-                        }
-                        sm_lstm_cell_forward(gates.pointer + off * 4 * H, cPrev.pointer + off * H,
-                                             cAll.pointer + off * H, tanhC.pointer + off * H,
-                                             outColumn + off * ldOut, ldOut, rows, H)
-                    }
-                    if direction == 0 {
-                        for t in 0..<T {
-                            let rows = batchSizes[t], off = offsets[t]
-                            if t == 0 {
-                                if let h0b = h0Block, let c0b = c0Block {
-                                    copyRows(from: h0b, stride: H, to: hPrev.pointer, stride: H, rows: rows, columns: H)
-                                    copyRows(from: c0b, stride: H, to: cPrev.pointer, stride: H, rows: rows, columns: H)
-                                }
-                            } else {
-                                let prev = offsets[t - 1]
-                                copyRows(from: outColumn + prev * ldOut, stride: ldOut, to: hPrev.pointer + off * H, stride: H, rows: rows, columns: H)
-                                copyRows(from: cAll.pointer + prev * H, stride: H, to: cPrev.pointer + off * H, stride: H, rows: rows, columns: H)
-                            }
-                            step(t, recurrent: t > 0 || h0Block != nil)
-                            // Sequences whose last token is at t: record their final state.
-                            let ending = t + 1 < T ? batchSizes[t + 1] : 0
-                            if ending < rows {
-                                copyRows(from: outColumn + (off + ending) * ldOut, stride: ldOut,
-                                         to: hN.pointer + (slice * B + ending) * H, stride: H, rows: rows - ending, columns: H)
-                                copyRows(from: cAll.pointer + (off + ending) * H, stride: H,
-                                         to: cN.pointer + (slice * B + ending) * H, stride: H, rows: rows - ending, columns: H)
-                            }
-                        }
-                    } else {
-                        for t in stride(from: T - 1, through: 0, by: -1) {
-                            let rows = batchSizes[t], off = offsets[t]
-                            // Rows alive at t + 1 continue from there; the others start here from (h0, c0).
-                            let continuing = t + 1 < T ? batchSizes[t + 1] : 0
-                            if continuing > 0 {
-                                let next = offsets[t + 1]
-                                copyRows(from: outColumn + next * ldOut, stride: ldOut, to: hPrev.pointer + off * H, stride: H, rows: continuing, columns: H)
-                                copyRows(from: cAll.pointer + next * H, stride: H, to: cPrev.pointer + off * H, stride: H, rows: continuing, columns: H)
-                            }
-                            if let h0b = h0Block, let c0b = c0Block, continuing < rows {
-                                copyRows(from: h0b + continuing * H, stride: H, to: hPrev.pointer + (off + continuing) * H, stride: H, rows: rows - continuing, columns: H)
-                                copyRows(from: c0b + continuing * H, stride: H, to: cPrev.pointer + (off + continuing) * H, stride: H, rows: rows - continuing, columns: H)
-                            }
-                            step(t, recurrent: continuing > 0 || h0Block != nil)
-                        }
-                        // The reverse direction ends at step 0, where every sequence is alive.
-                        if T > 0 {
-                            copyRows(from: outColumn, stride: ldOut, to: hN.pointer + slice * B * H, stride: H, rows: B, columns: H)
-                            copyRows(from: cAll.pointer, stride: H, to: cN.pointer + slice * B * H, stride: H, rows: B, columns: H)
-                        }
-                    }
-                }
-                gatesCache.append(gates); hPrevCache.append(hPrev); cPrevCache.append(cPrev); tanhCache.append(tanhC)
+                passes.append(pass)
+            }
+            // The recurrences: two directions side by side on two threads.
+            let parallel = D == 2 && BLAS.threadCount >= 2
+            let threadedProducts = !parallel && BLAS.threadCount > 1
+            let layerPasses = passes
+            let recur: @Sendable (Int) -> Void = { direction in
+                let slice = layer * D + direction
+                Self.trainingRecurrence(layerPasses[direction], weightHH: cells[slice].weightHH.value, reverse: direction == 1,
+                                        threaded: threadedProducts, hidden: H, batchSizes: batchSizes,
+                                        offsets: offsets, h0: h0.map { UnsafePointer($0.pointer + slice * B * H) },
+                                        c0: c0.map { UnsafePointer($0.pointer + slice * B * H) },
+                                        output: output.pointer + direction * H, outputStride: D * H,
+                                        hN: hN.pointer + slice * B * H, cN: cN.pointer + slice * B * H)
+            }
+            if parallel {
+                DispatchQueue.concurrentPerform(iterations: D, execute: recur)
+            } else {
+                for direction in 0..<D { recur(direction) }
+            }
+            for pass in passes {
+                gatesCache.append(pass.gates); hPrevCache.append(pass.previousHidden)
+                cPrevCache.append(pass.previousCell); tanhCache.append(pass.tanhCell)
             }
             layerInput = output
         }
@@ -469,6 +429,161 @@ public struct LSTM: ParameterContainer, Sendable {
                           layerInputs: layerInputs, dropoutMasks: dropoutMasks, gates: gatesCache,
                           previousHidden: hPrevCache, previousCell: cPrevCache, tanhCell: tanhCache)
         return (output, finalState, cache)
+    }
+
+    /// The buffers of one layer and direction in a training pass: activated gates `[N, 4H]`,
+    /// the cell states `[N, H]` and their tanh, and each row's previous h and c `[N, H]`.
+    private struct TrainingPass: Sendable {
+        let gates: FloatBuffer
+        let cell: FloatBuffer
+        let tanhCell: FloatBuffer
+        let previousHidden: FloatBuffer
+        let previousCell: FloatBuffer
+    }
+
+    /// The recurrence of one layer and direction in training, after the input projection is in
+    /// `pass.gates`: fills the pass's buffers, the direction's H columns of `output` and its final
+    /// states. Pointers as in `inferDirection`.
+    private static func trainingRecurrence(_ pass: TrainingPass, weightHH: Tensor, reverse: Bool, threaded: Bool, hidden H: Int,
+                                           batchSizes: [Int], offsets: [Int],
+                                           h0: UnsafePointer<Float>?, c0: UnsafePointer<Float>?,
+                                           output outColumn: UnsafeMutablePointer<Float>, outputStride ldOut: Int,
+                                           hN: UnsafeMutablePointer<Float>, cN: UnsafeMutablePointer<Float>) {
+        let T = batchSizes.count
+        guard T > 0 else { return }
+        let B = batchSizes[0]
+        let gates = pass.gates, cAll = pass.cell, tanhC = pass.tanhCell, hPrev = pass.previousHidden, cPrev = pass.previousCell
+        let recurrentWeights = RepeatedProduct(weightHH, transposed: true, threaded: threaded)
+        func step(_ t: Int, recurrent: Bool) {
+            let rows = batchSizes[t], off = offsets[t]
+            if recurrent {
+                recurrentWeights.accumulateProduct(rows: rows, a: hPrev.pointer + off * H, lda: H,
+                                                   into: gates.pointer + off * 4 * H, ldc: 4 * H)
+            }
+            sm_lstm_cell_forward(gates.pointer + off * 4 * H, cPrev.pointer + off * H,
+                                 cAll.pointer + off * H, tanhC.pointer + off * H,
+                                 outColumn + off * ldOut, ldOut, rows, H)
+        }
+        if !reverse {
+            for t in 0..<T {
+                let rows = batchSizes[t], off = offsets[t]
+                if t == 0 {
+                    if let h0, let c0 {
+                        copyRows(from: h0, stride: H, to: hPrev.pointer, stride: H, rows: rows, columns: H)
+                        copyRows(from: c0, stride: H, to: cPrev.pointer, stride: H, rows: rows, columns: H)
+                    }
+                } else {
+                    let prev = offsets[t - 1]
+                    copyRows(from: outColumn + prev * ldOut, stride: ldOut, to: hPrev.pointer + off * H, stride: H, rows: rows, columns: H)
+                    copyRows(from: cAll.pointer + prev * H, stride: H, to: cPrev.pointer + off * H, stride: H, rows: rows, columns: H)
+                }
+                step(t, recurrent: t > 0 || h0 != nil)
+                // Sequences whose last token is at t: record their final state.
+                let ending = t + 1 < T ? batchSizes[t + 1] : 0
+                if ending < rows {
+                    copyRows(from: outColumn + (off + ending) * ldOut, stride: ldOut, to: hN + ending * H, stride: H,
+                             rows: rows - ending, columns: H)
+                    copyRows(from: cAll.pointer + (off + ending) * H, stride: H, to: cN + ending * H, stride: H,
+                             rows: rows - ending, columns: H)
+                }
+            }
+        } else {
+            for t in stride(from: T - 1, through: 0, by: -1) {
+                let rows = batchSizes[t], off = offsets[t]
+                // Rows alive at t + 1 continue from there; the others start here from (h0, c0).
+                let continuing = t + 1 < T ? batchSizes[t + 1] : 0
+                if continuing > 0 {
+                    let next = offsets[t + 1]
+                    copyRows(from: outColumn + next * ldOut, stride: ldOut, to: hPrev.pointer + off * H, stride: H, rows: continuing, columns: H)
+                    copyRows(from: cAll.pointer + next * H, stride: H, to: cPrev.pointer + off * H, stride: H, rows: continuing, columns: H)
+                }
+                if let h0, let c0, continuing < rows {
+                    copyRows(from: h0 + continuing * H, stride: H, to: hPrev.pointer + (off + continuing) * H, stride: H,
+                             rows: rows - continuing, columns: H)
+                    copyRows(from: c0 + continuing * H, stride: H, to: cPrev.pointer + (off + continuing) * H, stride: H,
+                             rows: rows - continuing, columns: H)
+                }
+                step(t, recurrent: continuing > 0 || h0 != nil)
+            }
+            // The reverse direction ends at step 0, where every sequence is alive.
+            copyRows(from: outColumn, stride: ldOut, to: hN, stride: H, rows: B, columns: H)
+            copyRows(from: cAll.pointer, stride: H, to: cN, stride: H, rows: B, columns: H)
+        }
+    }
+
+    /// The recurrence of one layer and direction in `backward`, back in time: from the gradient of
+    /// the direction's output columns (`outputGradient`, row stride `outputStride`) and of its final
+    /// states, writes the gradient of the gates' pre-activations (`gatesGradient`, `[N, 4H]`) and of
+    /// the initial states (`[B, H]` each, sorted order; zero on entry).
+    private static func trainingRecurrenceBackward(_ cache: Cache, slice: Int, weightHH: Tensor, reverse: Bool, threaded: Bool,
+                                                   hidden H: Int, outputGradient: UnsafePointer<Float>, outputStride: Int,
+                                                   finalHiddenGradient dhN: UnsafePointer<Float>?,
+                                                   finalCellGradient dcN: UnsafePointer<Float>?,
+                                                   gatesGradient dgates: FloatBuffer,
+                                                   initialHiddenGradient dh0: UnsafeMutablePointer<Float>,
+                                                   initialCellGradient dc0: UnsafeMutablePointer<Float>) {
+        let batchSizes = cache.batchSizes
+        let N = cache.rowCount, T = batchSizes.count, B = batchSizes.first ?? 0
+        guard T > 0 else { return }
+        var offsets = [0]
+        for b in batchSizes { offsets.append(offsets[offsets.count - 1] + b) }
+        let gates = cache.gates[slice], cPrev = cache.previousCell[slice], tanhC = cache.tanhCell[slice]
+        let dh = FloatBuffer(count: N * H)
+        let dc = FloatBuffer(count: B * H)   // running gradient w.r.t. c of the live rows
+        copyRows(from: outputGradient, stride: outputStride, to: dh.pointer, stride: H, rows: N, columns: H)
+        // dh_prev = dgates · W_hh ([rows, 4H] · [4H, H]).
+        let recurrentWeights = RepeatedProduct(weightHH, transposed: false, threaded: threaded)
+        if !reverse {
+            for t in stride(from: T - 1, through: 0, by: -1) {
+                let rows = batchSizes[t], off = offsets[t]
+                // Sequences ending at t receive the final-state gradients.
+                let ending = t + 1 < T ? batchSizes[t + 1] : 0
+                if ending < rows {
+                    if let g = dhN {
+                        addRows(from: g + ending * H, stride: H, to: dh.pointer + (off + ending) * H, stride: H, rows: rows - ending, columns: H)
+                    }
+                    if let g = dcN {
+                        copyRows(from: g + ending * H, stride: H, to: dc.pointer + ending * H, stride: H, rows: rows - ending, columns: H)
+                    }
+                }
+                sm_lstm_cell_backward(gates.pointer + off * 4 * H, cPrev.pointer + off * H, tanhC.pointer + off * H,
+                                      dh.pointer + off * H, dc.pointer, dgates.pointer + off * 4 * H, rows, H)
+                if t > 0 {
+                    // dh of step t-1 (its first `rows` rows) += dgates_t W_hh.
+                    recurrentWeights.accumulateProduct(rows: rows, a: dgates.pointer + off * 4 * H, lda: 4 * H,
+                                                       into: dh.pointer + offsets[t - 1] * H, ldc: H)
+                } else {
+                    // dh0's rows are still zero: each slice is written once.
+                    recurrentWeights.accumulateProduct(rows: rows, a: dgates.pointer, lda: 4 * H,
+                                                       into: dh0, ldc: H)
+                    copyRows(from: dc.pointer, stride: H, to: dc0, stride: H, rows: rows, columns: H)
+                }
+            }
+        } else {
+            let scratch = FloatBuffer(count: B * H)
+            for t in 0..<T {
+                let rows = batchSizes[t], off = offsets[t]
+                if t == 0 {
+                    if let g = dhN { addRows(from: g, stride: H, to: dh.pointer, stride: H, rows: rows, columns: H) }
+                    if let g = dcN { copyRows(from: g, stride: H, to: dc.pointer, stride: H, rows: rows, columns: H) }
+                }
+                sm_lstm_cell_backward(gates.pointer + off * 4 * H, cPrev.pointer + off * H, tanhC.pointer + off * H,
+                                      dh.pointer + off * H, dc.pointer, dgates.pointer + off * 4 * H, rows, H)
+                // Gradient w.r.t. this step's h_prev: rows that continued from t+1 pass it there,
+                // rows that started here pass it (and dc) to the initial state.
+                scratch.pointer.update(repeating: 0, count: rows * H)
+                recurrentWeights.accumulateProduct(rows: rows, a: dgates.pointer + off * 4 * H, lda: 4 * H,
+                                                   into: scratch.pointer, ldc: H)
+                let continuing = t + 1 < T ? batchSizes[t + 1] : 0
+                if continuing > 0 {
+                    addRows(from: scratch.pointer, stride: H, to: dh.pointer + offsets[t + 1] * H, stride: H, rows: continuing, columns: H)
+                }
+                if continuing < rows {
+                    copyRows(from: scratch.pointer + continuing * H, stride: H, to: dh0 + continuing * H, stride: H, rows: rows - continuing, columns: H)
+                    copyRows(from: dc.pointer + continuing * H, stride: H, to: dc0 + continuing * H, stride: H, rows: rows - continuing, columns: H)
+                }
+            }
+        }
     }
 
     /// Preconditions shared by inference and training: input width and initial-state shapes.
@@ -496,14 +611,12 @@ public struct LSTM: ParameterContainer, Sendable {
         let config = configuration
         let H = config.hiddenSize, D = config.directionCount, L = config.layerCount
         let batchSizes = cache.batchSizes
-        let N = cache.rowCount, T = batchSizes.count, B = batchSizes.first ?? 0
+        let N = cache.rowCount, B = batchSizes.first ?? 0
         precondition(outputGradient.shape == [N, D * H],
                      "LSTM output gradient must be [\(N), \(D * H)], got \(outputGradient.shape)")
         if let g = finalStateGradient {
             precondition(g.hidden.shape == [D * L, B, H], "LSTM final-state gradient must be [\(D * L), \(B), \(H)], got \(g.hidden.shape)")
         }
-        var offsets = [0]
-        for b in batchSizes { offsets.append(offsets[offsets.count - 1] + b) }
         let dhN = finalStateGradient.map { Self.sortedState($0.hidden, sortedIndices: cache.sortedIndices) }
         let dcN = finalStateGradient.map { Self.sortedState($0.cell, sortedIndices: cache.sortedIndices) }
         let dh0 = FloatBuffer(count: D * L * B * H)
@@ -516,73 +629,31 @@ public struct LSTM: ParameterContainer, Sendable {
             let inputWidth = layer == 0 ? config.inputSize : D * H
             let layerInput = cache.layerInputs[layer]
             let inputGradient = FloatBuffer(count: N * inputWidth)
+            // The recurrences, back in time: two directions side by side on two threads.
+            let dgatesAll = (0..<D).map { _ in FloatBuffer(count: N * 4 * H) }
+            let parallel = D == 2 && BLAS.threadCount >= 2
+            let threadedProducts = !parallel && BLAS.threadCount > 1
+            let layerUpstream = upstream
+            let weights = cells.map(\.weightHH.value)
+            let recur: @Sendable (Int) -> Void = { direction in
+                let slice = layer * D + direction
+                Self.trainingRecurrenceBackward(
+                    cache, slice: slice, weightHH: weights[slice], reverse: direction == 1, threaded: threadedProducts,
+                    hidden: H, outputGradient: layerUpstream.pointer + direction * H, outputStride: D * H,
+                    finalHiddenGradient: dhN.map { UnsafePointer($0.pointer + slice * B * H) },
+                    finalCellGradient: dcN.map { UnsafePointer($0.pointer + slice * B * H) },
+                    gatesGradient: dgatesAll[direction],
+                    initialHiddenGradient: dh0.pointer + slice * B * H, initialCellGradient: dc0.pointer + slice * B * H)
+            }
+            if parallel {
+                DispatchQueue.concurrentPerform(iterations: D, execute: recur)
+            } else {
+                for direction in 0..<D { recur(direction) }
+            }
             for direction in 0..<D {
                 let slice = layer * D + direction
-                let gates = cache.gates[slice], hPrev = cache.previousHidden[slice]
-                let cPrev = cache.previousCell[slice], tanhC = cache.tanhCell[slice]
-                let dgates = FloatBuffer(count: N * 4 * H)
-                let dh = FloatBuffer(count: N * H)
-                let dc = FloatBuffer(count: B * H)   // running gradient w.r.t. c of the live rows
-                copyRows(from: upstream.pointer + direction * H, stride: D * H, to: dh.pointer, stride: H, rows: N, columns: H)
-                let dhNBlock = dhN.map { $0.pointer + slice * B * H }
-                let dcNBlock = dcN.map { $0.pointer + slice * B * H }
-
-                do {
-                    // dh_prev = dgates · W_hh ([rows, 4H] · [4H, H]).
-                    let recurrentWeights = RepeatedProduct(cells[slice].weightHH.value, transposed: false)
-                    if direction == 0 {
-                        for t in stride(from: T - 1, through: 0, by: -1) {
-                            let rows = batchSizes[t], off = offsets[t]
-                            // Sequences ending at t receive the final-state gradients.
-                            let ending = t + 1 < T ? batchSizes[t + 1] : 0
-                            if ending < rows {
-                                if let g = dhNBlock {
-                                    addRows(from: g + ending * H, stride: H, to: dh.pointer + (off + ending) * H, stride: H, rows: rows - ending, columns: H)
-                                }
-                                if let g = dcNBlock {
-                                    copyRows(from: g + ending * H, stride: H, to: dc.pointer + ending * H, stride: H, rows: rows - ending, columns: H)
-                                }
-                            }
-                            sm_lstm_cell_backward(gates.pointer + off * 4 * H, cPrev.pointer + off * H, tanhC.pointer + off * H,
-                                                  dh.pointer + off * H, dc.pointer, dgates.pointer + off * 4 * H, rows, H)
-                            if t > 0 {
-                                // dh of step t-1 (its first `rows` rows) += dgates_t W_hh.
-                                recurrentWeights.accumulateProduct(rows: rows, a: dgates.pointer + off * 4 * H, lda: 4 * H,
-                                                                   into: dh.pointer + offsets[t - 1] * H, ldc: H)
-                            } else {
-                                // dh0's rows are still zero: each slice is written once.
-                                recurrentWeights.accumulateProduct(rows: rows, a: dgates.pointer, lda: 4 * H,
-                                                                   into: dh0.pointer + slice * B * H, ldc: H)
-                                copyRows(from: dc.pointer, stride: H, to: dc0.pointer + slice * B * H, stride: H, rows: rows, columns: H)
-                            }
-                        }
-                    } else {
-                        let scratch = FloatBuffer(count: B * H)
-                        for t in 0..<T {
-                            let rows = batchSizes[t], off = offsets[t]
-                            if t == 0 {
-                                if let g = dhNBlock { addRows(from: g, stride: H, to: dh.pointer, stride: H, rows: rows, columns: H) }
-                                if let g = dcNBlock { copyRows(from: g, stride: H, to: dc.pointer, stride: H, rows: rows, columns: H) }
-                            }
-                            sm_lstm_cell_backward(gates.pointer + off * 4 * H, cPrev.pointer + off * H, tanhC.pointer + off * H,
-                                                  dh.pointer + off * H, dc.pointer, dgates.pointer + off * 4 * H, rows, H)
-                            // Gradient w.r.t. this step's h_prev: rows that continued from t+1 pass it there,
-                            // rows that started here pass it (and dc) to the initial state.
-                            scratch.pointer.update(repeating: 0, count: rows * H)
-                            recurrentWeights.accumulateProduct(rows: rows, a: dgates.pointer + off * 4 * H, lda: 4 * H,
-                                                               into: scratch.pointer, ldc: H)
-                            let continuing = t + 1 < T ? batchSizes[t + 1] : 0
-                            if continuing > 0 {
-                                addRows(from: scratch.pointer, stride: H, to: dh.pointer + offsets[t + 1] * H, stride: H, rows: continuing, columns: H)
-                            }
-                            if continuing < rows {
-                                copyRows(from: scratch.pointer + continuing * H, stride: H, to: dh0.pointer + (slice * B + continuing) * H, stride: H, rows: rows - continuing, columns: H)
-                                copyRows(from: dc.pointer + continuing * H, stride: H, to: dc0.pointer + (slice * B + continuing) * H, stride: H, rows: rows - continuing, columns: H)
-                            }
-                        }
-                    }
-                }
-
+                let hPrev = cache.previousHidden[slice]
+                let dgates = dgatesAll[direction]
                 // Weight gradients for all steps at once, and the input gradient.
                 cells[slice].weightIH.gradient.withUnsafeMutableBufferPointer { g in
                     BLAS.gemm(transposeA: true, transposeB: false, m: 4 * H, n: inputWidth, k: N,

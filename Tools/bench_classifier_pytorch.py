@@ -1,22 +1,62 @@
 #!/usr/bin/env python3
-"""Trains the same BiLSTM review classifier in PyTorch and in SeqModels on the same data,
-and prints test accuracy and wall time side by side.
+"""Train the same BiLSTM review classifier with SeqModels and with PyTorch on the same data,
+and print test accuracy, macro-F1, training time, epochs and classification speed side by side.
 
-The PyTorch model mirrors `TextClassifier` with the default hyperparameters of
-`seqmodels classify train`: lowercased word tokens (`<br />` removed, punctuation split
-off; a regex close to `WordTokenizer`, which differs only on rare cases such as `3.5`), at most 400 tokens (first 200 + last 200), a vocabulary of tokens seen at least 3
-times (at most 40,000 entries with <pad> = 0 and <unk> = 1), Embedding(128, padding_idx=0)
-→ dropout 0.25 → 1-layer bidirectional LSTM(128) over a packed batch → max and mean
-pooling over the real tokens → dropout 0.5 → Linear → cross-entropy; Adam 1e-3, batches of
-32 texts of similar length, gradient norm clipped at 5, the best epoch by accuracy on a
-held-out 10% of train, then evaluated on test. Parameter names match SeqModels'
-(`embedding.weight`, `lstm.weight_ih_l0_reverse`, `output.weight`).
+SeqModels runs as `seqmodels classify train` with its default hyperparameters: at the default
+shape the command is literally
 
-    # both sides, short (e.g. 2,000 training and 2,000 test reviews, 2 epochs):
-    python3 Tools/bench_classifier_pytorch.py --train ../shared/corpora/sentiment/imdb/train.csv \
-        --test ../shared/corpora/sentiment/imdb/test.csv --limit 2000 --epochs 2 \
-        --seqmodels .build/release/seqmodels
-    # the full target run (a later session): no --limit, --epochs 8 --time-limit 30
+    seqmodels classify train --train TRAIN --model DIR --time-limit M --threads N --seed S
+
+and `--hidden`, `--embedding`, `--max-length`, `--epochs` are passed on (as `--hidden-size`,
+`--embedding-dimension`, `--max-length`, `--epochs`) only when they differ from the defaults.
+The PyTorch model mirrors `TextClassifier` with those defaults (`ClassifierHyperparameters`,
+`ClassifyTrainCommand.trainerDefaults`):
+
+- Text: lowercased word tokens, `<br />` removed, punctuation split off (a regex close to
+  `WordTokenizer`, which differs only on rare cases such as `3.5`), at most 400 tokens (the
+  first 200 and the last 200).
+- Split: the same 10% of the training file held out for development as SeqModels
+  (`splitForDevelopment`: a Fisher-Yates shuffle with `SeededGenerator`, mirrored here bit for
+  bit, so both sides fit and select on the same reviews).
+- Vocabulary: tokens of the fitting part seen at least 3 times, most frequent first, at most
+  40,000 entries with <pad> = 0 and <unk> = 1.
+- Model: Embedding(128, padding_idx=0) -> dropout 0.25 -> 1-layer bidirectional LSTM(48 per
+  direction) over a packed batch -> max and mean pooling over the real tokens -> dropout 0.5 ->
+  Linear -> cross-entropy. Parameter names match SeqModels' (`embedding.weight`,
+  `lstm.weight_ih_l0_reverse`, `output.weight`).
+- Training: Adam 1e-3, batches of 32 texts of similar length (sorted by length, ties at
+  random, batches shuffled), gradient norm clipped at 5, at most 8 epochs, early stopping after
+  2 complete epochs without a better dev accuracy, the time limit checked after every batch (the
+  epoch it cuts is still evaluated); the best epoch by dev accuracy is kept and tested.
+
+Classification speed on the test file (reviews/s), both sides timed from opening the test CSV
+to the last prediction: reading, tokenising, encoding and classifying, not process start or
+model loading. SeqModels: `seqmodels classify eval --threads N` (its own timing, printed as
+"<s> s, <rate> texts/s"). PyTorch: the same file, groups of 512 texts in file order, each
+sorted by length and packed, under `torch.inference_mode()`, with N intra-op threads.
+
+Training time is wall time: for SeqModels the whole `classify train` process (reading,
+vocabulary, training, dev evaluations, checkpoints), for PyTorch the same steps in this
+process. Epochs: complete ones (a cut last epoch does not count).
+
+One after the other (each side gets the whole machine in turn):
+
+    python3 Tools/bench_classifier_pytorch.py --time-limit 30 --threads 2
+
+Both at once (`--concurrent`): SeqModels trains in a subprocess while PyTorch trains in this
+process, each with `--threads N` BLAS / intra-op threads; then both classify the test set at
+the same time too. On a 2-core machine `--concurrent --threads 1` is the fair way to share it:
+one core each, the same wall clock, neither side disturbed by the other's threads. The
+SeqModels training log then goes to a file (its path is printed) instead of the terminal.
+
+    python3 Tools/bench_classifier_pytorch.py --concurrent --threads 1 --time-limit 30 --json-out imdb.json
+    # smoke test (about 2 minutes):
+    python3 Tools/bench_classifier_pytorch.py --limit 2000 --epochs 1 --concurrent --threads 1
+
+The SeqModels model is written to `--seqmodels-model DIR` (default: a new temporary directory)
+and kept, so it can be reused (`seqmodels classify eval --model DIR --test ...`). `--limit N`
+uses a seeded sample of N training and N test reviews. `--json-out FILE` writes the table as
+JSON. Build the binary first: `swift build -c release --product seqmodels`.
 """
 import argparse
 import csv
@@ -27,17 +67,93 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import torch
 import torch.nn as nn
-from torch.nn.utils.rnn import pack_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 csv.field_size_limit(sys.maxsize)
 TOKEN = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|\S", re.UNICODE)
+MASK64 = (1 << 64) - 1
+
+# `seqmodels classify train`'s defaults (ClassifierHyperparameters, ClassifyTrainCommand.trainerDefaults).
+DEFAULT_HIDDEN = 48
+DEFAULT_EMBEDDING = 128
+DEFAULT_MAX_LENGTH = 400
+DEFAULT_EPOCHS = 8
+PATIENCE = 2
+BATCH_SIZE = 32
+LEARNING_RATE = 1e-3
+CLIP_NORM = 5.0
+MIN_FREQUENCY = 3
+MAX_VOCABULARY = 40_000
+DEV_FRACTION = 0.1
+TEST_BATCH = 512  # `seqmodels classify eval --batch-size` default
+
+
+# MARK: - Data, as SeqModels prepares it
+
+
+class SeededGenerator:
+    """SeqModels' `SeededGenerator` (xoshiro256** seeded by SplitMix64) and its
+    `nextInt(below:)` (Swift's `next(upperBound:)`, Lemire's method) and `shuffle`."""
+
+    def __init__(self, seed):
+        s = seed & MASK64
+        state = []
+        for _ in range(4):
+            s = (s + 0x9E3779B97F4A7C15) & MASK64
+            z = s
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+            state.append(z ^ (z >> 31))
+        self.s = state
+
+    @staticmethod
+    def _rotate(x, k):
+        return ((x << k) | (x >> (64 - k))) & MASK64
+
+    def next(self):
+        s0, s1, s2, s3 = self.s
+        result = (self._rotate((s1 * 5) & MASK64, 7) * 9) & MASK64
+        t = (s1 << 17) & MASK64
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = self._rotate(s3, 45)
+        self.s = [s0, s1, s2, s3]
+        return result
+
+    def next_int_below(self, bound):
+        m = self.next() * bound
+        if m & MASK64 < bound:
+            t = ((1 << 64) - bound) % bound
+            while m & MASK64 < t:
+                m = self.next() * bound
+        return m >> 64
+
+    def shuffle(self, items):
+        for i in range(len(items) - 1, 0, -1):
+            j = self.next_int_below(i + 1)
+            if i != j:
+                items[i], items[j] = items[j], items[i]
+
+
+def split_for_development(rows, fraction, seed):
+    """`splitForDevelopment`: (fit, dev), each in file order."""
+    order = list(range(len(rows)))
+    SeededGenerator(seed).shuffle(order)
+    x = fraction * len(rows)
+    dev_count = min(len(rows) - 1, max(1, int(x + 0.5)))  # Swift's rounded(): half away from zero (x >= 0)
+    return [rows[i] for i in sorted(order[dev_count:])], [rows[i] for i in sorted(order[:dev_count])]
 
 
 def tokens(text, max_length):
+    """`TextPreparation.tokens(of:)` with the words tokenizer and head+tail truncation."""
     text = text.replace("<br />", " ").replace("<br/>", " ").replace("<br>", " ")
     words = TOKEN.findall(text.lower())
     if max_length and len(words) > max_length:
@@ -47,6 +163,7 @@ def tokens(text, max_length):
 
 
 def read(path, limit, seed):
+    """(text, label) rows of a CSV with `text` and `label` columns; a seeded sample of `limit` rows if given."""
     with open(path, newline="", encoding="utf-8") as f:
         rows = [(r["text"], r["label"]) for r in csv.DictReader(f)]
     if limit and limit < len(rows):
@@ -61,156 +178,395 @@ def write(path, rows):
         w.writerows(rows)
 
 
-class Classifier(nn.Module):
-    def __init__(self, vocab, labels, dim=128, hidden=128, layers=1, emb_dropout=0.25, dropout=0.5):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab, dim, padding_idx=0)
-        self.embedding_dropout = nn.Dropout(emb_dropout)
-        self.lstm = nn.LSTM(dim, hidden, num_layers=layers, bidirectional=True,
-                            dropout=dropout if layers > 1 else 0)
-        self.dropout = nn.Dropout(dropout)
-        self.output = nn.Linear(4 * hidden, labels)
-
-    def forward(self, batch):  # batch: list of 1-D LongTensors
-        lengths = torch.tensor([len(x) for x in batch])
-        packed = pack_sequence([self.embedding_dropout(self.embedding(x)) for x in batch], enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        padded, _ = pad_packed_sequence(out, batch_first=True, padding_value=float("-inf"))
-        maxed = padded.max(dim=1).values
-        mask = torch.isfinite(padded[..., :1])
-        mean = torch.where(mask, padded, torch.zeros(())).sum(dim=1) / lengths.unsqueeze(1)
-        return self.output(self.dropout(torch.cat([maxed, mean], dim=1)))
-
-
-def batches(examples, size, rng):
-    order = sorted(range(len(examples)), key=lambda i: (-len(examples[i][0]), rng.random()))
-    chunks = [order[i:i + size] for i in range(0, len(order), size)]
-    rng.shuffle(chunks)
-    return chunks
-
-
-def accuracy(model, examples, size=256):
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        order = sorted(range(len(examples)), key=lambda i: -len(examples[i][0]))
-        for k in range(0, len(order), size):
-            chunk = order[k:k + size]
-            logits = model([examples[i][0] for i in chunk])
-            correct += sum(int(p == examples[i][1]) for p, i in zip(logits.argmax(1).tolist(), chunk))
-    model.train()
-    return correct / max(1, len(examples))
-
-
-def run_pytorch(train_rows, test_rows, args):
-    torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
-    start = time.time()
-    rows = list(train_rows)
-    rng.shuffle(rows)
-    n_dev = max(1, round(0.1 * len(rows)))
-    dev_rows, fit_rows = rows[:n_dev], rows[n_dev:]
-    tokenized = [tokens(t, args.max_length) for t, _ in fit_rows]
+def vocabulary(tokenized):
+    """`Vocabulary(counting:minFrequency:maxSize:)`: token -> id, most frequent first (ties by code points)."""
     counts = {}
     for ts in tokenized:
         for t in ts:
             counts[t] = counts.get(t, 0) + 1
-    kept = sorted((t for t, c in counts.items() if c >= 3), key=lambda t: (-counts[t], t))[:40000 - 2]
-    ids = {t: i + 2 for i, t in enumerate(kept)}
+    kept = sorted((t for t, c in counts.items() if c >= MIN_FREQUENCY), key=lambda t: (-counts[t], t))
+    return {t: i + 2 for i, t in enumerate(kept[:MAX_VOCABULARY - 2])}
+
+
+# MARK: - The PyTorch model
+
+
+class Classifier(nn.Module):
+    """TextClassifier's shape: embedding -> dropout -> BiLSTM -> max+mean pooling -> dropout -> Linear."""
+
+    def __init__(self, vocab, labels, embedding=DEFAULT_EMBEDDING, hidden=DEFAULT_HIDDEN,
+                 embedding_dropout=0.25, dropout=0.5):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, embedding, padding_idx=0)
+        self.embedding_dropout = nn.Dropout(embedding_dropout)
+        self.lstm = nn.LSTM(embedding, hidden, bidirectional=True)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(4 * hidden, labels)
+
+    def forward(self, ids, lengths):
+        """ids (B, T) padded with 0, rows by non-increasing length; lengths (B,) -> logits (B, labels)."""
+        x = self.embedding_dropout(self.embedding(ids))
+        out, _ = self.lstm(pack_padded_sequence(x, lengths, batch_first=True))
+        padded, _ = pad_packed_sequence(out, batch_first=True, padding_value=float("-inf"))
+        maxed = padded.max(dim=1).values
+        mask = (torch.arange(padded.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(2)
+        mean = torch.where(mask, padded, torch.zeros(())).sum(dim=1) / lengths.unsqueeze(1)
+        return self.output(self.dropout(torch.cat([maxed, mean], dim=1)))
+
+
+def collate(sequences):
+    """Padded ids (B, T), lengths (B,) and the order (indices into `sequences`), longest first."""
+    order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
+    lengths = torch.tensor([len(sequences[i]) for i in order])
+    ids = torch.zeros(len(order), int(lengths[0]), dtype=torch.long)
+    for row, i in enumerate(order):
+        ids[row, :len(sequences[i])] = torch.tensor(sequences[i])
+    return ids, lengths, order
+
+
+def predict(model, sequences):
+    """Predicted label ids of `sequences` (lists of token ids), in their order."""
+    ids, lengths, order = collate(sequences)
+    predicted = model(ids, lengths).argmax(1).tolist()
+    out = [0] * len(sequences)
+    for p, i in zip(predicted, order):
+        out[i] = p
+    return out
+
+
+def dev_accuracy(model, examples):
+    model.eval()
+    correct = 0
+    with torch.inference_mode():
+        for k in range(0, len(examples), TEST_BATCH):
+            chunk = examples[k:k + TEST_BATCH]
+            correct += sum(int(p == y) for p, (_, y) in zip(predict(model, [x for x, _ in chunk]), chunk))
+    model.train()
+    return correct / max(1, len(examples))
+
+
+def length_batches(examples, rng):
+    """LengthBucketBatcher: by decreasing length (ties at random), cut into batches, batches shuffled."""
+    keys = [(-len(x), rng.random()) for x, _ in examples]
+    order = sorted(range(len(examples)), key=lambda i: keys[i])
+    chunks = [order[i:i + BATCH_SIZE] for i in range(0, len(order), BATCH_SIZE)]
+    rng.shuffle(chunks)
+    return chunks
+
+
+def train_pytorch(train_rows, args, log=sys.stderr):
+    """Trains on `train_rows` (dev held out as SeqModels does); returns the best model, its
+    vocabulary and labels, and the training figures."""
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    began = time.monotonic()
+    deadline = began + args.time_limit * 60 if args.time_limit else None
+    fit_rows, dev_rows = split_for_development(train_rows, DEV_FRACTION, args.seed)
+    tokenized = [tokens(t, args.max_length) for t, _ in fit_rows]
+    ids = vocabulary(tokenized)
     labels = sorted({l for _, l in fit_rows})
-    lid = {l: i for i, l in enumerate(labels)}
-
-    def encode(rows_, toks=None):
-        out = []
-        for k, (t, l) in enumerate(rows_):
-            ts = toks[k] if toks is not None else tokens(t, args.max_length)
-            if ts and l in lid:
-                out.append((torch.tensor([ids.get(x, 1) for x in ts]), lid[l]))
-        return out
-
-    fit, dev = encode(fit_rows, tokenized), encode(dev_rows)
-    model = Classifier(len(ids) + 2, len(labels))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    label_ids = {l: i for i, l in enumerate(labels)}
+    fit = [([ids.get(x, 1) for x in ts], label_ids[l]) for ts, (_, l) in zip(tokenized, fit_rows) if ts]
+    dev = [([ids.get(x, 1) for x in ts], label_ids[l]) for ts, l in ((tokens(t, args.max_length), l) for t, l in dev_rows)
+           if ts and l in label_ids]
+    model = Classifier(len(ids) + 2, len(labels), args.embedding, args.hidden)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     loss_fn = nn.CrossEntropyLoss()
-    best, best_state, epoch_times = -1.0, None, []
-    for epoch in range(1, args.epochs + 1):
-        t0 = time.time()
-        for chunk in batches(fit, 32, rng):
+    best, best_state, best_epoch, records = -1.0, None, 0, []
+    without_improvement, completed = 0, 0
+    while completed < args.epochs:
+        epoch_start = time.monotonic()
+        chunks = length_batches(fit, rng)
+        done, time_is_up = 0, False
+        for chunk in chunks:
+            batch_ids, lengths, order = collate([fit[i][0] for i in chunk])
+            targets = torch.tensor([fit[chunk[k]][1] for k in order])
             optimizer.zero_grad()
-            loss = loss_fn(model([fit[i][0] for i in chunk]), torch.tensor([fit[i][1] for i in chunk]))
+            loss = loss_fn(model(batch_ids, lengths), targets)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5)
+            nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
             optimizer.step()
-            if args.time_limit and time.time() - start > args.time_limit * 60:
+            done += 1
+            if deadline and time.monotonic() >= deadline:
+                time_is_up = True
                 break
-        epoch_times.append(time.time() - t0)
-        acc = accuracy(model, dev)
-        print(f"  pytorch epoch {epoch}: dev accuracy {acc:.4f}, {epoch_times[-1]:.1f} s", file=sys.stderr)
-        if acc > best:
-            best, best_state = acc, {k: v.clone() for k, v in model.state_dict().items()}
-        if args.time_limit and time.time() - start > args.time_limit * 60:
+        complete = done == len(chunks)
+        accuracy = dev_accuracy(model, dev)
+        records.append({"epoch": len(records) + 1, "complete": complete, "dev_accuracy": accuracy,
+                        "seconds": time.monotonic() - epoch_start})
+        print(f"pytorch epoch {len(records)}{'' if complete else ' (cut)'}: dev accuracy {accuracy:.4f}, "
+              f"{records[-1]['seconds']:.1f} s", file=log, flush=True)
+        if accuracy > best:
+            best, best_epoch, without_improvement = accuracy, len(records), 0
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        elif complete:
+            without_improvement += 1
+        if not complete:
             break
-    train_seconds = time.time() - start
+        completed += 1
+        if time_is_up or (deadline and time.monotonic() >= deadline):
+            break
+        if without_improvement >= PATIENCE and completed < args.epochs:
+            print(f"pytorch: no better dev accuracy for {PATIENCE} epochs: stopping early", file=log, flush=True)
+            break
+    train_seconds = time.monotonic() - began
     model.load_state_dict(best_state)
-    t0 = time.time()
-    test = encode(test_rows)  # tokenising is part of classifying, as on the SeqModels side
-    test_acc = accuracy(model, test)
-    return {"accuracy": test_acc, "train_seconds": train_seconds, "epoch_seconds": epoch_times,
-            "test_rate": len(test) / (time.time() - t0)}
+    model.eval()
+    return model, ids, labels, {"train_seconds": train_seconds, "epochs": completed, "best_epoch": best_epoch,
+                                "dev_accuracy": best, "epoch_records": records}
 
 
-def run_seqmodels(binary, train_rows, test_rows, args):
-    with tempfile.TemporaryDirectory() as tmp:
-        train_path, test_path, model = (os.path.join(tmp, n) for n in ("train.csv", "test.csv", "model"))
-        write(train_path, train_rows)
-        write(test_path, test_rows)
-        command = [binary, "classify", "train", "--train", train_path, "--model", model,
-                   "--epochs", str(args.epochs), "--seed", str(args.seed), "--patience", str(args.epochs),
-                   "--threads", str(args.threads)]
-        if args.time_limit:
-            command += ["--time-limit", str(args.time_limit)]
-        start = time.time()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        train_seconds = time.time() - start
-        epochs = []
-        with open(os.path.join(model, "metrics.jsonl")) as f:
-            for line in f:
-                record = json.loads(line)
-                epochs.append(record.get("train_seconds", record.get("seconds", 0)))
-        out = subprocess.run([binary, "classify", "eval", "--model", model, "--test", test_path,
-                              "--threads", str(args.threads)], check=True, capture_output=True, text=True).stdout
-        # Last line: "<seconds> s, <rate> texts/s", timed around reading, tokenising and classifying
-        # (not process start and model loading), as the PyTorch side times its test pass.
-        accuracy = float(re.search(r"accuracy:\s*([\d.]+)%", out).group(1)) / 100
-        rate = float(re.search(r"([\d.]+) texts/s", out).group(1))
-        return {"accuracy": accuracy, "train_seconds": train_seconds, "epoch_seconds": epochs, "test_rate": rate}
+def macro_f1(confusion):
+    """Mean per-label F1 (0 where undefined, as ConfusionMatrix.macroF1) of counts[gold][predicted]."""
+    n = len(confusion)
+    scores = []
+    for c in range(n):
+        tp = confusion[c][c]
+        predicted = sum(confusion[g][c] for g in range(n))
+        support = sum(confusion[c])
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    return sum(scores) / n if n else 0.0
+
+
+def evaluate_pytorch(model, ids, labels, test_path, max_length):
+    """Accuracy, macro-F1, rows, seconds and reviews/s on a test CSV, timed from opening the file."""
+    label_ids = {l: i for i, l in enumerate(labels)}
+    confusion = [[0] * len(labels) for _ in labels]
+    start = time.monotonic()
+    with torch.inference_mode(), open(test_path, newline="", encoding="utf-8") as f:
+        pending = []
+
+        def flush():
+            sequences, gold = [], []
+            for line, (text, label) in pending:
+                ts = tokens(text, max_length)
+                if not ts:
+                    sys.exit(f"{test_path}:{line}: the text is empty (no tokens to classify)")
+                if label not in label_ids:
+                    sys.exit(f"{test_path}:{line}: label '{label}' was not seen in training ({', '.join(labels)})")
+                sequences.append([ids.get(x, 1) for x in ts])
+                gold.append(label_ids[label])
+            for g, p in zip(gold, predict(model, sequences)):
+                confusion[g][p] += 1
+            pending.clear()
+
+        reader = csv.DictReader(f)
+        for row in reader:
+            pending.append((reader.line_num, (row["text"], row["label"])))
+            if len(pending) == TEST_BATCH:
+                flush()
+        if pending:
+            flush()
+    seconds = time.monotonic() - start
+    rows = sum(map(sum, confusion))
+    return {"accuracy": sum(confusion[c][c] for c in range(len(labels))) / max(1, rows),
+            "macro_f1": macro_f1(confusion), "test_rows": rows, "test_seconds": seconds,
+            "reviews_per_second": rows / max(seconds, 1e-9)}
+
+
+# MARK: - The SeqModels side
+
+
+def seqmodels_train_command(args, train_path, model_dir):
+    command = [args.seqmodels, "classify", "train", "--train", train_path, "--model", model_dir]
+    for flag, value, default in [("--hidden-size", args.hidden, DEFAULT_HIDDEN),
+                                 ("--embedding-dimension", args.embedding, DEFAULT_EMBEDDING),
+                                 ("--max-length", args.max_length, DEFAULT_MAX_LENGTH),
+                                 ("--epochs", args.epochs, DEFAULT_EPOCHS)]:
+        if value != default:
+            command += [flag, str(value)]
+    if args.time_limit:
+        command += ["--time-limit", f"{args.time_limit:g}"]
+    return command + ["--threads", str(args.threads), "--seed", str(args.seed)]
+
+
+def seqmodels_eval_command(args, test_path, model_dir):
+    return [args.seqmodels, "classify", "eval", "--model", model_dir, "--test", test_path, "--threads", str(args.threads)]
+
+
+def seqmodels_training_figures(model_dir, train_seconds):
+    with open(os.path.join(model_dir, "metrics.jsonl")) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    best = max((r for r in records if r.get("is_best")), key=lambda r: r["epoch"], default=None)
+    return {"train_seconds": train_seconds, "epochs": sum(1 for r in records if r["complete"]),
+            "best_epoch": best["epoch"] if best else 0, "dev_accuracy": best["dev_metric"] if best else float("nan"),
+            "epoch_records": [{"epoch": r["epoch"], "complete": r["complete"], "dev_accuracy": r["dev_metric"],
+                               "seconds": r["seconds"]} for r in records]}
+
+
+def parse_seqmodels_eval(output):
+    """Figures from `classify eval`'s text report; its last line is "<s> s, <rate> texts/s"."""
+    def number(pattern):
+        match = re.search(pattern, output, re.MULTILINE)
+        if not match:
+            sys.exit(f"unexpected `seqmodels classify eval` output (no match for {pattern!r}):\n{output}")
+        return float(match.group(1))
+    return {"accuracy": number(r"^accuracy:\s*([\d.]+)%") / 100, "macro_f1": number(r"^macro-F1:\s*([\d.]+)%") / 100,
+            "test_rows": int(number(r"^rows:\s*(\d+)")), "test_seconds": number(r"^([\d.]+) s, [\d.]+ texts/s"),
+            "reviews_per_second": number(r"([\d.]+) texts/s")}
+
+
+def run_checked(command, **kwargs):
+    result = subprocess.run(command, **kwargs)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed (exit {result.returncode})"
+                 + (f":\n{result.stderr}" if isinstance(result.stderr, str) else ""))
+    return result
+
+
+# MARK: - Both sides
+
+
+def print_table(results, args, counts):
+    mode = "at the same time" if args.concurrent else "one after the other"
+    limit = f"{args.time_limit:g} min limit" if args.time_limit else "no time limit"
+    print(f"\n{counts[0]} training reviews (10% held out for dev), {counts[1]} test reviews; "
+          f"embedding {args.embedding}, BiLSTM {args.hidden} per direction, max length {args.max_length}, "
+          f"at most {args.epochs} epochs, {limit}; {mode}, {args.threads} thread{'s' if args.threads != 1 else ''} each")
+    print(f"  {'':16s} {'test acc':>8s} {'macro-F1':>8s} {'train s':>8s} {'epochs':>6s} {'best':>4s} "
+          f"{'dev acc':>7s} {'test reviews/s':>14s}")
+    for name, r in results.items():
+        print(f"  {name:16s} {100 * r['accuracy']:7.2f}% {100 * r['macro_f1']:7.2f}% {r['train_seconds']:8.1f} "
+              f"{r['epochs']:6d} {r['best_epoch']:4d} {100 * r['dev_accuracy']:6.2f}% {r['reviews_per_second']:14,.0f}")
+    print("  (train s: wall time of training incl. reading and vocabulary; epochs: complete ones; best: the epoch kept;\n"
+          "   test reviews/s: reading, tokenising and classifying the test CSV)")
+
+
+def default_corpus(name):
+    """../shared/corpora/sentiment/imdb/NAME beside the repository root, or beside the main
+    checkout when this script runs from a git worktree elsewhere."""
+    relative = os.path.join("..", "shared", "corpora", "sentiment", "imdb", name)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    candidates = [os.path.join(root, relative)]
+    try:
+        common = subprocess.run(["git", "-C", root, "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        candidates.append(os.path.join(os.path.dirname(common), relative))
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return os.path.normpath(next((c for c in candidates if os.path.exists(c)), candidates[0]))
 
 
 def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train", required=True)
-    parser.add_argument("--test", required=True)
+    parser.add_argument("--train", help="training CSV (text,label; default: IMDB train.csv in ../shared)")
+    parser.add_argument("--test", help="test CSV (default: IMDB test.csv in ../shared)")
     parser.add_argument("--limit", type=int, default=0, help="use a seeded sample of this many train and test rows")
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--time-limit", type=float, default=0, help="minutes of training per side")
-    parser.add_argument("--max-length", type=int, default=400)
+    parser.add_argument("--hidden", type=int, default=DEFAULT_HIDDEN, help="LSTM units per direction")
+    parser.add_argument("--embedding", type=int, default=DEFAULT_EMBEDDING, help="embedding dimension")
+    parser.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH, help="most tokens per text (head+tail); 0: all")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="most epochs")
+    parser.add_argument("--time-limit", type=float, default=30, help="minutes of training per side; 0: none")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seqmodels", help="path to a release seqmodels binary; omit to run PyTorch only")
-    parser.add_argument("--skip-pytorch", action="store_true")
+    parser.add_argument("--threads", type=int, default=2, help="BLAS / torch intra-op threads per side")
+    parser.add_argument("--concurrent", action="store_true",
+                        help="run both sides at the same time (SeqModels as a subprocess); use with --threads 1 on 2 cores")
+    parser.add_argument("--seqmodels", default=os.path.join(root, ".build", "release", "seqmodels"))
+    parser.add_argument("--seqmodels-model", help="directory for the SeqModels model, kept (default: a new temporary one)")
+    parser.add_argument("--skip-seqmodels", action="store_true", help="run the PyTorch side alone")
+    parser.add_argument("--skip-pytorch", action="store_true", help="run the SeqModels side alone")
+    parser.add_argument("--json-out", help="also write the results as JSON to this file")
     args = parser.parse_args()
+    if args.threads < 1 or args.hidden < 1 or args.embedding < 1 or args.epochs < 1:
+        parser.error("--threads, --hidden, --embedding and --epochs must be positive")
+    if args.max_length < 0 or args.time_limit < 0 or args.limit < 0:
+        parser.error("--max-length, --time-limit and --limit must not be negative")
+    if args.concurrent and (args.skip_seqmodels or args.skip_pytorch):
+        parser.error("--concurrent needs both sides: drop --skip-seqmodels / --skip-pytorch")
+    if args.skip_seqmodels and args.skip_pytorch:
+        parser.error("nothing to run")
+    if not args.skip_seqmodels and not os.access(args.seqmodels, os.X_OK):
+        parser.error(f"{args.seqmodels}: no seqmodels binary; build it with `swift build -c release --product seqmodels` "
+                     "or pass --seqmodels PATH (or --skip-seqmodels)")
+    args.train = args.train or default_corpus("train.csv")
+    args.test = args.test or default_corpus("test.csv")
     torch.set_num_threads(args.threads)
-    train_rows, test_rows = read(args.train, args.limit, args.seed), read(args.test, args.limit, args.seed + 1)
-    print(f"{len(train_rows)} training rows, {len(test_rows)} test rows, {args.epochs} epochs, {args.threads} threads")
+    try:
+        train_rows, test_rows = read(args.train, args.limit, args.seed), read(args.test, args.limit, args.seed + 1)
+    except (OSError, KeyError) as error:
+        parser.error(f"cannot read the data (a CSV with text and label columns): {error!r}")
+    print(f"{len(train_rows)} training rows, {len(test_rows)} test rows, at most {args.epochs} epochs, "
+          f"{args.threads} thread{'s' if args.threads != 1 else ''} each", file=sys.stderr)
+
     results = {}
-    if args.seqmodels:
-        results["SeqModels"] = run_seqmodels(args.seqmodels, train_rows, test_rows, args)
-    if not args.skip_pytorch:
-        results["PyTorch " + torch.__version__] = run_pytorch(train_rows, test_rows, args)
-    print(f"{'':22} {'test acc':>9} {'train s':>9} {'s/epoch':>9} {'test texts/s':>13}")
-    for name, r in results.items():
-        per_epoch = sum(r["epoch_seconds"]) / max(1, len(r["epoch_seconds"]))
-        print(f"{name:22} {100 * r['accuracy']:8.2f}% {r['train_seconds']:9.1f} {per_epoch:9.1f} {r['test_rate']:13.0f}")
+    with tempfile.TemporaryDirectory() as scratch:
+        # The sample both sides see; without --limit the original files (the same rows, in order).
+        train_path, test_path = args.train, args.test
+        if args.limit:
+            train_path, test_path = os.path.join(scratch, "train.csv"), os.path.join(scratch, "test.csv")
+            write(train_path, train_rows)
+            write(test_path, test_rows)
+        model_dir = args.seqmodels_model or tempfile.mkdtemp(prefix="bench_classifier_seqmodels_")
+        train_command = seqmodels_train_command(args, train_path, model_dir)
+        eval_command = seqmodels_eval_command(args, test_path, model_dir)
+        if not args.skip_seqmodels:
+            print("SeqModels: " + " ".join(train_command), file=sys.stderr)
+            print(f"SeqModels model (kept): {model_dir}", file=sys.stderr)
+
+        if args.concurrent:
+            log_path = os.path.join(tempfile.gettempdir(), f"bench_classifier_seqmodels_{os.getpid()}.log")
+            print(f"SeqModels log: {log_path}", file=sys.stderr)
+            with open(log_path, "w") as log:
+                finished, evaluator = {}, None
+                start = time.monotonic()
+                process = subprocess.Popen(train_command, stdout=log, stderr=subprocess.STDOUT)
+                waiter = threading.Thread(target=lambda: finished.update(code=process.wait(), at=time.monotonic()))
+                waiter.start()
+                try:
+                    model, ids, labels, pytorch = train_pytorch(train_rows, args)
+                    waiter.join()
+                    if finished["code"] != 0:
+                        log.flush()
+                        with open(log_path) as f:
+                            sys.exit(f"seqmodels classify train failed (exit {finished['code']}); its log ends:\n"
+                                     + "".join(f.readlines()[-20:]))
+                    seqmodels = seqmodels_training_figures(model_dir, finished["at"] - start)
+                    # Then both classify the test set at the same time, again one thread set each.
+                    eval_out = os.path.join(scratch, "eval.txt")
+                    with open(eval_out, "w") as out:
+                        evaluator = subprocess.Popen(eval_command, stdout=out, stderr=subprocess.STDOUT)
+                        pytorch.update(evaluate_pytorch(model, ids, labels, test_path, args.max_length))
+                        code = evaluator.wait()
+                except BaseException:  # Ctrl-C or a failure here: do not leave a subprocess running
+                    for p in (process, evaluator):
+                        if p is not None and p.poll() is None:
+                            p.terminate()
+                            p.wait()
+                    raise
+            with open(eval_out) as f:
+                text = f.read()
+            if code != 0:
+                sys.exit(f"seqmodels classify eval failed (exit {code}):\n{text}")
+            seqmodels.update(parse_seqmodels_eval(text))
+            results["SeqModels"] = seqmodels
+        else:
+            if not args.skip_seqmodels:
+                start = time.monotonic()
+                run_checked(train_command, stdout=subprocess.DEVNULL)
+                seqmodels = seqmodels_training_figures(model_dir, time.monotonic() - start)
+                text = run_checked(eval_command, capture_output=True, text=True).stdout
+                seqmodels.update(parse_seqmodels_eval(text))
+                results["SeqModels"] = seqmodels
+            if not args.skip_pytorch:
+                model, ids, labels, pytorch = train_pytorch(train_rows, args)
+                pytorch.update(evaluate_pytorch(model, ids, labels, test_path, args.max_length))
+        if not args.skip_pytorch:
+            results["PyTorch " + torch.__version__.split("+")[0]] = pytorch
+
+    print_table(results, args, (len(train_rows), len(test_rows)))
+    if args.json_out:
+        settings = {k: getattr(args, k) for k in ("train", "test", "limit", "hidden", "embedding", "max_length",
+                                                  "epochs", "time_limit", "seed", "threads", "concurrent")}
+        settings.update(train_rows=len(train_rows), test_rows=len(test_rows), torch=torch.__version__,
+                        seqmodels_model=None if args.skip_seqmodels else model_dir,
+                        seqmodels_command=None if args.skip_seqmodels else train_command)
+        with open(args.json_out, "w") as f:
+            json.dump({"settings": settings, "results": results}, f, indent=2)
+            f.write("\n")
+        print(f"wrote {args.json_out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

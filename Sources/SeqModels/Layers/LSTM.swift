@@ -201,7 +201,7 @@ public struct LSTM: ParameterContainer, Sendable {
         var layerInput = firstInput
         var lastOutput: FloatBuffer? = nil
         // Two directions run side by side on two threads; a single direction may use BLAS's threads for large products.
-        let parallel = D == 2 && BLAS.threadCount >= 2 && N > 1
+        let parallel = Self.directionsSideBySide(D) && N > 1
         let threadedProducts = !parallel && BLAS.threadCount > 1
         for layer in 0..<L {
             let inputWidth = layer == 0 ? config.inputSize : D * H
@@ -216,11 +216,7 @@ public struct LSTM: ParameterContainer, Sendable {
                                     output: output.pointer + direction * H, outputStride: D * H,
                                     hN: hN.pointer + slice * B * H, cN: cN.pointer + slice * B * H)
             }
-            if parallel {
-                DispatchQueue.concurrentPerform(iterations: D, execute: runDirection)
-            } else {
-                for direction in 0..<D { runDirection(direction) }
-            }
+            Self.forEachDirection(D, sideBySide: parallel, runDirection)
             layerInput = .rows(output)
             lastOutput = output
         }
@@ -397,7 +393,7 @@ public struct LSTM: ParameterContainer, Sendable {
                 passes.append(pass)
             }
             // The recurrences: two directions side by side on two threads.
-            let parallel = D == 2 && BLAS.threadCount >= 2
+            let parallel = Self.directionsSideBySide(D)
             let threadedProducts = !parallel && BLAS.threadCount > 1
             let layerPasses = passes
             let recur: @Sendable (Int) -> Void = { direction in
@@ -409,11 +405,7 @@ public struct LSTM: ParameterContainer, Sendable {
                                         output: output.pointer + direction * H, outputStride: D * H,
                                         hN: hN.pointer + slice * B * H, cN: cN.pointer + slice * B * H)
             }
-            if parallel {
-                DispatchQueue.concurrentPerform(iterations: D, execute: recur)
-            } else {
-                for direction in 0..<D { recur(direction) }
-            }
+            Self.forEachDirection(D, sideBySide: parallel, recur)
             for pass in passes {
                 gatesCache.append(pass.gates); hPrevCache.append(pass.previousHidden)
                 cPrevCache.append(pass.previousCell); tanhCache.append(pass.tanhCell)
@@ -586,6 +578,21 @@ public struct LSTM: ParameterContainer, Sendable {
         }
     }
 
+    /// Whether the `directions` of a layer run side by side, one thread each: with two directions
+    /// and at least two BLAS threads (`--threads`).
+    private static func directionsSideBySide(_ directions: Int) -> Bool {
+        directions == 2 && BLAS.threadCount >= 2
+    }
+
+    /// Runs `work(direction)` for every direction: on as many threads when `sideBySide`, else in turn.
+    private static func forEachDirection(_ directions: Int, sideBySide: Bool, _ work: @Sendable (Int) -> Void) {
+        if sideBySide {
+            DispatchQueue.concurrentPerform(iterations: directions, execute: work)
+        } else {
+            for direction in 0..<directions { work(direction) }
+        }
+    }
+
     /// Preconditions shared by inference and training: input width and initial-state shapes.
     private func checkShapes(_ input: PackedSequence, initialState: LSTMState?) {
         let config = configuration
@@ -631,7 +638,7 @@ public struct LSTM: ParameterContainer, Sendable {
             let inputGradient = FloatBuffer(count: N * inputWidth)
             // The recurrences, back in time: two directions side by side on two threads.
             let dgatesAll = (0..<D).map { _ in FloatBuffer(count: N * 4 * H) }
-            let parallel = D == 2 && BLAS.threadCount >= 2
+            let parallel = Self.directionsSideBySide(D)
             let threadedProducts = !parallel && BLAS.threadCount > 1
             let layerUpstream = upstream
             let weights = cells.map(\.weightHH.value)
@@ -645,11 +652,7 @@ public struct LSTM: ParameterContainer, Sendable {
                     gatesGradient: dgatesAll[direction],
                     initialHiddenGradient: dh0.pointer + slice * B * H, initialCellGradient: dc0.pointer + slice * B * H)
             }
-            if parallel {
-                DispatchQueue.concurrentPerform(iterations: D, execute: recur)
-            } else {
-                for direction in 0..<D { recur(direction) }
-            }
+            Self.forEachDirection(D, sideBySide: parallel, recur)
             for direction in 0..<D {
                 let slice = layer * D + direction
                 let hPrev = cache.previousHidden[slice]

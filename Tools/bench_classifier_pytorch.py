@@ -74,6 +74,8 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from shared_corpora import shared_corpus
+
 csv.field_size_limit(sys.maxsize)
 TOKEN = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|\S", re.UNICODE)
 MASK64 = (1 << 64) - 1
@@ -434,21 +436,6 @@ def print_table(results, args, counts):
           "   test reviews/s: reading, tokenising and classifying the test CSV)")
 
 
-def default_corpus(name):
-    """../shared/corpora/sentiment/imdb/NAME beside the repository root, or beside the main
-    checkout when this script runs from a git worktree elsewhere."""
-    relative = os.path.join("..", "shared", "corpora", "sentiment", "imdb", name)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    candidates = [os.path.join(root, relative)]
-    try:
-        common = subprocess.run(["git", "-C", root, "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                                capture_output=True, text=True, check=True).stdout.strip()
-        candidates.append(os.path.join(os.path.dirname(common), relative))
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return os.path.normpath(next((c for c in candidates if os.path.exists(c)), candidates[0]))
-
-
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -481,8 +468,8 @@ def main():
     if not args.skip_seqmodels and not os.access(args.seqmodels, os.X_OK):
         parser.error(f"{args.seqmodels}: no seqmodels binary; build it with `swift build -c release --product seqmodels` "
                      "or pass --seqmodels PATH (or --skip-seqmodels)")
-    args.train = args.train or default_corpus("train.csv")
-    args.test = args.test or default_corpus("test.csv")
+    args.train = args.train or shared_corpus("sentiment", "imdb", "train.csv")
+    args.test = args.test or shared_corpus("sentiment", "imdb", "test.csv")
     torch.set_num_threads(args.threads)
     try:
         train_rows, test_rows = read(args.train, args.limit, args.seed), read(args.test, args.limit, args.seed + 1)

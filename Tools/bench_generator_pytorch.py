@@ -63,6 +63,8 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from shared_corpora import shared_corpus
+
 SPECIALS = ["<pad>", "<unk>", "<bos>", "<eos>"]
 UNKNOWN_ID = 1
 
@@ -315,21 +317,6 @@ def print_table(results, args):
             print(f"  warning: the sides differ in {what}: {values}: they do not see the same data", file=sys.stderr)
 
 
-def default_text():
-    """tinyshakespeare in ../shared beside the repository root, or beside the main checkout when
-    this script runs from a git worktree elsewhere."""
-    relative = os.path.join("..", "shared", "corpora", "generation", "tinyshakespeare.txt")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    candidates = [os.path.join(root, relative)]
-    try:
-        common = subprocess.run(["git", "-C", root, "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                                capture_output=True, text=True, check=True).stdout.strip()
-        candidates.append(os.path.join(os.path.dirname(common), relative))
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return os.path.normpath(next((c for c in candidates if os.path.exists(c)), candidates[0]))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--text", default=None,
@@ -351,7 +338,7 @@ def main():
     if not args.skip_seqmodels and not os.access(args.seqmodels, os.X_OK):
         parser.error(f"{args.seqmodels}: no seqmodels binary; build it with `swift build -c release --product seqmodels` "
                      "or pass --seqmodels PATH (or --skip-seqmodels)")
-    args.text = args.text or default_text()
+    args.text = args.text or shared_corpus("generation", "tinyshakespeare.txt")
     try:
         with open(args.text, encoding="utf-8") as f:
             text = f.read()

@@ -154,7 +154,12 @@ public final class ConsoleProgress: TrainingProgressReporter {
         if !record.complete { text += " (cut short at batch \(record.batches))" }
         text += "  loss \(fixed(record.trainLoss, 4))  dev \(record.metricName) \(fixed(record.devMetric, 4))"
         let details = record.devDetails.sorted { $0.key < $1.key }.prefix(4)
-        if !details.isEmpty { text += " (" + details.map { "\($0.key) \(fixed($0.value, 4))" }.joined(separator: ", ") + ")" }
+        if !details.isEmpty {
+            // Counts (such as tokens) print as whole numbers, measures with four decimals.
+            text += " (" + details.map { name, value in
+                "\(name) " + (value == value.rounded() && abs(value) >= 1 ? String(Int(value)) : fixed(value, 4))
+            }.joined(separator: ", ") + ")"
+        }
         if record.isBest { text += " *best*" }
         text += "  lr \(record.learningRate)  \(fixed(record.seconds, 1)) s  \(grouped(Int(record.tokensPerSecond))) tok/s"
         return text

@@ -8,7 +8,7 @@ import SeqModels
 /// 400 tokens per review (head and tail, where reviews state their verdict), a vocabulary
 /// of words seen at least 3 times (at most 40,000), 128-dimensional embeddings, one
 /// bidirectional LSTM layer of 48 units per direction, max+mean pooling, embedding dropout
-/// 0.25 and output dropout 0.5.
+/// 0.5 and output dropout 0.5.
 ///
 /// Why 48 units: classifying costs about `16 H²` multiply-adds per token for the recurrent
 /// products (the embeddings' projection is paid once per distinct word, see
@@ -28,7 +28,11 @@ public struct ClassifierHyperparameters: Codable, Equatable, Sendable {
     public var hiddenSize = 48
     public var layerCount = 1
     public var bidirectional = true
-    public var embeddingDropout: Float = 0.25
+    /// Dropout on the embedded tokens. Strong, because the embeddings hold nearly all the
+    /// parameters: on IMDB with 0.25 the dev loss rose from the third epoch on (0.41 against a
+    /// training loss of 0.12 by the seventh) while dev accuracy crept up to 89.0% and test
+    /// accuracy stayed at 87.7%.
+    public var embeddingDropout: Float = 0.5
     public var dropout: Float = 0.5
     public var pooling: SequencePooling = .maxMean
     public var minFrequency = 3

@@ -41,7 +41,7 @@ public struct TextClassifier: TrainableModel, Sendable {
         public var paddingID: Int?
 
         public init(vocabularySize: Int, embeddingDimension: Int = 128, hiddenSize: Int = 48, layerCount: Int = 1,
-                    bidirectional: Bool = true, embeddingDropout: Float = 0.25, dropout: Float = 0.5,
+                    bidirectional: Bool = true, embeddingDropout: Float = 0.5, dropout: Float = 0.5,
                     pooling: SequencePooling = .maxMean, labelCount: Int, paddingID: Int? = nil) {
             self.vocabularySize = vocabularySize
             self.embeddingDimension = embeddingDimension

@@ -245,17 +245,14 @@ public struct LSTM: ParameterContainer, Sendable {
         let B = batchSizes[0], G = 4 * H
         // Directions running side by side keep their products on their own thread.
         let recurrentWeights = RepeatedProduct(cell.weightHH.value, transposed: true, threaded: threaded)
-        var bias = cell.biasIH.value
-        bias.add(cell.biasHH.value)
+        let bias = Self.gateBias(cell)
         // Input projection: packed rows go through the packed weights a chunk at a time; distinct
         // rows are projected once here (bias included) and gathered per chunk.
         let inputWeights = RepeatedProduct(cell.weightIH.value, transposed: true, threaded: threaded)
         var projectedRows: FloatBuffer? = nil
         if case let .distinctRows(rows, count, _) = input {
             let projected = FloatBuffer(uninitializedCount: count * G)
-            bias.withUnsafeBufferPointer { b in
-                for r in 0..<count { (projected.pointer + r * G).update(from: b.baseAddress!, count: G) }
-            }
+            Self.fillRows(projected.pointer, rows: count, with: bias)
             inputWeights.accumulateProduct(rows: count, a: rows.pointer, lda: inputWidth, into: projected.pointer, ldc: G)
             projectedRows = projected
         }
@@ -274,58 +271,55 @@ public struct LSTM: ParameterContainer, Sendable {
         let cellState = FloatBuffer(count: B * H)   // c of each live sequence, by sorted position
         if let c0, !reverse { cellState.pointer.update(from: c0, count: B * H) }
 
-        bias.withUnsafeBufferPointer { biasBuffer in
-            let b = biasBuffer.baseAddress!
-            for chunk in reverse ? chunks.reversed() : chunks {
-                let firstRow = offsets[chunk.lowerBound], rowCount = offsets[chunk.upperBound] - firstRow
-                switch input {
-                case let .rows(rows):
-                    for r in 0..<rowCount { (gates.pointer + r * G).update(from: b, count: G) }
-                    inputWeights.accumulateProduct(rows: rowCount, a: rows.pointer + firstRow * inputWidth, lda: inputWidth,
-                                                   into: gates.pointer, ldc: G)
-                case let .distinctRows(_, _, indices):
-                    let projected = projectedRows!.pointer
-                    for r in 0..<rowCount {
-                        (gates.pointer + r * G).update(from: projected + indices[firstRow + r] * G, count: G)
-                    }
+        for chunk in reverse ? chunks.reversed() : chunks {
+            let firstRow = offsets[chunk.lowerBound], rowCount = offsets[chunk.upperBound] - firstRow
+            switch input {
+            case let .rows(rows):
+                Self.fillRows(gates.pointer, rows: rowCount, with: bias)
+                inputWeights.accumulateProduct(rows: rowCount, a: rows.pointer + firstRow * inputWidth, lda: inputWidth,
+                                               into: gates.pointer, ldc: G)
+            case let .distinctRows(_, _, indices):
+                let projected = projectedRows!.pointer
+                for r in 0..<rowCount {
+                    (gates.pointer + r * G).update(from: projected + indices[firstRow + r] * G, count: G)
                 }
-                for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
-                    let rows = batchSizes[t], off = offsets[t]
-                    let stepGates = gates.pointer + (off - firstRow) * G
-                    if !reverse {
-                        if t > 0 {
-                            recurrentWeights.accumulateProduct(rows: rows, a: output + offsets[t - 1] * ldOut, lda: ldOut,
-                                                               into: stepGates, ldc: G)
-                        } else if let h0 {
-                            recurrentWeights.accumulateProduct(rows: rows, a: h0, lda: H, into: stepGates, ldc: G)
-                        }
-                        sm_lstm_cell_inference(stepGates, cellState.pointer, output + off * ldOut, ldOut, rows, H)
-                        // Sequences whose last token is at t: record their final state.
-                        let ending = t + 1 < T ? batchSizes[t + 1] : 0
-                        if ending < rows {
-                            copyRows(from: output + (off + ending) * ldOut, stride: ldOut, to: hN + ending * H, stride: H,
-                                     rows: rows - ending, columns: H)
-                            copyRows(from: cellState.pointer + ending * H, stride: H, to: cN + ending * H, stride: H,
-                                     rows: rows - ending, columns: H)
-                        }
-                    } else {
-                        // Rows alive at t + 1 continue from there; the others start here from (h0, c0).
-                        let continuing = t + 1 < T ? batchSizes[t + 1] : 0
-                        if continuing > 0 {
-                            recurrentWeights.accumulateProduct(rows: continuing, a: output + offsets[t + 1] * ldOut, lda: ldOut,
-                                                               into: stepGates, ldc: G)
-                        }
-                        if continuing < rows {
-                            let fresh = cellState.pointer + continuing * H
-                            if let c0 { fresh.update(from: c0 + continuing * H, count: (rows - continuing) * H) }
-                            else { fresh.update(repeating: 0, count: (rows - continuing) * H) }
-                            if let h0 {
-                                recurrentWeights.accumulateProduct(rows: rows - continuing, a: h0 + continuing * H, lda: H,
-                                                                   into: stepGates + continuing * G, ldc: G)
-                            }
-                        }
-                        sm_lstm_cell_inference(stepGates, cellState.pointer, output + off * ldOut, ldOut, rows, H)
+            }
+            for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
+                let rows = batchSizes[t], off = offsets[t]
+                let stepGates = gates.pointer + (off - firstRow) * G
+                if !reverse {
+                    if t > 0 {
+                        recurrentWeights.accumulateProduct(rows: rows, a: output + offsets[t - 1] * ldOut, lda: ldOut,
+                                                           into: stepGates, ldc: G)
+                    } else if let h0 {
+                        recurrentWeights.accumulateProduct(rows: rows, a: h0, lda: H, into: stepGates, ldc: G)
                     }
+                    sm_lstm_cell_inference(stepGates, cellState.pointer, output + off * ldOut, ldOut, rows, H)
+                    // Sequences whose last token is at t: record their final state.
+                    let ending = t + 1 < T ? batchSizes[t + 1] : 0
+                    if ending < rows {
+                        copyRows(from: output + (off + ending) * ldOut, stride: ldOut, to: hN + ending * H, stride: H,
+                                 rows: rows - ending, columns: H)
+                        copyRows(from: cellState.pointer + ending * H, stride: H, to: cN + ending * H, stride: H,
+                                 rows: rows - ending, columns: H)
+                    }
+                } else {
+                    // Rows alive at t + 1 continue from there; the others start here from (h0, c0).
+                    let continuing = t + 1 < T ? batchSizes[t + 1] : 0
+                    if continuing > 0 {
+                        recurrentWeights.accumulateProduct(rows: continuing, a: output + offsets[t + 1] * ldOut, lda: ldOut,
+                                                           into: stepGates, ldc: G)
+                    }
+                    if continuing < rows {
+                        let fresh = cellState.pointer + continuing * H
+                        if let c0 { fresh.update(from: c0 + continuing * H, count: (rows - continuing) * H) }
+                        else { fresh.update(repeating: 0, count: (rows - continuing) * H) }
+                        if let h0 {
+                            recurrentWeights.accumulateProduct(rows: rows - continuing, a: h0 + continuing * H, lda: H,
+                                                               into: stepGates + continuing * G, ldc: G)
+                        }
+                    }
+                    sm_lstm_cell_inference(stepGates, cellState.pointer, output + off * ldOut, ldOut, rows, H)
                 }
             }
         }
@@ -384,7 +378,7 @@ public struct LSTM: ParameterContainer, Sendable {
                                         tanhCell: FloatBuffer(uninitializedCount: N * H),
                                         previousHidden: FloatBuffer(count: N * H), previousCell: FloatBuffer(count: N * H))
                 // Input projection of every step at once (BLAS, on all its threads): gates = X W_ihᵀ + (b_ih + b_hh).
-                Self.fillBias(pass.gates, rows: N, bias1: cell.biasIH.value, bias2: cell.biasHH.value)
+                Self.fillRows(pass.gates.pointer, rows: N, with: Self.gateBias(cell))
                 cell.weightIH.value.withUnsafeBufferPointer { w in
                     BLAS.gemm(transposeA: false, transposeB: true, m: N, n: 4 * H, k: inputWidth,
                               a: layerInput.pointer, lda: inputWidth, b: w.baseAddress!, ldb: inputWidth,
@@ -696,13 +690,15 @@ public struct LSTM: ParameterContainer, Sendable {
     // MARK: - Helpers
 
 
-    /// Fills every row of a `[rows, 4H]` buffer with `bias1 + bias2`.
-    private static func fillBias(_ buffer: FloatBuffer, rows: Int, bias1: Tensor, bias2: Tensor) {
-        let width = bias1.count
-        var sum = bias1
-        sum.add(bias2)
-        sum.withUnsafeBufferPointer { b in
-            for r in 0..<rows { (buffer.pointer + r * width).update(from: b.baseAddress!, count: width) }
+    /// `bias_ih + bias_hh` of a cell: the `[4H]` row every gate pre-activation starts from.
+    private static func gateBias(_ cell: Cell) -> [Float] {
+        zip(cell.biasIH.value.scalars, cell.biasHH.value.scalars).map { $0 + $1 }
+    }
+
+    /// Writes `row` into each of `rows` consecutive rows of its width starting at `destination`.
+    private static func fillRows(_ destination: UnsafeMutablePointer<Float>, rows: Int, with row: [Float]) {
+        row.withUnsafeBufferPointer { source in
+            for r in 0..<rows { (destination + r * source.count).update(from: source.baseAddress!, count: source.count) }
         }
     }
 

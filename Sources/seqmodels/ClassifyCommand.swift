@@ -21,13 +21,6 @@ struct ClassifyCommand: ParsableCommand {
 
 extension LabelledTextFormat: ExpressibleByArgument {}
 
-/// Sets the BLAS thread count when one was given.
-private func applyThreads(_ threads: Int?) throws {
-    guard let threads else { return }
-    guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
-    BLAS.setThreadCount(threads)
-}
-
 /// Loads a model directory, turning a missing path into a message naming it.
 private func loadClassifier(_ path: String) throws -> TrainedClassifier {
     try TrainedClassifier.load(from: URL(fileURLWithPath: path))
@@ -65,8 +58,7 @@ struct ClassifyPredictCommand: ParsableCommand {
     @Option(help: "Texts classified together.")
     var batchSize: Int = 256
 
-    @Option(help: "BLAS threads.")
-    var threads: Int?
+    @OptionGroup var parallelism: BatchThreadsOption
 
     func validate() throws {
         if (input == nil) != (output == nil) { throw ValidationError("--input and --output go together") }
@@ -76,17 +68,17 @@ struct ClassifyPredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        try applyThreads(threads)
+        let workers = parallelism.startWorkers()
         let classifier = try loadClassifier(model)
         if let input, let output {
             let kind = format ?? LabelledTextFormat.guess(from: input)
             let count = try classifier.annotateCSV(input: input, output: output, format: kind == .tsv ? .tsv : .csv,
-                                                   textColumn: CSVColumn(parsing: textColumn), batchSize: batchSize)
+                                                   textColumn: CSVColumn(parsing: textColumn), batchSize: batchSize, workers: workers)
             FileHandle.standardError.write(Data("labelled \(count) rows into \(output)\n".utf8))
             return
         }
         func emit(_ batch: [String]) throws {
-            for (text, prediction) in zip(batch, try classifier.classify(batch, batchSize: batchSize)) {
+            for (text, prediction) in zip(batch, try classifier.classify(batch, batchSize: batchSize, workers: workers)) {
                 print("\(prediction.label)\t\(TrainedClassifier.formatProbability(prediction.probability))\t\(text)")
             }
         }
@@ -126,15 +118,14 @@ struct ClassifyEvalCommand: ParsableCommand {
     @Option(help: "Texts classified together (sorted by length inside each group).")
     var batchSize: Int = 512
 
-    @Option(help: "BLAS threads.")
-    var threads: Int?
+    @OptionGroup var parallelism: BatchThreadsOption
 
     func run() throws {
-        try applyThreads(threads)
+        let workers = parallelism.startWorkers()
         let classifier = try loadClassifier(model)
         var source = try input.format(of: test).open(test, columns: input.columns)
         let start = Date()
-        let report = try classifier.evaluate(&source, batchSize: max(1, batchSize))
+        let report = try classifier.evaluate(&source, batchSize: max(1, batchSize), workers: workers)
         let seconds = Date().timeIntervalSince(start)
         if json {
             let encoder = JSONEncoder()

@@ -37,20 +37,6 @@ struct TaggedCorpusOptions: ParsableArguments {
     }
 }
 
-/// `--threads N` for tagging: N batches at once, each with one BLAS thread (parallelism around
-/// BLAS, never inside and around at once).
-struct TaggingThreadsOption: ParsableArguments {
-    @Option(help: "Threads: N batches tagged at once, each with one BLAS thread (default: one batch at a time, BLAS's own threads).")
-    var threads: Int?
-
-    /// Workers for `predictTagIDs`, after setting BLAS to one thread when `--threads` is given.
-    func startWorkers() -> Int {
-        guard let threads else { return 1 }
-        BLAS.setThreadCount(1)
-        return max(1, threads)
-    }
-}
-
 /// Prints a task-level error as it is (no "Error: TaskError(…)" wrapping).
 func runReportingErrors(_ body: () throws -> Void) throws {
     do {
@@ -93,11 +79,11 @@ struct TagTextCommand: ParsableCommand {
     @Option(help: "Output format: slash (word/TAG), conllu, xml or json (one object per line).")
     var output: TaggedTextFormat = .slash
 
-    @OptionGroup var tagging: TaggingThreadsOption
+    @OptionGroup var parallelism: BatchThreadsOption
 
     func run() throws {
         try runReportingErrors {
-            let workers = tagging.startWorkers()
+            let workers = parallelism.startWorkers()
             let tagger = try Tagger.load(from: URL(fileURLWithPath: model))
             let tokenizer: any Tokenizer = pretokenized ? PreTokenizedTokenizer() : WordTokenizer()
             var number = 0
@@ -155,11 +141,11 @@ struct TagEvalCommand: ParsableCommand {
     @Flag(help: "Print one JSON object (accuracy, oov_accuracy, sentence_accuracy, tokens, per_tag, confusion).")
     var json = false
 
-    @OptionGroup var tagging: TaggingThreadsOption
+    @OptionGroup var parallelism: BatchThreadsOption
 
     func run() throws {
         try runReportingErrors {
-            let workers = tagging.startWorkers()
+            let workers = parallelism.startWorkers()
             let tagger = try Tagger.load(from: URL(fileURLWithPath: model))
             let examples = try tagger.encode(corpus.read(test))
             let start = Date()

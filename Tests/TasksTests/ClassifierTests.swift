@@ -159,6 +159,44 @@ final class ClassifierTests: XCTestCase {
         }
     }
 
+    /// Several batches at once (parallelism around BLAS) give exactly the one-worker predictions,
+    /// in the order given, in memory, streamed from a file and when annotating a CSV.
+    func testConcurrentBatchesGiveTheSamePredictions() throws {
+        let prepared = try ClassifierRecipe.prepare(training: toyTraining, development: [],
+                                                    hyperparameters: smallHyperparameters, seed: 2)
+        let classifier = prepared.classifier
+        let ids = prepared.training.map(\.tokenIDs)
+        let alone = classifier.model.predict(ids, batchSize: 2)
+        let concurrent = classifier.model.predict(ids, batchSize: 2, workers: 3)
+        XCTAssertEqual(concurrent.map(\.label), alone.map(\.label))
+        XCTAssertEqual(concurrent.map(\.probabilities), alone.map(\.probabilities), "bit for bit")
+
+        let texts = toyTraining.map(\.text)
+        XCTAssertEqual(try classifier.classify(texts, batchSize: 2, workers: 2), try classifier.classify(texts, batchSize: 2))
+        let csv = "text,label\n" + toyTraining.map { "\"\($0.text)\",\($0.label)" }.joined(separator: "\n") + "\n"
+        var one = try CSVTextReader(rows: CSVRowReader(string: csv, name: "t.csv"))
+        var two = try CSVTextReader(rows: CSVRowReader(string: csv, name: "t.csv"))
+        let inMemory = try classifier.evaluate(on: toyTraining)
+        XCTAssertEqual(try classifier.evaluate(&one, batchSize: 1).confusionMatrix, inMemory.confusionMatrix)
+        XCTAssertEqual(try classifier.evaluate(&two, batchSize: 1, workers: 2).confusionMatrix, inMemory.confusionMatrix)
+        XCTAssertEqual(try classifier.evaluate(on: toyTraining, workers: 2).confusionMatrix, inMemory.confusionMatrix)
+    }
+
+    /// Batches handed to workers come back in index order, each computed once, whatever the
+    /// number of workers (more workers than items included).
+    func testConcurrentResultsKeepIndexOrder() {
+        for workers in [1, 2, 5, 40] {
+            let counter = CallCounter()
+            let results = concurrentResults(count: 23, workers: workers) { index -> Int in
+                counter.increment()
+                return index * index
+            }
+            XCTAssertEqual(results, (0..<23).map { $0 * $0 }, "workers \(workers)")
+            XCTAssertEqual(counter.value, 23, "each index once, workers \(workers)")
+        }
+        XCTAssertEqual(concurrentResults(count: 0, workers: 2) { $0 }, [])
+    }
+
     func testLoadingExplainsAMissingOrForeignDirectory() throws {
         let missing = temporaryDirectory()
         XCTAssertThrowsError(try TrainedClassifier.load(from: missing)) { error in
@@ -312,4 +350,12 @@ final class ClassifierTests: XCTestCase {
             return n
         }) { XCTAssertEqual($0 as? Bad, Bad(index: 300)) }
     }
+}
+
+/// Counts calls made from several threads.
+private final class CallCounter: @unchecked Sendable {
+    private var count = 0
+    private let lock = NSLock()
+    func increment() { lock.lock(); count += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
 }

@@ -167,22 +167,28 @@ public struct TextClassifier: TrainableModel, Sendable {
 
     /// The most probable label id and its probability for every text (inference mode), in
     /// the order given. Texts are sorted by length and run `batchSize` at a time.
-    public func predict(_ texts: [[Int]], batchSize: Int = 256) -> [(label: Int, probability: Float, probabilities: [Float])] {
-        precondition(batchSize > 0, "batchSize must be positive")
+    ///
+    /// With `workers > 1`, that many batches are classified at once, longest first:
+    /// parallelism *around* BLAS, so set BLAS to one thread (`BLAS.setThreadCount(1)`) first,
+    /// as `seqmodels classify --threads N` does. The predictions do not depend on `workers`.
+    public func predict(_ texts: [[Int]], batchSize: Int = 256,
+                        workers: Int = 1) -> [(label: Int, probability: Float, probabilities: [Float])] {
+        precondition(batchSize > 0 && workers > 0, "batchSize and workers must be positive")
         let order = texts.indices.sorted { texts[$0].count > texts[$1].count }
+        let batches = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
+        let model = self
+        let probabilities = concurrentResults(count: batches.count, workers: workers) { b in
+            model.probabilities(for: batches[b].map { texts[$0] }).scalars
+        }
         let C = configuration.labelCount
         var result = [(label: Int, probability: Float, probabilities: [Float])](repeating: (0, 0, []), count: texts.count)
-        var start = 0
-        while start < order.count {
-            let chunk = Array(order[start..<min(start + batchSize, order.count)])
-            let p = probabilities(for: chunk.map { texts[$0] }).scalars
-            for (k, index) in chunk.enumerated() {
+        for (batch, p) in zip(batches, probabilities) {
+            for (k, index) in batch.enumerated() {
                 let row = Array(p[(k * C)..<((k + 1) * C)])
                 var best = 0
                 for c in 1..<C where row[c] > row[best] { best = c }
                 result[index] = (best, row[best], row)
             }
-            start += batchSize
         }
         return result
     }

@@ -135,42 +135,55 @@ public struct TrainedClassifier: Sendable {
                                  label: try labelID(of: record.label, where: place))
     }
 
-    /// Predictions for `texts`, in order. - Throws: `TaskError` for a text without tokens.
-    public func classify(_ texts: [String], batchSize: Int = 128) throws -> [ClassifierPrediction] {
+    /// Predictions for `texts`, in order, `batchSize` texts per batch and `workers` batches at
+    /// once (see `TextClassifier.predict`). - Throws: `TaskError` for a text without tokens.
+    public func classify(_ texts: [String], batchSize: Int = 128, workers: Int = 1) throws -> [ClassifierPrediction] {
         let numbered = Array(texts.enumerated().map { (number: $0 + 1, text: $1) })
-        let ids = try numbered.concurrentMap { try tokenIDs(of: $0.text, where: texts.count > 1 ? "text \($0.number)" : nil) }
-        return model.predict(ids, batchSize: batchSize).map {
+        let ids = try numbered.concurrentMap(threads: max(workers, BLAS.threadCount)) {
+            try tokenIDs(of: $0.text, where: texts.count > 1 ? "text \($0.number)" : nil)
+        }
+        return model.predict(ids, batchSize: batchSize, workers: workers).map {
             ClassifierPrediction(label: labels[$0.label], probability: $0.probability, probabilities: $0.probabilities)
         }
     }
 
-    /// Evaluates on `records` (e.g. a development set already in memory).
+    /// Evaluates on `records` (e.g. a development set already in memory), `workers` batches at once.
     /// - Throws: `TaskError` for an unknown label or an empty text.
-    public func evaluate(on records: [LabelledText]) throws -> ClassificationReport {
+    public func evaluate(on records: [LabelledText], workers: Int = 1) throws -> ClassificationReport {
         var confusion = ConfusionMatrix(labelCount: labels.count)
-        let examples = try records.concurrentMap { try example(of: $0) }
-        for (example, prediction) in zip(examples, model.predict(examples.map(\.tokenIDs))) {
+        let examples = try records.concurrentMap(threads: max(workers, BLAS.threadCount)) { try example(of: $0) }
+        for (example, prediction) in zip(examples, model.predict(examples.map(\.tokenIDs), workers: workers)) {
             confusion.add(gold: example.label, predicted: prediction.label)
         }
         return ClassificationReport(confusion: confusion, labels: labels)
     }
 
-    /// Evaluates on every record of `source`, reading `batchSize` records at a time.
+    /// Evaluates on every record of `source`, `batchSize` texts per batch and `workers` batches
+    /// at once; records are read a group of batches at a time, so memory stays bounded.
     /// - Throws: the source's errors, or `TaskError` for an unknown label or an empty text.
-    public func evaluate(_ source: inout some LabelledTextSource, batchSize: Int = 512) throws -> ClassificationReport {
+    public func evaluate(_ source: inout some LabelledTextSource, batchSize: Int = 256,
+                         workers: Int = 1) throws -> ClassificationReport {
+        precondition(batchSize > 0 && workers > 0, "batchSize and workers must be positive")
         var confusion = ConfusionMatrix(labelCount: labels.count)
+        let groupSize = Self.recordsPerGroup(batchSize: batchSize, workers: workers)
         var pending: [LabelledText] = []
         func flush() throws {
-            let examples = try pending.concurrentMap { try example(of: $0) }
-            let predictions = model.predict(examples.map(\.tokenIDs), batchSize: batchSize)
+            let examples = try pending.concurrentMap(threads: max(workers, BLAS.threadCount)) { try example(of: $0) }
+            let predictions = model.predict(examples.map(\.tokenIDs), batchSize: batchSize, workers: workers)
             for (example, prediction) in zip(examples, predictions) { confusion.add(gold: example.label, predicted: prediction.label) }
             pending.removeAll(keepingCapacity: true)
         }
         while let record = try source.next() {
             pending.append(record)
-            if pending.count == batchSize { try flush() }
+            if pending.count == groupSize { try flush() }
         }
         if !pending.isEmpty { try flush() }
         return ClassificationReport(confusion: confusion, labels: labels)
+    }
+
+    /// Records read and classified together when streaming: one batch, or with several workers
+    /// four batches each, so that they share the load (longest batches first).
+    static func recordsPerGroup(batchSize: Int, workers: Int) -> Int {
+        workers > 1 ? batchSize * 4 * workers : batchSize
     }
 }

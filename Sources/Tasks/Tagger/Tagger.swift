@@ -249,18 +249,15 @@ public struct Tagger: TrainableModel, Sendable {
         // Sentences of similar length together: less work for the last, short-lived LSTM steps.
         let order = nonEmpty.sorted { examples[$0].count > examples[$1].count }
         let batches = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
-        let results = PredictionSlots(count: batches.count)
         let model = self
-        DispatchQueue.concurrentPerform(iterations: min(workers, max(batches.count, 1))) { worker in
+        let results = concurrentResults(count: batches.count, workers: workers) { b in
             var unused = SeededGenerator(seed: 0)
-            for b in stride(from: worker, to: batches.count, by: workers) {
-                let (logits, layout, _) = model.run(batches[b].map { examples[$0] }, training: false, generator: &unused)
-                results.set(b, layout.unpack(Self.argmaxRows(logits)))
-            }
+            let (logits, layout, _) = model.run(batches[b].map { examples[$0] }, training: false, generator: &unused)
+            return layout.unpack(Self.argmaxRows(logits))
         }
         var result = [[Int]](repeating: [], count: examples.count)
         for (b, indices) in batches.enumerated() {
-            for (index, prediction) in zip(indices, results.value(b)) { result[index] = prediction }
+            for (index, prediction) in zip(indices, results[b]) { result[index] = prediction }
         }
         return result
     }
@@ -328,23 +325,5 @@ public struct Tagger: TrainableModel, Sendable {
         var tagger = Tagger(configuration: configuration, vocabularies: vocabularies, generator: &generator)
         try Checkpoint.loadParameters(into: &tagger, from: directory)
         return tagger
-    }
-}
-
-/// Per-batch predictions filled in by concurrent workers (each slot written once, under a lock).
-private final class PredictionSlots: @unchecked Sendable {
-    private var slots: [[[Int]]]
-    private let lock = NSLock()
-
-    init(count: Int) { slots = Array(repeating: [], count: count) }
-
-    func set(_ index: Int, _ value: [[Int]]) {
-        lock.lock(); defer { lock.unlock() }
-        slots[index] = value
-    }
-
-    func value(_ index: Int) -> [[Int]] {
-        lock.lock(); defer { lock.unlock() }
-        return slots[index]
     }
 }

@@ -58,6 +58,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "BLAS threads.")
     var threads: Int?
 
+    @Option(help: "Evaluate and save an exponential moving average of the parameters, with this decay per step (e.g. 0.999); 0 turns it off.")
+    var averageDecay: Double?
+
     @Flag(help: "Continue the interrupted run saved in the model directory (same options; --epochs, --patience, --time-limit may grow).")
     var resume = false
 
@@ -107,6 +110,7 @@ struct TrainingOptions: ParsableArguments {
         if let timeLimit { options.timeLimit = timeLimit * 60 }
         if let seed { options.seed = seed }
         if let threads { options.threads = threads }
+        if let averageDecay { options.parameterAveraging = averageDecay == 0 ? nil : averageDecay }
         do {
             try options.validate()
         } catch let error as TrainingError {

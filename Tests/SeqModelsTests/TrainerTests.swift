@@ -23,6 +23,9 @@ private struct TinyClassifier: TrainableModel {
         var batches = 0
         /// The 1-based batch (counted over the whole run) whose loss becomes NaN.
         var poisonBatch: Int?
+        /// The parameters seen by each training batch (those after the previous step), when recording.
+        var recordsParameters = false
+        var parametersSeen: [[Float]] = []
     }
 
     var linear: Linear
@@ -51,6 +54,7 @@ private struct TinyClassifier: TrainableModel {
         _ = linear.backward(input: x, outputGradient: gradient)
         _ = mask
         if let script {
+            if script.recordsParameters { script.parametersSeen.append(namedParameters().flatMap(\.value.scalars)) }
             script.batches += 1
             if script.batches == script.poisonBatch { return BatchLoss(sum: .nan, count: batch.count) }
         }
@@ -248,6 +252,93 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(try MetricsLog(directory: directory).read().map(\.epoch), [1, 2, 3, 4, 5, 6])
     }
 
+    // MARK: Parameter averaging
+
+    func testParameterAverageFollowsItsDecayScheduleAndSwapsWithTheModel() throws {
+        var model = model()
+        let start = model.namedParameters().flatMap(\.value.scalars)
+        var average = ParameterAverage(of: model, decay: 0.9)
+        var expected = start.map(Double.init)
+        var decays: [Double] = []
+        for step in 1...100 {
+            let values = model.namedParameters().map { ($0.name, Tensor(shape: $0.value.shape, scalars: $0.value.scalars.map { $0 + Float(step % 7) * 0.01 })) }
+            try model.loadParameters(Dictionary(uniqueKeysWithValues: values))
+            let d = average.nextDecay
+            decays.append(d)
+            average.update(from: &model)
+            let current = model.namedParameters().flatMap(\.value.scalars)
+            expected = zip(expected, current).map { d * $0 + (1 - d) * Double($1) }
+        }
+        XCTAssertEqual(decays[0], 0.1, accuracy: 1e-12, "the first update mostly takes the parameters")
+        XCTAssertEqual(decays[1], 2.0 / 11, accuracy: 1e-12)
+        XCTAssertEqual(decays[99], 0.9, "capped at the decay")
+        XCTAssertEqual(average.updates, 100)
+        let trained = model.namedParameters().flatMap(\.value.scalars)
+        average.exchange(with: &model)
+        let averaged = model.namedParameters().flatMap(\.value.scalars)
+        for (a, e) in zip(averaged, expected) { XCTAssertEqual(Double(a), e, accuracy: 1e-5) }
+        XCTAssertNotEqual(averaged, trained)
+        average.exchange(with: &model)
+        XCTAssertEqual(model.namedParameters().flatMap(\.value.scalars), trained, "a second exchange restores the parameters")
+    }
+
+    /// With averaging, the dev set sees and the checkpoint holds the average of the parameters
+    /// after every step, while training itself follows the same path as without it.
+    func testAveragedRunEvaluatesAndSavesTheAverageOfEveryStep() throws {
+        var options = self.options(epochs: 1)
+        options.optimizer = .sgd
+        options.learningRate = 0.5
+        var plain = model()
+        try Trainer(options: options).fit(&plain, train: train, dev: dev, in: temporaryDirectory(), save: save)
+
+        options.parameterAveraging = 0.999
+        let script = TinyClassifier.Script()
+        script.recordsParameters = true
+        var averaged = model(script: script)
+        let directory = temporaryDirectory()
+        let summary = try Trainer(options: options).fit(&averaged, train: train, dev: dev, in: directory, save: save)
+
+        // Steps 1…6 start from parameters 0…5; the plain run ends at parameters 6.
+        let steps = script.parametersSeen + [plain.namedParameters().flatMap(\.value.scalars)]
+        XCTAssertEqual(steps.count, 7)
+        var expected = steps[0].map(Double.init)
+        for n in 0..<6 {
+            let d = min(0.999, Double(1 + n) / Double(10 + n))
+            expected = zip(expected, steps[n + 1]).map { d * $0 + (1 - d) * Double($1) }
+        }
+        let result = averaged.namedParameters().flatMap(\.value.scalars)
+        for (a, e) in zip(result, expected) { XCTAssertEqual(Double(a), e, accuracy: 1e-5) }
+        XCTAssertNotEqual(result, steps[6], "the model ends with the average, not the last parameters")
+        var reloaded = model(seed: 77)
+        try Checkpoint.loadParameters(into: &reloaded, from: directory)
+        XCTAssertEqual(parameters(reloaded), parameters(averaged))
+        XCTAssertEqual(reloaded.evaluate(on: dev).metric, summary.best?.devMetric, "the dev metric is the average's")
+    }
+
+    func testAveragedRunResumesToTheSameWeightsAndRefusesAnotherDecay() throws {
+        var options = self.options(epochs: 4)
+        options.parameterAveraging = 0.9
+        var straight = model()
+        let straightSummary = try Trainer(options: options).fit(&straight, train: train, dev: dev, in: temporaryDirectory(), save: save)
+
+        let directory = temporaryDirectory()
+        var first = model()
+        var shortOptions = options
+        shortOptions.epochs = 2
+        try Trainer(options: shortOptions).fit(&first, train: train, dev: dev, in: directory, save: save)
+        var other = options
+        other.parameterAveraging = nil
+        var refused = model()
+        XCTAssertThrowsError(try Trainer(options: other).fit(&refused, train: train, dev: dev, in: directory, resume: true, save: save)) {
+            XCTAssertTrue("\($0)".contains("average-decay 0.9 → none"), "\($0)")
+        }
+        var resumed = model(seed: 1234)
+        let summary = try Trainer(options: options).fit(&resumed, train: train, dev: dev, in: directory, resume: true, save: save)
+        XCTAssertEqual(parameters(resumed), parameters(straight))
+        XCTAssertEqual(summary.history.map(\.devMetric), straightSummary.history.map(\.devMetric))
+        XCTAssertEqual(summary.history.map(\.evaluation.details), straightSummary.history.map(\.evaluation.details))
+    }
+
     /// A run cut by the time limit in the middle of epoch 4 resumes from epoch 3's state.
     func testRunCutByTheTimeLimitResumesToTheSameWeights() throws {
         var options = self.options(epochs: 5)
@@ -429,6 +520,11 @@ final class TrainerTests: XCTestCase {
         bad.learningRate = -1
         XCTAssertThrowsError(try Trainer(options: bad).fit(&model, train: train, dev: dev, in: temporaryDirectory(), save: save)) {
             XCTAssertEqual("\($0)", "--learning-rate must be a positive number, got -1.0")
+        }
+        var badDecay = options()
+        badDecay.parameterAveraging = 1
+        XCTAssertThrowsError(try Trainer(options: badDecay).fit(&model, train: train, dev: dev, in: temporaryDirectory(), save: save)) {
+            XCTAssertEqual("\($0)", "--average-decay must be in (0, 1), got 1.0")
         }
         XCTAssertThrowsError(try Trainer(options: options()).fit(&model, train: [], dev: dev, in: temporaryDirectory(), save: save)) {
             XCTAssertEqual($0 as? TrainingError, .emptyTrainingSet)

@@ -52,11 +52,15 @@ public struct TrainerOptions: Codable, Equatable, Sendable {
     public var seed: UInt64
     /// BLAS threads (`BLAS.setThreadCount`); `nil` leaves the current setting.
     public var threads: Int?
+    /// Decay of an exponential moving average of the parameters (`ParameterAverage`, e.g.
+    /// 0.999), evaluated on the dev set and saved instead of the last step's parameters;
+    /// `nil` evaluates and saves the parameters as trained.
+    public var parameterAveraging: Double?
 
     public init(epochs: Int = 20, batchSize: Int = 32, maxBatchTokens: Int? = nil, learningRate: Float = 1e-3,
                 optimizer: OptimizerKind = .adam, momentum: Double = 0, weightDecay: Double = 0,
                 clipNorm: Float? = 5, schedule: Schedule = .constant, patience: Int? = nil,
-                timeLimit: Double? = nil, seed: UInt64 = 1, threads: Int? = nil) {
+                timeLimit: Double? = nil, seed: UInt64 = 1, threads: Int? = nil, parameterAveraging: Double? = nil) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.maxBatchTokens = maxBatchTokens
@@ -70,6 +74,7 @@ public struct TrainerOptions: Codable, Equatable, Sendable {
         self.timeLimit = timeLimit
         self.seed = seed
         self.threads = threads
+        self.parameterAveraging = parameterAveraging
     }
 
     /// Throws `TrainingError.invalidOption` naming the first value out of range
@@ -97,6 +102,9 @@ public struct TrainerOptions: Codable, Equatable, Sendable {
         if let patience, patience < 1 { throw fail("patience", "must be at least 1, got \(patience)") }
         if let limit = timeLimit, !(limit.isFinite && limit > 0) { throw fail("time-limit", "must be a positive number, got \(limit)") }
         if let threads, threads < 1 { throw fail("threads", "must be at least 1, got \(threads)") }
+        if let decay = parameterAveraging, !(decay > 0 && decay < 1) {
+            throw fail("average-decay", "must be in (0, 1), got \(decay)")
+        }
     }
 
     /// The optimizer these options describe, at the initial learning rate.
@@ -125,6 +133,9 @@ public struct TrainerOptions: Codable, Equatable, Sendable {
         }
         if schedule != saved.schedule { differences.append("schedule \(saved.schedule) → \(schedule)") }
         if seed != saved.seed { differences.append("seed \(saved.seed) → \(seed)") }
+        if parameterAveraging != saved.parameterAveraging {
+            differences.append("average-decay \(saved.parameterAveraging.map { "\($0)" } ?? "none") → \(parameterAveraging.map { "\($0)" } ?? "none")")
+        }
         return differences
     }
 }

@@ -23,6 +23,9 @@ struct ResumeState: Codable {
     var history: [EpochRecord]
     /// The safetensors file (inside `resume/`) with the parameters after `epochsCompleted` epochs.
     var parametersFile: String
+    /// With parameter averaging: the safetensors file (inside `resume/`) with the average, and its number of updates.
+    var averageFile: String?
+    var averageUpdates: Int?
 }
 
 /// One call of `Trainer.fit`: the state of the loop and the files it writes.
@@ -44,6 +47,8 @@ struct TrainingRun<Model: TrainableModel> {
     var epochsCompleted = 0
     var best: EpochRecord?
     var bestParameters: [String: Tensor]?
+    /// The running average evaluated and saved in place of the parameters, when `options.parameterAveraging` is set.
+    var average: ParameterAverage?
     var epochsWithoutImprovement = 0
     var history: [EpochRecord] = []
     let startTime: Double
@@ -70,6 +75,7 @@ struct TrainingRun<Model: TrainableModel> {
         self.schedule = ScheduleState(options.schedule, learningRate: options.learningRate)
         self.learningRate = options.learningRate
         self.startTime = trainer.clock()
+        self.average = options.parameterAveraging.map { ParameterAverage(of: model, decay: $0) }
 
         try Self.createDirectory(directory)
         try Self.createDirectory(resumeDirectory)
@@ -118,6 +124,7 @@ struct TrainingRun<Model: TrainableModel> {
                     }
                 }
                 optimizer.step(&model)
+                average?.update(from: &model)
                 lossSum += loss.sum
                 lossCount += loss.count
                 tokens += batchIndices.reduce(0) { $0 + batcher.lengths[$1] }
@@ -136,6 +143,8 @@ struct TrainingRun<Model: TrainableModel> {
             let trainLoss = lossCount > 0 ? lossSum / Double(lossCount) : 0
 
             trainer.progress.evaluationStarted(epoch: epoch)
+            // With averaging, the average is what gets evaluated and saved; training goes on from the parameters.
+            average?.exchange(with: &model)
             let evaluation = dev.isEmpty
                 ? Evaluation(metricName: "train_loss", metric: trainLoss, higherIsBetter: false)
                 : model.evaluate(on: dev)
@@ -152,6 +161,7 @@ struct TrainingRun<Model: TrainableModel> {
             } else if complete {
                 epochsWithoutImprovement += 1
             }
+            average?.exchange(with: &model)
             history.append(record)
             try metrics.append(record)
             try writeChart()
@@ -234,12 +244,17 @@ struct TrainingRun<Model: TrainableModel> {
     private mutating func saveResumeState(_ model: Model) throws {
         // A cut-short epoch never reaches here, so the best parameters saved for a resume
         // always belong to a complete epoch, as the state's `best` record does.
-        if best?.epoch == epochsCompleted {
-            try writeParameters(model, to: resumeDirectory.appendingPathComponent(ResumeState.bestParametersFileName))
+        if best?.epoch == epochsCompleted, let bestParameters {
+            try writeTensors(bestParameters.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 },
+                             to: resumeDirectory.appendingPathComponent(ResumeState.bestParametersFileName))
         }
         let parametersFile = "parameters-\(epochsCompleted).safetensors"
         let optimizerFile = "optimizer-\(epochsCompleted).safetensors"
-        try writeParameters(model, to: resumeDirectory.appendingPathComponent(parametersFile))
+        let averageFile = average == nil ? nil : "average-\(epochsCompleted).safetensors"
+        try writeTensors(model.namedParameters(), to: resumeDirectory.appendingPathComponent(parametersFile))
+        if let average, let averageFile {
+            try writeTensors(average.named(like: model), to: resumeDirectory.appendingPathComponent(averageFile))
+        }
         let optimizerURL = resumeDirectory.appendingPathComponent(optimizerFile)
         do {
             try StateArchive.archive(SavedOptimizer(optimizer)).write(to: optimizerURL)
@@ -249,7 +264,8 @@ struct TrainingRun<Model: TrainableModel> {
         let state = ResumeState(
             options: options, trainExamples: train.count, epochsCompleted: epochsCompleted, learningRate: learningRate,
             generator: generator, optimizerFile: optimizerFile, schedule: schedule, best: best,
-            epochsWithoutImprovement: epochsWithoutImprovement, history: history, parametersFile: parametersFile)
+            epochsWithoutImprovement: epochsWithoutImprovement, history: history, parametersFile: parametersFile,
+            averageFile: averageFile, averageUpdates: average?.updates)
         let url = resumeDirectory.appendingPathComponent(ResumeState.fileName)
         do {
             try AtomicFile.write([try Self.encoder().encode(state)], to: url)
@@ -258,7 +274,7 @@ struct TrainingRun<Model: TrainableModel> {
         }
         // The state now names the new files: older ones are no longer needed.
         for file in (try? FileManager.default.contentsOfDirectory(atPath: resumeDirectory.path)) ?? []
-        where (file.hasPrefix("parameters-") || file.hasPrefix("optimizer-")) && file != parametersFile && file != optimizerFile {
+        where Self.isEpochFile(file) && file != parametersFile && file != optimizerFile && file != averageFile {
             try? FileManager.default.removeItem(at: resumeDirectory.appendingPathComponent(file))
         }
     }
@@ -291,6 +307,19 @@ struct TrainingRun<Model: TrainableModel> {
         } catch {
             throw TrainingError.cannotRead(path: url.path, reason: "the saved state does not fit this model: \(error)")
         }
+        if let decay = options.parameterAveraging {
+            // The options match the saved ones (checked above), so the state has an average.
+            guard let file = state.averageFile, let updates = state.averageUpdates else {
+                throw TrainingError.cannotRead(path: url.path, reason: "the state has no parameter average")
+            }
+            let saved = try readParameters(resumeDirectory.appendingPathComponent(file), for: model)
+            do {
+                average = try ParameterAverage(of: model, decay: decay, updates: updates, named: saved)
+            } catch {
+                throw TrainingError.cannotRead(path: resumeDirectory.appendingPathComponent(file).path,
+                                               reason: "the saved average does not fit this model: \(error)")
+            }
+        }
         self.optimizer = optimizer
         generator = state.generator
         schedule = state.schedule
@@ -306,7 +335,7 @@ struct TrainingRun<Model: TrainableModel> {
     private func clearResumeState() throws {
         for file in (try? FileManager.default.contentsOfDirectory(atPath: resumeDirectory.path)) ?? []
         where file == ResumeState.fileName || file == ResumeState.bestParametersFileName
-            || file.hasPrefix("parameters-") || file.hasPrefix("optimizer-") {
+            || Self.isEpochFile(file) {
             do {
                 try FileManager.default.removeItem(at: resumeDirectory.appendingPathComponent(file))
             } catch {
@@ -316,9 +345,14 @@ struct TrainingRun<Model: TrainableModel> {
         }
     }
 
-    private func writeParameters(_ model: Model, to url: URL) throws {
+    /// The files of `resume/` that belong to one epoch (replaced by the next epoch's).
+    private static func isEpochFile(_ name: String) -> Bool {
+        name.hasPrefix("parameters-") || name.hasPrefix("optimizer-") || name.hasPrefix("average-")
+    }
+
+    private func writeTensors(_ tensors: [(name: String, value: Tensor)], to url: URL) throws {
         var file = SafeTensors(metadata: ["format": "pt"])
-        for (name, value) in model.namedParameters() { file.set(value, named: name) }
+        for (name, value) in tensors { file.set(value, named: name) }
         do {
             try file.write(to: url)
         } catch {

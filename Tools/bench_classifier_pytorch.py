@@ -28,7 +28,9 @@ The PyTorch model mirrors `TextClassifier` with those defaults (`ClassifierHyper
   random, batches shuffled), gradient norm clipped at 5, at most 10 epochs, the learning rate
   halved by ReduceLROnPlateau(mode="max", factor=0.5, patience=1) on dev accuracy, early
   stopping after 3 complete epochs without a better dev accuracy, the time limit checked after every batch (the
-  epoch it cuts is still evaluated); the best epoch by dev accuracy is kept and tested.
+  epoch it cuts is still evaluated); the best epoch by dev accuracy is kept and tested. With
+  `--average-decay D` (both sides), an exponential moving average of the parameters (SeqModels'
+  `ParameterAverage`, warm-up included) is what each epoch evaluates and what is kept.
 
 Classification speed on the test file (reviews/s), both sides timed from opening the test CSV
 to the last prediction: reading, tokenising, encoding and classifying, not process start or
@@ -86,6 +88,7 @@ DEFAULT_HIDDEN = 48
 DEFAULT_EMBEDDING = 128
 DEFAULT_MAX_LENGTH = 400
 DEFAULT_EPOCHS = 10
+DEFAULT_AVERAGE_DECAY = 0.0  # `ClassifyTrainCommand.trainerDefaults.parameterAveraging` (off); `--average-decay`
 PATIENCE = 3
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
@@ -248,6 +251,30 @@ def dev_accuracy(model, examples):
     return correct / max(1, len(examples))
 
 
+class ParameterAverage:
+    """SeqModels' `ParameterAverage`: after every step a <- d*a + (1 - d)*p with
+    d = min(decay, (1 + n) / (10 + n)) for update n; evaluated and kept in place of the parameters."""
+
+    def __init__(self, model, decay):
+        self.decay, self.updates = decay, 0
+        self.values = [p.detach().clone() for p in model.parameters()]
+
+    @torch.no_grad()
+    def update(self, model):
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for a, p in zip(self.values, model.parameters()):
+            a.mul_(d).add_(p, alpha=1 - d)
+        self.updates += 1
+
+    @torch.no_grad()
+    def exchange(self, model):
+        """Swaps the model's parameters with the averages (twice restores both)."""
+        for a, p in zip(self.values, model.parameters()):
+            current = p.detach().clone()
+            p.copy_(a)
+            a.copy_(current)
+
+
 def length_batches(examples, rng):
     """LengthBucketBatcher: by decreasing length (ties at random), cut into batches, batches shuffled."""
     keys = [(-len(x), rng.random()) for x, _ in examples]
@@ -276,6 +303,7 @@ def train_pytorch(train_rows, args, log=sys.stderr):
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=1)
     loss_fn = nn.CrossEntropyLoss()
+    average = ParameterAverage(model, args.average_decay) if args.average_decay else None
     best, best_state, best_epoch, records = -1.0, None, 0, []
     without_improvement, completed = 0, 0
     while completed < args.epochs:
@@ -290,11 +318,15 @@ def train_pytorch(train_rows, args, log=sys.stderr):
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
             optimizer.step()
+            if average:
+                average.update(model)
             done += 1
             if deadline and time.monotonic() >= deadline:
                 time_is_up = True
                 break
         complete = done == len(chunks)
+        if average:
+            average.exchange(model)
         accuracy = dev_accuracy(model, dev)
         records.append({"epoch": len(records) + 1, "complete": complete, "dev_accuracy": accuracy,
                         "seconds": time.monotonic() - epoch_start})
@@ -305,6 +337,8 @@ def train_pytorch(train_rows, args, log=sys.stderr):
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
         elif complete:
             without_improvement += 1
+        if average:
+            average.exchange(model)
         if not complete:
             break
         completed += 1
@@ -379,7 +413,8 @@ def seqmodels_train_command(args, train_path, model_dir):
     for flag, value, default in [("--hidden-size", args.hidden, DEFAULT_HIDDEN),
                                  ("--embedding-dimension", args.embedding, DEFAULT_EMBEDDING),
                                  ("--max-length", args.max_length, DEFAULT_MAX_LENGTH),
-                                 ("--epochs", args.epochs, DEFAULT_EPOCHS)]:
+                                 ("--epochs", args.epochs, DEFAULT_EPOCHS),
+                                 ("--average-decay", args.average_decay, DEFAULT_AVERAGE_DECAY)]:
         if value != default:
             command += [flag, str(value)]
     if args.time_limit:
@@ -449,6 +484,8 @@ def main():
     parser.add_argument("--embedding", type=int, default=DEFAULT_EMBEDDING, help="embedding dimension")
     parser.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH, help="most tokens per text (head+tail); 0: all")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="most epochs")
+    parser.add_argument("--average-decay", type=float, default=DEFAULT_AVERAGE_DECAY,
+                        help="decay of a parameter average evaluated and kept instead of the parameters (both sides); 0: off")
     parser.add_argument("--time-limit", type=float, default=30, help="minutes of training per side; 0: none")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2, help="BLAS / torch intra-op threads per side")
@@ -462,6 +499,8 @@ def main():
     args = parser.parse_args()
     if args.threads < 1 or args.hidden < 1 or args.embedding < 1 or args.epochs < 1:
         parser.error("--threads, --hidden, --embedding and --epochs must be positive")
+    if not 0 <= args.average_decay < 1:
+        parser.error("--average-decay must be in [0, 1)")
     if args.max_length < 0 or args.time_limit < 0 or args.limit < 0:
         parser.error("--max-length, --time-limit and --limit must not be negative")
     if args.concurrent and (args.skip_seqmodels or args.skip_pytorch):

@@ -74,6 +74,19 @@ long sm_packed_size(long n, long k);
 void sm_pack_weights(const float *w, long ldw, long n, long k, int w_is_n_by_k, float *packed);
 void sm_gemm_packed(long m, long n, long k, const float *a, long lda, const float *packed, float *c, long ldc);
 
+/*
+ * Spin barrier (spin_barrier.c) for threads that meet often and briefly, such as the
+ * two halves of one LSTM direction after every time step. Waiters spin with a pause
+ * instruction, then yield the core after a bounded spin. sm_spin_barrier_create
+ * returns NULL when `parties` < 1 or memory runs out; every party calls
+ * sm_spin_barrier_wait once per round; writes before a wait are visible to every
+ * party after it. Destroy only when no thread is waiting.
+ */
+typedef struct sm_spin_barrier sm_spin_barrier;
+sm_spin_barrier *sm_spin_barrier_create(long parties);
+void sm_spin_barrier_destroy(sm_spin_barrier *barrier);
+void sm_spin_barrier_wait(sm_spin_barrier *barrier);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,6 @@
+#define _GNU_SOURCE
 #include "CKernels.h"
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -65,4 +67,18 @@ void sm_spin_barrier_wait(sm_spin_barrier *barrier) {
             sched_yield();
         }
     }
+}
+
+int sm_thread_attr_avoid_current_cpu(pthread_attr_t *attr) {
+#if defined(__linux__)
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return -1;
+    int current = sched_getcpu();
+    if (current >= 0 && current < CPU_SETSIZE) CPU_CLR(current, &allowed);
+    if (CPU_COUNT(&allowed) == 0) return -1;
+    return pthread_attr_setaffinity_np(attr, sizeof allowed, &allowed) == 0 ? 0 : -1;
+#else
+    (void)attr;
+    return 0;
+#endif
 }

@@ -12,6 +12,7 @@
  */
 
 #include <stddef.h>
+#include <pthread.h>
 /* Fused optimizer updates and norms (own header; SwiftPM uses this file as the umbrella). */
 #include "CKernelsOptimizers.h"
 
@@ -86,6 +87,15 @@ typedef struct sm_spin_barrier sm_spin_barrier;
 sm_spin_barrier *sm_spin_barrier_create(long parties);
 void sm_spin_barrier_destroy(sm_spin_barrier *barrier);
 void sm_spin_barrier_wait(sm_spin_barrier *barrier);
+
+/*
+ * Restricts the CPUs of a thread started with `attr` to those the calling thread may run
+ * on, less the one it runs on now (Linux; elsewhere `attr` is left alone). A thread just
+ * started otherwise tends to begin on its parent's CPU, where two threads meeting at a spin
+ * barrier take turns instead of running together until the scheduler moves one (milliseconds).
+ * Returns 0, or -1 when no other CPU is allowed (a spin barrier would then only cost time).
+ */
+int sm_thread_attr_avoid_current_cpu(pthread_attr_t *attr);
 
 #ifdef __cplusplus
 }

@@ -201,21 +201,26 @@ public struct LSTM: ParameterContainer, Sendable {
     }
 
     /// When inference runs a layer's one direction as two halves of its hidden units, one per
-    /// thread: with one direction, `BLAS.threadCount` ≥ 2 and at least `minimumStepWork`
-    /// multiply-adds in an average step's recurrent product (live rows × 4H × H). The halves
-    /// meet at a barrier after every step, which small steps do not pay for.
+    /// thread: with one direction, `BLAS.threadCount` ≥ 2 and enough work, counted in
+    /// multiply-adds of the recurrent products (live rows × 4H × H per step).
     struct DirectionSplit: Sendable {
+        /// Fewest in an average step: the halves meet at a barrier after every step.
         var minimumStepWork: Int
+        /// Fewest in the whole layer: each split layer starts a thread.
+        var minimumLayerWork: Int
 
-        /// The threshold measured on this project's 2-core machine (`seqmodels bench lstm`).
-        static let measured = DirectionSplit(minimumStepWork: 1 << 20)
+        /// The default: from benchmark shape (a) (32 rows, H = 128: 2 M per step, 73 M per layer)
+        /// up. NOT yet confirmed by `seqmodels bench lstm` on an idle machine: raise it if the
+        /// split loses there.
+        static let measured = DirectionSplit(minimumStepWork: 1 << 20, minimumLayerWork: 1 << 24)
         /// Split whenever there are one direction and two threads (tests).
-        static let always = DirectionSplit(minimumStepWork: 0)
+        static let always = DirectionSplit(minimumStepWork: 0, minimumLayerWork: 0)
 
         /// Whether a layer of `directions` over `rowCount` packed rows in `steps` steps splits.
         func splits(directions: Int, rowCount: Int, steps: Int, hidden H: Int) -> Bool {
             guard directions == 1, H >= 2, steps > 0, BLAS.threadCount >= 2 else { return false }
-            return rowCount / steps * 4 * H * H >= minimumStepWork
+            let perRow = 4 * H * H
+            return rowCount / steps * perRow >= minimumStepWork && rowCount * perRow >= minimumLayerWork
         }
     }
 

@@ -38,20 +38,25 @@ final class SpinBarrier: @unchecked Sendable {   // the C barrier is built for c
 enum ThreadPair {
     /// Runs `work(0, barrier)` here and `work(1, barrier)` on a new thread, sharing one
     /// two-party barrier, and returns `true` when both have finished. Returns `false`, having
-    /// run neither part, when no thread (or barrier) could be had: callers then do the work
-    /// on one thread.
+    /// run neither part, when no thread (or barrier) could be had or no second CPU is allowed:
+    /// callers then do the work on one thread.
     static func run(_ work: @escaping @Sendable (_ part: Int, _ barrier: SpinBarrier) -> Void) -> Bool {
         guard let barrier = SpinBarrier(parties: 2) else { return false }
+        // The second part runs on another CPU than this one from its start (see sm_thread_attr_avoid_current_cpu).
+        var attributes = pthread_attr_t()
+        guard pthread_attr_init(&attributes) == 0 else { return false }
+        defer { pthread_attr_destroy(&attributes) }
+        guard sm_thread_attr_avoid_current_cpu(&attributes) == 0 else { return false }
         let job = Unmanaged.passRetained(Job { work(1, barrier) }).toOpaque()
         #if canImport(Darwin)
         var thread: pthread_t? = nil
-        let started = pthread_create(&thread, nil, { job in
+        let started = pthread_create(&thread, &attributes, { job in
             Unmanaged<Job>.fromOpaque(job).takeRetainedValue().body()
             return nil
         }, job)
         #else
         var thread = pthread_t()
-        let started = pthread_create(&thread, nil, { job in
+        let started = pthread_create(&thread, &attributes, { job in
             Unmanaged<Job>.fromOpaque(job!).takeRetainedValue().body()
             return nil
         }, job)

@@ -12,6 +12,7 @@
  */
 
 #include <stddef.h>
+#include <pthread.h>
 /* Fused optimizer updates and norms (own header; SwiftPM uses this file as the umbrella). */
 #include "CKernelsOptimizers.h"
 
@@ -73,6 +74,28 @@ void sm_lstm_cell_inference(const float *gates, float *c, float *h, long h_strid
 long sm_packed_size(long n, long k);
 void sm_pack_weights(const float *w, long ldw, long n, long k, int w_is_n_by_k, float *packed);
 void sm_gemm_packed(long m, long n, long k, const float *a, long lda, const float *packed, float *c, long ldc);
+
+/*
+ * Spin barrier (spin_barrier.c) for threads that meet often and briefly, such as the
+ * two halves of one LSTM direction after every time step. Waiters spin with a pause
+ * instruction, then yield the core after a bounded spin. sm_spin_barrier_create
+ * returns NULL when `parties` < 1 or memory runs out; every party calls
+ * sm_spin_barrier_wait once per round; writes before a wait are visible to every
+ * party after it. Destroy only when no thread is waiting.
+ */
+typedef struct sm_spin_barrier sm_spin_barrier;
+sm_spin_barrier *sm_spin_barrier_create(long parties);
+void sm_spin_barrier_destroy(sm_spin_barrier *barrier);
+void sm_spin_barrier_wait(sm_spin_barrier *barrier);
+
+/*
+ * Restricts the CPUs of a thread started with `attr` to those the calling thread may run
+ * on, less the one it runs on now (Linux; elsewhere `attr` is left alone). A thread just
+ * started otherwise tends to begin on its parent's CPU, where two threads meeting at a spin
+ * barrier take turns instead of running together until the scheduler moves one (milliseconds).
+ * Returns 0, or -1 when no other CPU is allowed (a spin barrier would then only cost time).
+ */
+int sm_thread_attr_avoid_current_cpu(pthread_attr_t *attr);
 
 #ifdef __cplusplus
 }

@@ -149,12 +149,21 @@ public struct LSTM: ParameterContainer, Sendable {
     /// Inference keeps nothing for a backward pass: it projects the input a few time steps at a
     /// time and holds one `[batch, H]` cell state per direction, so memory stays at the output's
     /// size whatever the batch. With `BLAS.threadCount` ≥ 2 the two directions of a layer run
-    /// on two threads.
+    /// on two threads, and a one-direction layer with enough work per step runs as two halves of
+    /// its hidden units on two threads (same results to the bit as on one thread).
     public func callAsFunction(_ input: PackedSequence, initialState: LSTMState? = nil) -> (output: PackedSequence, finalState: LSTMState) {
+        let result = inference(input, initialState: initialState, split: .measured)
+        return (result.output, result.finalState)
+    }
+
+    /// `callAsFunction(_:initialState:)` with the choice to split one direction across two threads
+    /// made by `split`; `splitLayers` counts the layers that ran split. For tests and measurements.
+    func inference(_ input: PackedSequence, initialState: LSTMState?,
+                   split: DirectionSplit) -> (output: PackedSequence, finalState: LSTMState, splitLayers: Int) {
         checkShapes(input, initialState: initialState)
-        let (output, finalState) = infer(.rows(FloatBuffer(input.data)), batchSizes: input.batchSizes,
-                                         offsets: input.stepOffsets, sortedIndices: input.sortedIndices, initialState: initialState)
-        return (input.replacingData(output), finalState)
+        let result = infer(.rows(FloatBuffer(input.data)), batchSizes: input.batchSizes, offsets: input.stepOffsets,
+                           sortedIndices: input.sortedIndices, initialState: initialState, split: split)
+        return (input.replacingData(result.output), result.finalState, result.splitLayers)
     }
 
     /// Inference on packed rows that repeat a few distinct vectors, such as embedded tokens:
@@ -166,6 +175,15 @@ public struct LSTM: ParameterContainer, Sendable {
     /// shrinks tenfold and the rows are never gathered into one large tensor.
     public func callAsFunction(distinctRows: Tensor, rowIndices: [Int], layout: PackingLayout,
                                initialState: LSTMState? = nil) -> (output: PackedSequence, finalState: LSTMState) {
+        let result = inference(distinctRows: distinctRows, rowIndices: rowIndices, layout: layout,
+                               initialState: initialState, split: .measured)
+        return (result.output, result.finalState)
+    }
+
+    /// `callAsFunction(distinctRows:rowIndices:layout:initialState:)` with the split chosen by `split`,
+    /// as `inference(_:initialState:split:)`.
+    func inference(distinctRows: Tensor, rowIndices: [Int], layout: PackingLayout, initialState: LSTMState?,
+                   split: DirectionSplit) -> (output: PackedSequence, finalState: LSTMState, splitLayers: Int) {
         precondition(distinctRows.rank == 2 && distinctRows.shape[1] == configuration.inputSize,
                      "LSTM expects distinct rows [U, \(configuration.inputSize)], got \(distinctRows.shape)")
         precondition(rowIndices.count == layout.rowCount,
@@ -176,10 +194,41 @@ public struct LSTM: ParameterContainer, Sendable {
             let expected = [configuration.directionCount * configuration.layerCount, layout.batchSize, configuration.hiddenSize]
             precondition(s.hidden.shape == expected, "LSTM initial state must be \(expected), got \(s.hidden.shape)")
         }
-        let (output, finalState) = infer(.distinctRows(FloatBuffer(distinctRows), count: distinctCount, indices: rowIndices),
-                                         batchSizes: layout.batchSizes, offsets: layout.stepOffsets,
-                                         sortedIndices: layout.sortedIndices, initialState: initialState)
-        return (layout.packedSequence(data: output), finalState)
+        let result = infer(.distinctRows(FloatBuffer(distinctRows), count: distinctCount, indices: rowIndices),
+                           batchSizes: layout.batchSizes, offsets: layout.stepOffsets,
+                           sortedIndices: layout.sortedIndices, initialState: initialState, split: split)
+        return (layout.packedSequence(data: result.output), result.finalState, result.splitLayers)
+    }
+
+    /// When inference runs a layer's one direction as two halves of its hidden units, one per
+    /// thread: with one direction, `BLAS.threadCount` ≥ 2 and enough work, counted in
+    /// multiply-adds of the recurrent products (live rows × 4H × H per step).
+    struct DirectionSplit: Sendable {
+        /// Fewest in an average step: the halves meet at a barrier after every step.
+        var minimumStepWork: Int
+        /// Fewest in the whole layer: each split layer starts a thread.
+        var minimumLayerWork: Int
+
+        /// The default: from benchmark shape (a) (32 rows, H = 128: 2 M per step, 73 M per layer)
+        /// up. NOT yet confirmed by `seqmodels bench lstm` on an idle machine: raise it if the
+        /// split loses there.
+        static let measured = DirectionSplit(minimumStepWork: 1 << 20, minimumLayerWork: 1 << 24)
+        /// Split whenever there are one direction and two threads (tests).
+        static let always = DirectionSplit(minimumStepWork: 0, minimumLayerWork: 0)
+
+        /// Whether a layer of `directions` over `rowCount` packed rows in `steps` steps splits.
+        func splits(directions: Int, rowCount: Int, steps: Int, hidden H: Int) -> Bool {
+            guard directions == 1, H >= 2, steps > 0, BLAS.threadCount >= 2 else { return false }
+            let perRow = 4 * H * H
+            return rowCount / steps * perRow >= minimumStepWork && rowCount * perRow >= minimumLayerWork
+        }
+    }
+
+    /// The two halves of `H` hidden units for a split direction: the first ends at a multiple of 4
+    /// near `H/2`, so that its `4·H₀` gate columns fill whole 16-column panels of the packed weights.
+    static func halves(ofUnits H: Int) -> [Range<Int>] {
+        let middle = min(max((H / 2 + 2) / 4 * 4, 1), H - 1)
+        return [0..<middle, middle..<H]
     }
 
     /// The first layer's input for inference: packed rows, or distinct rows and an index per packed row.
@@ -189,8 +238,10 @@ public struct LSTM: ParameterContainer, Sendable {
     }
 
     /// The inference pass shared by both entry points; returns the packed output rows `[N, D·H]`.
+    /// `split` decides whether a one-direction layer runs as two halves on two threads; `splitLayers`
+    /// counts the layers that did.
     private func infer(_ firstInput: InferenceInput, batchSizes: [Int], offsets: [Int], sortedIndices: [Int]?,
-                       initialState: LSTMState?) -> (output: Tensor, finalState: LSTMState) {
+                       initialState: LSTMState?, split: DirectionSplit) -> (output: Tensor, finalState: LSTMState, splitLayers: Int) {
         let config = configuration
         let H = config.hiddenSize, D = config.directionCount, L = config.layerCount
         let B = batchSizes.first ?? 0, N = offsets.last ?? 0
@@ -200,23 +251,31 @@ public struct LSTM: ParameterContainer, Sendable {
         let cN = FloatBuffer(count: D * L * B * H)
         var layerInput = firstInput
         var lastOutput: FloatBuffer? = nil
-        // Two directions run side by side on two threads; a single direction may use BLAS's threads for large products.
+        var splitLayers = 0
+        // Two directions run side by side on two threads; a single direction may be split in two halves
+        // of its hidden units on two threads, or else use BLAS's threads for large products.
         let parallel = Self.directionsSideBySide(D) && N > 1
         let threadedProducts = !parallel && BLAS.threadCount > 1
+        let halves = split.splits(directions: D, rowCount: N, steps: batchSizes.count, hidden: H) ? Self.halves(ofUnits: H) : nil
         for layer in 0..<L {
             let inputWidth = layer == 0 ? config.inputSize : D * H
             let output = FloatBuffer(uninitializedCount: N * D * H)   // each direction writes its H columns of every row
             let source = layerInput
-            let runDirection: @Sendable (Int) -> Void = { direction in
+            let run: @Sendable (_ direction: Int, _ units: Range<Int>, _ threaded: Bool, _ barrier: SpinBarrier?) -> Void = {
+                direction, units, threaded, barrier in
                 let slice = layer * D + direction
-                Self.inferDirection(cells[slice], reverse: direction == 1, threaded: threadedProducts, hidden: H,
-                                    input: source, inputWidth: inputWidth, batchSizes: batchSizes, offsets: offsets,
+                Self.inferDirection(cells[slice], reverse: direction == 1, units: units, threaded: threaded, barrier: barrier,
+                                    hidden: H, input: source, inputWidth: inputWidth, batchSizes: batchSizes, offsets: offsets,
                                     h0: h0.map { UnsafePointer($0.pointer + slice * B * H) },
                                     c0: c0.map { UnsafePointer($0.pointer + slice * B * H) },
                                     output: output.pointer + direction * H, outputStride: D * H,
                                     hN: hN.pointer + slice * B * H, cN: cN.pointer + slice * B * H)
             }
-            Self.forEachDirection(D, sideBySide: parallel, runDirection)
+            if let halves, ThreadPair.run({ part, barrier in run(0, halves[part], false, barrier) }) {
+                splitLayers += 1
+            } else {
+                Self.forEachDirection(D, sideBySide: parallel) { run($0, 0..<H, threadedProducts, nil) }
+            }
             layerInput = .rows(output)
             lastOutput = output
         }
@@ -224,31 +283,42 @@ public struct LSTM: ParameterContainer, Sendable {
             hidden: Self.unsortedState(hN, slices: D * L, batch: B, hidden: H, sortedIndices: sortedIndices),
             cell: Self.unsortedState(cN, slices: D * L, batch: B, hidden: H, sortedIndices: sortedIndices))
         let output = lastOutput.map { $0.tensor(shape: [N, D * H]) } ?? Tensor(shape: [N, D * H])
-        return (output, finalState)
+        return (output, finalState, splitLayers)
     }
 
     /// Packed rows projected at once in inference: enough for an efficient product, few
     /// enough for the gate block (`rows × 4H` floats) to stay in cache.
     private static let inferenceRowsPerProjection = 256
 
-    /// One layer in one direction for inference: writes the direction's H columns of every
-    /// output row (`output`, row stride `outputStride`) and its final states (`[B, H]` each,
-    /// sorted order). `h0`/`c0` are this slice's initial states, or nil for zeros. `threaded`:
-    /// whether large products may use BLAS's threads (not when the directions run side by side).
-    private static func inferDirection(_ cell: Cell, reverse: Bool, threaded: Bool, hidden H: Int,
-                                       input: InferenceInput, inputWidth: Int, batchSizes: [Int], offsets: [Int],
+    /// One layer in one direction for inference, or the hidden units `units` of it: writes those
+    /// units' columns of every output row (`output` points at the direction's first column, row
+    /// stride `outputStride`) and of its final states (`[B, H]` each, sorted order). `h0`/`c0` are
+    /// this slice's initial states, or nil for zeros. `threaded`: whether large products may use
+    /// BLAS's threads (not when directions or halves run side by side).
+    ///
+    /// A direction split in halves runs this once per half, on two threads meeting at `barrier`
+    /// after every step: each computes only its units' gate columns, but its recurrent product reads
+    /// the full `h` of the step before from the output rows. Every gate value is the same sum, in
+    /// the same order, as on one thread (the packed kernel computes each element alone, whatever
+    /// its panel), so the results are bit-identical.
+    private static func inferDirection(_ cell: Cell, reverse: Bool, units: Range<Int>, threaded: Bool, barrier: SpinBarrier?,
+                                       hidden H: Int, input: InferenceInput, inputWidth: Int, batchSizes: [Int], offsets: [Int],
                                        h0: UnsafePointer<Float>?, c0: UnsafePointer<Float>?,
                                        output: UnsafeMutablePointer<Float>, outputStride ldOut: Int,
                                        hN: UnsafeMutablePointer<Float>, cN: UnsafeMutablePointer<Float>) {
         let T = batchSizes.count
         guard T > 0 else { return }
-        let B = batchSizes[0], G = 4 * H
-        // Directions running side by side keep their products on their own thread.
-        let recurrentWeights = RepeatedProduct(cell.weightHH.value, transposed: true, threaded: threaded)
-        let bias = Self.gateBias(cell)
+        let B = batchSizes[0], U = units.count, G = 4 * U
+        // This part's units: its gate rows of the weights and bias, its columns of h, c, hN and cN.
+        let first = units.lowerBound
+        let hOut = output + first, hLast = hN + first, cLast = cN + first
+        let recurrentWeights = RepeatedProduct(Self.gateRows(cell.weightHH.value, hidden: H, units: units),
+                                               transposed: true, threaded: threaded)
+        let bias = Self.gateRows(Self.gateBias(cell), width: 1, hidden: H, units: units)
         // Input projection: packed rows go through the packed weights a chunk at a time; distinct
         // rows are projected once here (bias included) and gathered per chunk.
-        let inputWeights = RepeatedProduct(cell.weightIH.value, transposed: true, threaded: threaded)
+        let inputWeights = RepeatedProduct(Self.gateRows(cell.weightIH.value, hidden: H, units: units),
+                                           transposed: true, threaded: threaded)
         var projectedRows: FloatBuffer? = nil
         if case let .distinctRows(rows, count, _) = input {
             let projected = FloatBuffer(uninitializedCount: count * G)
@@ -268,8 +338,8 @@ public struct LSTM: ParameterContainer, Sendable {
         }
         let largestChunk = chunks.map { offsets[$0.upperBound] - offsets[$0.lowerBound] }.max() ?? 0
         let gates = FloatBuffer(uninitializedCount: largestChunk * G)
-        let cellState = FloatBuffer(count: B * H)   // c of each live sequence, by sorted position
-        if let c0, !reverse { cellState.pointer.update(from: c0, count: B * H) }
+        let cellState = FloatBuffer(count: B * U)   // c of each live sequence, by sorted position
+        if let c0, !reverse { copyRows(from: c0 + first, stride: H, to: cellState.pointer, stride: U, rows: B, columns: U) }
 
         for chunk in reverse ? chunks.reversed() : chunks {
             let firstRow = offsets[chunk.lowerBound], rowCount = offsets[chunk.upperBound] - firstRow
@@ -294,14 +364,14 @@ public struct LSTM: ParameterContainer, Sendable {
                     } else if let h0 {
                         recurrentWeights.accumulateProduct(rows: rows, a: h0, lda: H, into: stepGates, ldc: G)
                     }
-                    sm_lstm_cell_inference(stepGates, cellState.pointer, output + off * ldOut, ldOut, rows, H)
+                    sm_lstm_cell_inference(stepGates, cellState.pointer, hOut + off * ldOut, ldOut, rows, U)
                     // Sequences whose last token is at t: record their final state.
                     let ending = t + 1 < T ? batchSizes[t + 1] : 0
                     if ending < rows {
-                        copyRows(from: output + (off + ending) * ldOut, stride: ldOut, to: hN + ending * H, stride: H,
-                                 rows: rows - ending, columns: H)
-                        copyRows(from: cellState.pointer + ending * H, stride: H, to: cN + ending * H, stride: H,
-                                 rows: rows - ending, columns: H)
+                        copyRows(from: hOut + (off + ending) * ldOut, stride: ldOut, to: hLast + ending * H, stride: H,
+                                 rows: rows - ending, columns: U)
+                        copyRows(from: cellState.pointer + ending * U, stride: U, to: cLast + ending * H, stride: H,
+                                 rows: rows - ending, columns: U)
                     }
                 } else {
                     // Rows alive at t + 1 continue from there; the others start here from (h0, c0).
@@ -311,22 +381,28 @@ public struct LSTM: ParameterContainer, Sendable {
                                                            into: stepGates, ldc: G)
                     }
                     if continuing < rows {
-                        let fresh = cellState.pointer + continuing * H
-                        if let c0 { fresh.update(from: c0 + continuing * H, count: (rows - continuing) * H) }
-                        else { fresh.update(repeating: 0, count: (rows - continuing) * H) }
+                        let fresh = cellState.pointer + continuing * U
+                        if let c0 {
+                            copyRows(from: c0 + continuing * H + first, stride: H, to: fresh, stride: U,
+                                     rows: rows - continuing, columns: U)
+                        } else {
+                            fresh.update(repeating: 0, count: (rows - continuing) * U)
+                        }
                         if let h0 {
                             recurrentWeights.accumulateProduct(rows: rows - continuing, a: h0 + continuing * H, lda: H,
                                                                into: stepGates + continuing * G, ldc: G)
                         }
                     }
-                    sm_lstm_cell_inference(stepGates, cellState.pointer, output + off * ldOut, ldOut, rows, H)
+                    sm_lstm_cell_inference(stepGates, cellState.pointer, hOut + off * ldOut, ldOut, rows, U)
                 }
+                // Both halves of a split direction have written this step's h before either reads it.
+                barrier?.wait()
             }
         }
         if reverse {
             // The reverse direction ends at step 0, where every sequence is alive.
-            copyRows(from: output, stride: ldOut, to: hN, stride: H, rows: B, columns: H)
-            cN.update(from: cellState.pointer, count: B * H)
+            copyRows(from: hOut, stride: ldOut, to: hLast, stride: H, rows: B, columns: U)
+            copyRows(from: cellState.pointer, stride: U, to: cLast, stride: H, rows: B, columns: U)
         }
     }
 
@@ -693,6 +769,21 @@ public struct LSTM: ParameterContainer, Sendable {
     /// `bias_ih + bias_hh` of a cell: the `[4H]` row every gate pre-activation starts from.
     private static func gateBias(_ cell: Cell) -> [Float] {
         zip(cell.biasIH.value.scalars, cell.biasHH.value.scalars).map { $0 + $1 }
+    }
+
+    /// The gate rows of the hidden units `units` in a gate-blocked `[4H, width]` row-major matrix
+    /// (`width` 1 for a `[4H]` bias): rows `g·H + u` for each gate g (i, f, g, o) and unit u in
+    /// `units`, gate blocks kept in order, `[4·units.count, width]`.
+    private static func gateRows(_ values: [Float], width: Int, hidden H: Int, units: Range<Int>) -> [Float] {
+        guard units != 0..<H else { return values }
+        return (0..<4).flatMap { gate in values[(gate * H + units.lowerBound) * width ..< (gate * H + units.upperBound) * width] }
+    }
+
+    /// `gateRows` of a `[4H, width]` weight matrix, as a `[4·units.count, width]` matrix.
+    private static func gateRows(_ matrix: Tensor, hidden H: Int, units: Range<Int>) -> Tensor {
+        guard units != 0..<H else { return matrix }
+        let width = matrix.shape[1]
+        return Tensor(shape: [4 * units.count, width], scalars: gateRows(matrix.scalars, width: width, hidden: H, units: units))
     }
 
     /// Writes `row` into each of `rows` consecutive rows of its width starting at `destination`.

@@ -13,8 +13,8 @@ The PyTorch model mirrors `TextClassifier` with those defaults (`ClassifierHyper
 `ClassifyTrainCommand.trainerDefaults`):
 
 - Text: lowercased word tokens, `<br />` removed, punctuation split off (a regex close to
-  `WordTokenizer`, which differs only on rare cases such as `3.5`), at most 400 tokens (the
-  first 200 and the last 200).
+  `WordTokenizer`, which differs only on rare cases such as `3.5`), at most 600 tokens (the
+  first 300 and the last 300).
 - Split: the same 10% of the training file held out for development as SeqModels
   (`splitForDevelopment`: a Fisher-Yates shuffle with `SeededGenerator`, mirrored here bit for
   bit, so both sides fit and select on the same reviews).
@@ -86,7 +86,7 @@ MASK64 = (1 << 64) - 1
 # `seqmodels classify train`'s defaults (ClassifierHyperparameters, ClassifyTrainCommand.trainerDefaults).
 DEFAULT_HIDDEN = 48
 DEFAULT_EMBEDDING = 128
-DEFAULT_MAX_LENGTH = 400
+DEFAULT_MAX_LENGTH = 600
 DEFAULT_EPOCHS = 10
 DEFAULT_AVERAGE_DECAY = 0.0  # `ClassifyTrainCommand.trainerDefaults.parameterAveraging` (off); `--average-decay`
 PATIENCE = 3

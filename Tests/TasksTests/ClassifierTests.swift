@@ -332,7 +332,8 @@ final class ClassifierTests: XCTestCase {
             labels.insert(record.label)
         }
         XCTAssertEqual(lengths.count, 200)
-        XCTAssertLessThanOrEqual(lengths.max() ?? 0, 400)
+        XCTAssertEqual(TextPreparation().maxLength, 600)
+        XCTAssertLessThanOrEqual(lengths.max() ?? 0, 600)
         XCTAssertTrue(labels.isSubset(of: ["pos", "neg"]), "\(labels)")
     }
 

@@ -35,7 +35,7 @@ public struct TextPreparation: Codable, Equatable, Sendable {
     /// before tokenising, instead of four tokens of markup each.
     public var removesLineBreakTags: Bool
 
-    public init(tokenizer: TokenizerKind = .words, maxLength: Int? = 400, truncation: Truncation = .both,
+    public init(tokenizer: TokenizerKind = .words, maxLength: Int? = 600, truncation: Truncation = .both,
                 removesLineBreakTags: Bool = true) {
         if let m = maxLength { precondition(m > 0, "maxLength must be positive, got \(m)") }
         self.tokenizer = tokenizer

@@ -38,6 +38,9 @@ struct LSTMBench: ParsableCommand {
     @Option(name: .long, help: "Comma-separated shape keys to run (a,b,c,d,e,e=,f).")
     var shapes: String = "a,b,c,d,e,e=,f"
 
+    @Option(name: .long, help: "Comma-separated modes to run (inference,training); (f) is inference only.")
+    var modes: String = "inference,training"
+
     @Option(name: .long, help: "Python interpreter with torch installed.")
     var python: String = "python3"
 
@@ -59,6 +62,10 @@ struct LSTMBench: ParsableCommand {
         let wanted = Set(shapes.split(separator: ",").map(String.init))
         let selected = LSTMBenchmarkShape.standard(seed: 2024).filter { wanted.contains($0.key) }
         guard !selected.isEmpty else { throw ValidationError("no known shape in --shapes \(shapes)") }
+        let wantedModes = Set(modes.split(separator: ",").map(String.init))
+        guard !wantedModes.isEmpty, wantedModes.isSubset(of: ["inference", "training"]) else {
+            throw ValidationError("--modes takes inference, training or both, got \(modes)")
+        }
 
         var worker: PyTorchWorker?
         if !noPytorch {
@@ -78,7 +85,8 @@ struct LSTMBench: ParsableCommand {
             var perTokenInference: [String: Double] = [:]
             for shape in selected {
                 var runner = SeqModelsLSTMRunner(shape: shape)
-                for training in shape.inferenceOnly ? [false] : [false, true] {
+                for training in shape.inferenceOnly ? [false] : [false, true]
+                where wantedModes.contains(training ? "training" : "inference") {
                     let warm = timeSeconds { training ? runner.runTraining() : runner.runInference() }
                     let iterations = max(1, min(200, Int(roundSeconds / max(warm, 1e-5))))
                     var ours: [Double] = [], theirs: [Double] = []

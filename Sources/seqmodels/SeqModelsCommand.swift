@@ -1,4 +1,5 @@
 import ArgumentParser
+import SeqModels
 
 /// The `seqmodels` command-line tool: thin parsing over the SeqModels, Corpus and Tasks libraries.
 @main
@@ -8,4 +9,10 @@ struct SeqModelsCommand: ParsableCommand {
         abstract: "LSTM sequence models on the CPU: tagging, classification, generation.",
         subcommands: [TagCommand.self, ClassifyCommand.self, GenerateCommand.self, CorpusCommand.self, LSTMCommand.self, BenchCommand.self]
     )
+
+    /// Sets the allocator up for the LSTM's large per-pass buffers (see `ProcessMemory`), then runs the command.
+    static func main() {
+        ProcessMemory.retainFreedMemory()
+        main(nil)
+    }
 }

@@ -97,6 +97,16 @@ void sm_spin_barrier_wait(sm_spin_barrier *barrier);
  */
 int sm_thread_attr_avoid_current_cpu(pthread_attr_t *attr);
 
+/*
+ * Tells the C allocator to keep freed memory for reuse instead of returning it to the
+ * system after each LSTM pass (allocator.c says why). Process-wide; returns 1 when the
+ * allocator took the settings (always on allocators other than glibc's), 0 otherwise.
+ */
+int sm_retain_freed_memory(void);
+/* Bytes the allocator holds in blocks mapped on their own, and free bytes kept in its heaps
+ * (glibc 2.33 and later; both -1 elsewhere). For tests of sm_retain_freed_memory. */
+void sm_allocator_usage(long *mapped_bytes, long *free_bytes);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,22 @@
+import CKernels
+
+/// A process-wide setting of the C allocator that SeqModels' passes run faster with.
+///
+/// Every LSTM pass allocates buffers of hundreds of kilobytes to megabytes (gates, outputs,
+/// packed weights) and frees them when it ends. glibc's allocator, by default, maps blocks
+/// from 128 KiB up afresh and hands the top of its heap back to the system after each free,
+/// so the next pass page-faults on all of that memory again: a quarter of an inference pass
+/// went to the kernel's page-fault handling in `seqmodels bench lstm` (shape a, one thread).
+///
+/// The library never changes process-wide settings on its own. Programs call
+/// `retainFreedMemory()` once at start-up (the `seqmodels` tool does); the cost is that the
+/// process keeps the peak of the memory it used until it exits.
+public enum ProcessMemory {
+    /// Keeps freed memory in the process for reuse (glibc: mapping threshold 32 MiB, trim
+    /// threshold 1 GiB; other allocators already reuse freed regions). Returns whether the
+    /// allocator accepted the settings.
+    @discardableResult
+    public static func retainFreedMemory() -> Bool {
+        sm_retain_freed_memory() == 1
+    }
+}

@@ -10,7 +10,11 @@
  * step. Here W is packed once per pass into panels of SM_PANEL_WIDTH columns,
  * each panel k rows of SM_PANEL_WIDTH contiguous floats (zero-padded past n), and
  * a register-blocked micro-kernel computes 6 rows x 16 columns at a time: twelve
- * 8-wide accumulators, one broadcast of A and two panel loads per k.
+ * 8-wide accumulators, one broadcast of A and two panel loads per k. Row blocks are
+ * sized evenly (5 or 6 rows rather than a remainder of 1 or 2), and one or two rows
+ * (the last steps of a packed batch, a single sentence) meet several panels at once,
+ * so that at least eight accumulators are in flight. Every element of C is the same
+ * sum, in the same order, whatever the blocking.
  *
  * The loops use the compiler's vector extension (8 floats), which becomes AVX2+FMA
  * in the x86-64-v3 clone and pairs of 4-wide vectors elsewhere.
@@ -88,26 +92,74 @@ void sm_panel_block(int rows, long k, const float *a, long lda, const float *pan
     }
 }
 
+/* One or two rows against `group` consecutive panels at once (group * rows == 4): a lone row
+ * against one panel keeps only two accumulators in flight, and the FMA units wait on them;
+ * four panels give eight. Each output element is the same sum as in sm_panel_block. */
+static inline __attribute__((always_inline))
+void sm_few_rows_panels(int rows, int group, long k, const float *a, long lda, const float *panels,
+                        float *c, long ldc) {
+    sm_v8 acc[8];
+    for (int q = 0; q < 8; q++) acc[q] = (sm_v8){0};
+    for (long kk = 0; kk < k; kk++) {
+        for (int g = 0; g < group; g++) {
+            const float *row = panels + g * k * SM_PANEL_WIDTH + kk * SM_PANEL_WIDTH;
+            sm_v8 b0 = SM_LOAD(row), b1 = SM_LOAD(row + 8);
+            for (int r = 0; r < rows; r++) {
+                float x = a[r * lda + kk];
+                acc[(g * rows + r) * 2] += x * b0;
+                acc[(g * rows + r) * 2 + 1] += x * b1;
+            }
+        }
+    }
+    for (int g = 0; g < group; g++) {
+        for (int r = 0; r < rows; r++) {
+            float *out = c + r * ldc + g * SM_PANEL_WIDTH;
+            SM_STORE(out, SM_LOAD(out) + acc[(g * rows + r) * 2]);
+            SM_STORE(out + 8, SM_LOAD(out + 8) + acc[(g * rows + r) * 2 + 1]);
+        }
+    }
+}
+
 SM_MULTIVERSION
 void sm_gemm_packed(long m, long n, long k, const float *a, long lda, const float *packed, float *c, long ldc) {
     long panels = (n + SM_PANEL_WIDTH - 1) / SM_PANEL_WIDTH;
     /* Rows in chunks whose A block stays in L2; within a chunk, each panel (in L1) meets every row. */
     for (long chunk = 0; chunk < m; chunk += SM_ROWS_PER_CHUNK) {
-        long chunkEnd = chunk + SM_ROWS_PER_CHUNK < m ? chunk + SM_ROWS_PER_CHUNK : m;
-        for (long p = 0; p < panels; p++) {
+        long rows = m - chunk < SM_ROWS_PER_CHUNK ? m - chunk : SM_ROWS_PER_CHUNK;
+        /* As few blocks as 6-row blocks need, their sizes as even as possible: a block of r
+         * rows keeps 2r accumulators in flight, and below 4 rows the FMA units wait on them, so
+         * 32 rows run as 6+6+5+5+5+5 rather than 6+6+6+6+6+2. */
+        long blocks = (rows + SM_ROWS_PER_BLOCK - 1) / SM_ROWS_PER_BLOCK;
+        long base = rows / blocks, larger = rows % blocks;
+        /* One or two rows: whole groups of full panels at a time; the panels left, as usual below. */
+        long p = 0, fullPanels = n / SM_PANEL_WIDTH;
+        const float *ac = a + chunk * lda;
+        float *cc = c + chunk * ldc;
+        if (rows == 1) {
+            for (; p + 4 <= fullPanels; p += 4)
+                sm_few_rows_panels(1, 4, k, ac, lda, packed + p * k * SM_PANEL_WIDTH, cc + p * SM_PANEL_WIDTH, ldc);
+        } else if (rows == 2) {
+            for (; p + 2 <= fullPanels; p += 2)
+                sm_few_rows_panels(2, 2, k, ac, lda, packed + p * k * SM_PANEL_WIDTH, cc + p * SM_PANEL_WIDTH, ldc);
+        }
+        for (; p < panels; p++) {
             const float *panel = packed + p * k * SM_PANEL_WIDTH;
             long first = p * SM_PANEL_WIDTH;
             long columns = n - first < SM_PANEL_WIDTH ? n - first : SM_PANEL_WIDTH;
             long i = chunk;
-            for (; i + SM_ROWS_PER_BLOCK <= chunkEnd; i += SM_ROWS_PER_BLOCK)
-                sm_panel_block(6, k, a + i * lda, lda, panel, c + i * ldc + first, ldc, columns);
-            switch (chunkEnd - i) {
-            case 5: sm_panel_block(5, k, a + i * lda, lda, panel, c + i * ldc + first, ldc, columns); break;
-            case 4: sm_panel_block(4, k, a + i * lda, lda, panel, c + i * ldc + first, ldc, columns); break;
-            case 3: sm_panel_block(3, k, a + i * lda, lda, panel, c + i * ldc + first, ldc, columns); break;
-            case 2: sm_panel_block(2, k, a + i * lda, lda, panel, c + i * ldc + first, ldc, columns); break;
-            case 1: sm_panel_block(1, k, a + i * lda, lda, panel, c + i * ldc + first, ldc, columns); break;
-            default: break;
+            for (long b = 0; b < blocks; b++) {
+                long size = base + (b < larger ? 1 : 0);
+                const float *ab = a + i * lda;
+                float *cb = c + i * ldc + first;
+                switch (size) {
+                case 6: sm_panel_block(6, k, ab, lda, panel, cb, ldc, columns); break;
+                case 5: sm_panel_block(5, k, ab, lda, panel, cb, ldc, columns); break;
+                case 4: sm_panel_block(4, k, ab, lda, panel, cb, ldc, columns); break;
+                case 3: sm_panel_block(3, k, ab, lda, panel, cb, ldc, columns); break;
+                case 2: sm_panel_block(2, k, ab, lda, panel, cb, ldc, columns); break;
+                default: sm_panel_block(1, k, ab, lda, panel, cb, ldc, columns); break;
+                }
+                i += size;
             }
         }
     }

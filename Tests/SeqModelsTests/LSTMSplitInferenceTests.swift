@@ -1,8 +1,8 @@
 import XCTest
 @testable import SeqModels
 
-/// Inference that runs one LSTM direction as two halves of its hidden units on two threads
-/// (`LSTM.DirectionSplit`, `ThreadPair`, `SpinBarrier`) gives the one-thread results to the bit.
+/// Inference that runs one LSTM direction on two threads (`LSTM.DirectionSplit`), by sequences or
+/// as two halves of its hidden units (`ThreadPair`, `SpinBarrier`), gives the one-thread results to the bit.
 final class LSTMSplitInferenceTests: XCTestCase {
     private var savedThreadCount = 1
 
@@ -25,10 +25,14 @@ final class LSTMSplitInferenceTests: XCTestCase {
         XCTAssertEqual(actual.scalars.map(\.bitPattern), expected.scalars.map(\.bitPattern), message, file: file, line: line)
     }
 
+    /// The two ways to split, each checked below.
+    private let splits: [(name: String, split: LSTM.DirectionSplit)] = [("by sequences", .always), ("by units", .alwaysByUnits)]
+
     /// Packed rows, one and two layers, odd and even hidden sizes, with and without `(h0, c0)`:
     /// the split at two threads equals the one-thread pass exactly, output and final states.
     func testSplitDirectionMatchesOneThreadBitForBitOnPackedRows() throws {
         for (layers, hidden) in [(1, 37), (2, 37), (2, 24)] {
+          for (name, split) in splits {
             var generator = SeededGenerator(seed: UInt64(layers * 100 + hidden))
             let lstm = LSTM(inputSize: 11, hiddenSize: hidden, layerCount: layers, generator: &generator)
             let layout = try PackingLayout(lengths: lengths)
@@ -36,18 +40,19 @@ final class LSTMSplitInferenceTests: XCTestCase {
             let state = LSTMState(hidden: .uniform([layers, lengths.count, hidden], low: -1, high: 1, using: &generator),
                                   cell: .uniform([layers, lengths.count, hidden], low: -1, high: 1, using: &generator))
             for initial in [nil, state] {
-                let label = "layers \(layers), H \(hidden), initial state \(initial != nil)"
+                let label = "\(name), layers \(layers), H \(hidden), initial state \(initial != nil)"
                 BLAS.setThreadCount(1)
-                let expected = lstm.inference(input, initialState: initial, split: .always)
+                let expected = lstm.inference(input, initialState: initial, split: split)
                 XCTAssertEqual(expected.splitLayers, 0, "one thread never splits: " + label)
                 BLAS.setThreadCount(2)
-                let actual = lstm.inference(input, initialState: initial, split: .always)
+                let actual = lstm.inference(input, initialState: initial, split: split)
                 XCTAssertEqual(actual.splitLayers, layers, "every layer splits at two threads: " + label)
                 assertBitIdentical(actual.output.data, expected.output.data, "output, " + label)
                 assertBitIdentical(actual.finalState.hidden, expected.finalState.hidden, "hN, " + label)
                 assertBitIdentical(actual.finalState.cell, expected.finalState.cell, "cN, " + label)
                 XCTAssertEqual(actual.output.sortedIndices, expected.output.sortedIndices, label)
             }
+          }
         }
     }
 
@@ -63,19 +68,21 @@ final class LSTMSplitInferenceTests: XCTestCase {
         let rowIndices = layout.pack(tokens)
         let state = LSTMState(hidden: .uniform([layers, tokens.count, hidden], low: -1, high: 1, using: &generator),
                               cell: .uniform([layers, tokens.count, hidden], low: -1, high: 1, using: &generator))
-        for initial in [nil, state] {
-            let label = "initial state \(initial != nil)"
+        for (name, split) in splits {
+          for initial in [nil, state] {
+            let label = "\(name), initial state \(initial != nil)"
             BLAS.setThreadCount(1)
             let expected = lstm.inference(distinctRows: distinct, rowIndices: rowIndices, layout: layout,
-                                          initialState: initial, split: .always)
+                                          initialState: initial, split: split)
             BLAS.setThreadCount(2)
             let actual = lstm.inference(distinctRows: distinct, rowIndices: rowIndices, layout: layout,
-                                        initialState: initial, split: .always)
+                                        initialState: initial, split: split)
             XCTAssertEqual(expected.splitLayers, 0, label)
             XCTAssertEqual(actual.splitLayers, layers, label)
             assertBitIdentical(actual.output.data, expected.output.data, "output, " + label)
             assertBitIdentical(actual.finalState.hidden, expected.finalState.hidden, "hN, " + label)
             assertBitIdentical(actual.finalState.cell, expected.finalState.cell, "cN, " + label)
+          }
         }
     }
 
@@ -96,21 +103,34 @@ final class LSTMSplitInferenceTests: XCTestCase {
         assertBitIdentical(actualState.cell, expectedState.cell, "cN")
     }
 
-    /// Only one direction at two or more threads splits, and the measured threshold keeps small
-    /// steps (a one-sentence, small-model step) on one thread while the benchmark's shapes split.
-    func testSplitIsChosenForOneDirectionWithEnoughWorkPerStep() {
+    /// Only one direction at two or more threads splits; the measured thresholds keep small layers
+    /// (a one-sentence, small-model pass) on one thread, split the benchmark's batches by sequences,
+    /// and batches of too few sequences by units.
+    func testPlanSplitsOneDirectionWithEnoughWork() {
         BLAS.setThreadCount(2)
-        let benchmarkA = (rowCount: 32 * 35, steps: 35, hidden: 128)
-        XCTAssertTrue(LSTM.DirectionSplit.measured.splits(directions: 1, rowCount: benchmarkA.rowCount,
-                                                          steps: benchmarkA.steps, hidden: benchmarkA.hidden))
-        XCTAssertFalse(LSTM.DirectionSplit.measured.splits(directions: 2, rowCount: benchmarkA.rowCount,
-                                                           steps: benchmarkA.steps, hidden: benchmarkA.hidden))
-        XCTAssertFalse(LSTM.DirectionSplit.measured.splits(directions: 1, rowCount: 20, steps: 20, hidden: 64))
-        XCTAssertTrue(LSTM.DirectionSplit.always.splits(directions: 1, rowCount: 1, steps: 1, hidden: 2))
-        XCTAssertFalse(LSTM.DirectionSplit.always.splits(directions: 1, rowCount: 1, steps: 1, hidden: 1),
+        let benchmarkA = Array(repeating: 32, count: 35)   // 32 sequences of 35 steps, H = 128
+        XCTAssertEqual(LSTM.DirectionSplit.measured.plan(directions: 1, batchSizes: benchmarkA, hidden: 128),
+                       .sequences(boundary: 16))
+        XCTAssertEqual(LSTM.DirectionSplit.measured.plan(directions: 2, batchSizes: benchmarkA, hidden: 128), .none)
+        XCTAssertEqual(LSTM.DirectionSplit.measured.plan(directions: 1, batchSizes: Array(repeating: 1, count: 20), hidden: 64),
+                       .none)
+        XCTAssertEqual(LSTM.DirectionSplit.measured.plan(directions: 1, batchSizes: Array(repeating: 4, count: 100), hidden: 256),
+                       .units([0..<128, 128..<256]), "four sequences are too few to share out")
+        XCTAssertEqual(LSTM.DirectionSplit.always.plan(directions: 1, batchSizes: [1], hidden: 2), .units([0..<1, 1..<2]))
+        XCTAssertEqual(LSTM.DirectionSplit.always.plan(directions: 1, batchSizes: [1], hidden: 1), .none,
                        "one unit cannot be halved")
         BLAS.setThreadCount(1)
-        XCTAssertFalse(LSTM.DirectionSplit.always.splits(directions: 1, rowCount: 32 * 35, steps: 35, hidden: 128))
+        XCTAssertEqual(LSTM.DirectionSplit.always.plan(directions: 1, batchSizes: benchmarkA, hidden: 128), .none)
+    }
+
+    /// The boundary between the two parts of a split by sequences evens out their rows: sorted
+    /// sequences of lengths 9, 9, 7, 4, 3, 1 (33 rows) split after the second (18 and 15 rows).
+    func testSequenceBoundaryEvensOutTheRows() throws {
+        let layout = try PackingLayout(lengths: lengths)
+        XCTAssertEqual(LSTM.DirectionSplit.balancedBoundary(batchSizes: layout.batchSizes, minimumPerPart: 1), 2)
+        XCTAssertEqual(LSTM.DirectionSplit.balancedBoundary(batchSizes: layout.batchSizes, minimumPerPart: 3), 3)
+        XCTAssertEqual(LSTM.DirectionSplit.balancedBoundary(batchSizes: Array(repeating: 32, count: 35), minimumPerPart: 4), 16)
+        XCTAssertEqual(LSTM.DirectionSplit.balancedBoundary(batchSizes: [2, 2, 1], minimumPerPart: 1), 1)
     }
 
     /// The halves cover the units in order, are never empty, differ by at most four units, and the

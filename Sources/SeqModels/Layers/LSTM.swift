@@ -149,8 +149,8 @@ public struct LSTM: ParameterContainer, Sendable {
     /// Inference keeps nothing for a backward pass: it projects the input a few time steps at a
     /// time and holds one `[batch, H]` cell state per direction, so memory stays at the output's
     /// size whatever the batch. With `BLAS.threadCount` ≥ 2 the two directions of a layer run
-    /// on two threads, and a one-direction layer with enough work per step runs as two halves of
-    /// its hidden units on two threads (same results to the bit as on one thread).
+    /// on two threads, and a one-direction layer with enough work is shared between two threads,
+    /// by sequences or by hidden units (same results to the bit as on one thread).
     public func callAsFunction(_ input: PackedSequence, initialState: LSTMState? = nil) -> (output: PackedSequence, finalState: LSTMState) {
         let result = inference(input, initialState: initialState, split: .measured)
         return (result.output, result.finalState)
@@ -200,27 +200,75 @@ public struct LSTM: ParameterContainer, Sendable {
         return (layout.packedSequence(data: result.output), result.finalState, result.splitLayers)
     }
 
-    /// When inference runs a layer's one direction as two halves of its hidden units, one per
-    /// thread: with one direction, `BLAS.threadCount` ≥ 2 and enough work, counted in
-    /// multiply-adds of the recurrent products (live rows × 4H × H per step).
+    /// How inference shares a layer's one direction between two threads, when `BLAS.threadCount`
+    /// ≥ 2 and there is enough work, counted in multiply-adds of the recurrent products (live
+    /// rows × 4H × H per step).
+    ///
+    /// Two ways, both bit-identical to one thread (the packed kernel computes every element as
+    /// the same sum whatever rows and columns it is given):
+    /// - by sequences: each thread runs the whole direction for its own sequences of the batch.
+    ///   The threads never wait for each other, since no row depends on another sequence's rows.
+    /// - by hidden units: each thread computes half of the units of every sequence, and the two
+    ///   meet at a barrier after every step (each step needs the whole `h` of the step before).
+    ///   For batches too small to share out by sequences.
     struct DirectionSplit: Sendable {
-        /// Fewest in an average step: the halves meet at a barrier after every step.
+        /// What `plan(directions:batchSizes:hidden:)` chose for a layer.
+        enum Plan: Equatable, Sendable {
+            /// One thread.
+            case none
+            /// Two threads, the first taking the (sorted) sequences `0..<boundary`, the second the rest.
+            case sequences(boundary: Int)
+            /// Two threads, one per range of hidden units.
+            case units([Range<Int>])
+        }
+
+        /// Fewest in an average step for a split by units: the halves meet at a barrier after every step.
         var minimumStepWork: Int
-        /// Fewest in the whole layer: each split layer starts a thread.
+        /// Fewest in the whole layer: a split layer hands work to a second thread.
         var minimumLayerWork: Int
+        /// Fewest sequences for each thread of a split by sequences; smaller batches split by units.
+        var minimumSequencesPerPart: Int
 
-        /// The default: from benchmark shape (a) (32 rows, H = 128: 2 M per step, 73 M per layer)
-        /// up. NOT yet confirmed by `seqmodels bench lstm` on an idle machine: raise it if the
-        /// split loses there.
-        static let measured = DirectionSplit(minimumStepWork: 1 << 20, minimumLayerWork: 1 << 24)
-        /// Split whenever there are one direction and two threads (tests).
-        static let always = DirectionSplit(minimumStepWork: 0, minimumLayerWork: 0)
+        /// The default: from benchmark shape (a) (32 rows, H = 128: 2 M per step, 73 M per layer) up,
+        /// by sequences from 8 sequences. On (a) and (b) both ways measured about the same speed at
+        /// two threads (0.8–0.9× PyTorch's on this machine, which is noisy): by sequences no thread
+        /// ever waits, where the barrier waits of the split by units took 11% of (b)'s time, and a
+        /// partner descheduled by the machine stalls only its own half of the batch.
+        static let measured = DirectionSplit(minimumStepWork: 1 << 20, minimumLayerWork: 1 << 24, minimumSequencesPerPart: 4)
+        /// Split whenever there are one direction and two threads: by sequences when there are
+        /// two or more, else by units (tests).
+        static let always = DirectionSplit(minimumStepWork: 0, minimumLayerWork: 0, minimumSequencesPerPart: 1)
+        /// Split by units whenever there are one direction and two threads (tests).
+        static let alwaysByUnits = DirectionSplit(minimumStepWork: 0, minimumLayerWork: 0, minimumSequencesPerPart: .max)
 
-        /// Whether a layer of `directions` over `rowCount` packed rows in `steps` steps splits.
-        func splits(directions: Int, rowCount: Int, steps: Int, hidden H: Int) -> Bool {
-            guard directions == 1, H >= 2, steps > 0, BLAS.threadCount >= 2 else { return false }
-            let perRow = 4 * H * H
-            return rowCount / steps * perRow >= minimumStepWork && rowCount * perRow >= minimumLayerWork
+        /// The plan for a layer of `directions` over packed rows with these batch sizes.
+        func plan(directions: Int, batchSizes: [Int], hidden H: Int) -> Plan {
+            let steps = batchSizes.count, B = batchSizes.first ?? 0
+            guard directions == 1, steps > 0, BLAS.threadCount >= 2 else { return .none }
+            let rowCount = batchSizes.reduce(0, +), perRow = 4 * H * H
+            guard rowCount * perRow >= minimumLayerWork else { return .none }
+            if minimumSequencesPerPart <= B / 2 {
+                return .sequences(boundary: Self.balancedBoundary(batchSizes: batchSizes, minimumPerPart: minimumSequencesPerPart))
+            }
+            guard H >= 2, rowCount / steps * perRow >= minimumStepWork else { return .none }
+            return .units(LSTM.halves(ofUnits: H))
+        }
+
+        /// The first sequence of the second part: the one that gives the two parts the most even
+        /// numbers of rows (sorted sequences are longest first, so the first part has fewer).
+        static func balancedBoundary(batchSizes: [Int], minimumPerPart: Int) -> Int {
+            let B = batchSizes.first ?? 0, rowCount = batchSizes.reduce(0, +)
+            // Sequence j (sorted position) has as many rows as there are steps with more than j alive.
+            var lengths = [Int](repeating: 0, count: B)
+            for size in batchSizes { for j in 0..<size { lengths[j] += 1 } }
+            var best = minimumPerPart, bestImbalance = Int.max, rowsBefore = 0
+            for boundary in 1..<B {
+                rowsBefore += lengths[boundary - 1]
+                guard boundary >= minimumPerPart && B - boundary >= minimumPerPart else { continue }
+                let imbalance = abs(2 * rowsBefore - rowCount)
+                if imbalance < bestImbalance { (best, bestImbalance) = (boundary, imbalance) }
+            }
+            return best
         }
     }
 
@@ -252,29 +300,38 @@ public struct LSTM: ParameterContainer, Sendable {
         var layerInput = firstInput
         var lastOutput: FloatBuffer? = nil
         var splitLayers = 0
-        // Two directions run side by side on two threads; a single direction may be split in two halves
-        // of its hidden units on two threads, or else use BLAS's threads for large products.
+        // Two directions run side by side on two threads; a single direction may be split between two
+        // threads by sequences or by hidden units (`DirectionSplit`), or else use BLAS's threads for large products.
         let parallel = Self.directionsSideBySide(D) && N > 1
         let threadedProducts = !parallel && BLAS.threadCount > 1
-        let halves = split.splits(directions: D, rowCount: N, steps: batchSizes.count, hidden: H) ? Self.halves(ofUnits: H) : nil
+        let plan = split.plan(directions: D, batchSizes: batchSizes, hidden: H)
         for layer in 0..<L {
             let inputWidth = layer == 0 ? config.inputSize : D * H
             let output = FloatBuffer(uninitializedCount: N * D * H)   // each direction writes its H columns of every row
             let source = layerInput
-            let run: @Sendable (_ direction: Int, _ units: Range<Int>, _ threaded: Bool, _ barrier: SpinBarrier?) -> Void = {
-                direction, units, threaded, barrier in
+            let run: @Sendable (_ direction: Int, _ units: Range<Int>, _ sequences: Range<Int>, _ weights: InferenceWeights?,
+                                _ threaded: Bool, _ barrier: SpinBarrier?) -> Void = { direction, units, sequences, weights, threaded, barrier in
                 let slice = layer * D + direction
-                Self.inferDirection(cells[slice], reverse: direction == 1, units: units, threaded: threaded, barrier: barrier,
+                Self.inferDirection(cells[slice], reverse: direction == 1, units: units, sequences: sequences,
+                                    weights: weights, threaded: threaded, barrier: barrier,
                                     hidden: H, input: source, inputWidth: inputWidth, batchSizes: batchSizes, offsets: offsets,
                                     h0: h0.map { UnsafePointer($0.pointer + slice * B * H) },
                                     c0: c0.map { UnsafePointer($0.pointer + slice * B * H) },
                                     output: output.pointer + direction * H, outputStride: D * H,
                                     hN: hN.pointer + slice * B * H, cN: cN.pointer + slice * B * H)
             }
-            if let halves, ThreadPair.run({ part, barrier in run(0, halves[part], false, barrier) }) {
+            switch plan {
+            case let .sequences(boundary):
+                // No barrier: each part reads only its own sequences' rows, so the parts may even run in turn.
+                let weights = InferenceWeights(cells[layer * D], hidden: H, units: 0..<H, threaded: false)
+                DispatchQueue.concurrentPerform(iterations: 2) { part in
+                    run(0, 0..<H, part == 0 ? 0..<boundary : boundary..<B, weights, false, nil)
+                }
                 splitLayers += 1
-            } else {
-                Self.forEachDirection(D, sideBySide: parallel) { run($0, 0..<H, threadedProducts, nil) }
+            case let .units(halves) where ThreadPair.run({ part, barrier in run(0, halves[part], 0..<B, nil, false, barrier) }):
+                splitLayers += 1
+            default:
+                Self.forEachDirection(D, sideBySide: parallel) { run($0, 0..<H, 0..<B, nil, threadedProducts, nil) }
             }
             layerInput = .rows(output)
             lastOutput = output
@@ -290,35 +347,62 @@ public struct LSTM: ParameterContainer, Sendable {
     /// enough for the gate block (`rows × 4H` floats) to stay in cache.
     private static let inferenceRowsPerProjection = 256
 
-    /// One layer in one direction for inference, or the hidden units `units` of it: writes those
-    /// units' columns of every output row (`output` points at the direction's first column, row
-    /// stride `outputStride`) and of its final states (`[B, H]` each, sorted order). `h0`/`c0` are
-    /// this slice's initial states, or nil for zeros. `threaded`: whether large products may use
-    /// BLAS's threads (not when directions or halves run side by side).
+    /// A direction's weights for inference, or the gate rows of its hidden units `units`: the
+    /// packed recurrent and input weights and the summed biases. Built once per pass; the two
+    /// parts of a direction split by sequences share one.
+    struct InferenceWeights: Sendable {
+        let units: Range<Int>
+        let recurrent: RepeatedProduct
+        let input: RepeatedProduct
+        let bias: [Float]
+
+        init(_ cell: Cell, hidden H: Int, units: Range<Int>, threaded: Bool) {
+            self.units = units
+            recurrent = RepeatedProduct(LSTM.gateRows(cell.weightHH.value, hidden: H, units: units), transposed: true, threaded: threaded)
+            input = RepeatedProduct(LSTM.gateRows(cell.weightIH.value, hidden: H, units: units), transposed: true, threaded: threaded)
+            bias = LSTM.gateRows(LSTM.gateBias(cell), width: 1, hidden: H, units: units)
+        }
+    }
+
+    /// One layer in one direction for inference, or the part of it given by `units` and
+    /// `sequences` (sorted positions): writes those units' columns of those sequences' output rows
+    /// (`output` points at the direction's first column, row stride `outputStride`) and of their
+    /// final states (`[B, H]` each, sorted order). `h0`/`c0` are this slice's initial states, or nil
+    /// for zeros. `weights`: the direction's (or units') weights prepared by the caller, else built
+    /// here. `threaded`: whether large products may use BLAS's threads (not when directions or parts
+    /// run side by side).
     ///
-    /// A direction split in halves runs this once per half, on two threads meeting at `barrier`
-    /// after every step: each computes only its units' gate columns, but its recurrent product reads
-    /// the full `h` of the step before from the output rows. Every gate value is the same sum, in
-    /// the same order, as on one thread (the packed kernel computes each element alone, whatever
-    /// its panel), so the results are bit-identical.
-    private static func inferDirection(_ cell: Cell, reverse: Bool, units: Range<Int>, threaded: Bool, barrier: SpinBarrier?,
+    /// A direction split by sequences runs this once per part, on two threads that never wait for
+    /// each other: a part reads and writes only its own sequences' rows. A direction split in halves
+    /// of its units runs this once per half, on two threads meeting at `barrier` after every step:
+    /// each computes only its units' gate columns, but its recurrent product reads the full `h` of the
+    /// step before from the output rows. Either way every gate value is the same sum, in the same
+    /// order, as on one thread (the packed kernel computes each element alone, whatever rows and
+    /// panels it is given), so the results are bit-identical.
+    private static func inferDirection(_ cell: Cell, reverse: Bool, units: Range<Int>, sequences: Range<Int>,
+                                       weights: InferenceWeights? = nil, threaded: Bool, barrier: SpinBarrier?,
                                        hidden H: Int, input: InferenceInput, inputWidth: Int, batchSizes: [Int], offsets: [Int],
                                        h0: UnsafePointer<Float>?, c0: UnsafePointer<Float>?,
                                        output: UnsafeMutablePointer<Float>, outputStride ldOut: Int,
                                        hN: UnsafeMutablePointer<Float>, cN: UnsafeMutablePointer<Float>) {
-        let T = batchSizes.count
+        // This part's sequences: at step t its rows are the packed rows offsets[t] + s0 ..< offsets[t] + s0 + sizes[t].
+        let s0 = sequences.lowerBound, S = sequences.count
+        let sizes = batchSizes.map { min(max($0 - s0, 0), S) }
+        let T = sizes.firstIndex(of: 0) ?? sizes.count   // batch sizes never grow: its steps are a prefix
         guard T > 0 else { return }
-        let B = batchSizes[0], U = units.count, G = 4 * U
+        // Its rows before step t, in the order it keeps them (its gate rows).
+        var local = [0]
+        local.reserveCapacity(T + 1)
+        for t in 0..<T { local.append(local[t] + sizes[t]) }
+        let U = units.count, G = 4 * U
         // This part's units: its gate rows of the weights and bias, its columns of h, c, hN and cN.
         let first = units.lowerBound
         let hOut = output + first, hLast = hN + first, cLast = cN + first
-        let recurrentWeights = RepeatedProduct(Self.gateRows(cell.weightHH.value, hidden: H, units: units),
-                                               transposed: true, threaded: threaded)
-        let bias = Self.gateRows(Self.gateBias(cell), width: 1, hidden: H, units: units)
+        let weights = weights ?? InferenceWeights(cell, hidden: H, units: units, threaded: threaded)
+        precondition(weights.units == units, "Inference weights for units \(weights.units), not \(units)")
+        let recurrentWeights = weights.recurrent, inputWeights = weights.input, bias = weights.bias
         // Input projection: packed rows go through the packed weights a chunk at a time; distinct
         // rows are projected once here (bias included) and gathered per chunk.
-        let inputWeights = RepeatedProduct(Self.gateRows(cell.weightIH.value, hidden: H, units: units),
-                                           transposed: true, threaded: threaded)
         var projectedRows: FloatBuffer? = nil
         if case let .distinctRows(rows, count, _) = input {
             let projected = FloatBuffer(uninitializedCount: count * G)
@@ -327,73 +411,85 @@ public struct LSTM: ParameterContainer, Sendable {
             projectedRows = projected
         }
 
-        // Steps grouped into chunks of about `inferenceRowsPerProjection` rows (at least one step).
+        // Steps grouped into chunks of about `inferenceRowsPerProjection` of this part's rows (at least one step).
         var chunks: [Range<Int>] = []
         var start = 0
         while start < T {
             var end = start + 1
-            while end < T && offsets[end + 1] - offsets[start] <= inferenceRowsPerProjection { end += 1 }
+            while end < T && local[end + 1] - local[start] <= inferenceRowsPerProjection { end += 1 }
             chunks.append(start..<end)
             start = end
         }
-        let largestChunk = chunks.map { offsets[$0.upperBound] - offsets[$0.lowerBound] }.max() ?? 0
+        let largestChunk = chunks.map { local[$0.upperBound] - local[$0.lowerBound] }.max() ?? 0
         let gates = FloatBuffer(uninitializedCount: largestChunk * G)
-        let cellState = FloatBuffer(count: B * U)   // c of each live sequence, by sorted position
-        if let c0, !reverse { copyRows(from: c0 + first, stride: H, to: cellState.pointer, stride: U, rows: B, columns: U) }
+        let cellState = FloatBuffer(count: S * U)   // c of each live sequence of this part, by sorted position - s0
+        if let c0, !reverse { copyRows(from: c0 + s0 * H + first, stride: H, to: cellState.pointer, stride: U, rows: S, columns: U) }
 
         for chunk in reverse ? chunks.reversed() : chunks {
-            let firstRow = offsets[chunk.lowerBound], rowCount = offsets[chunk.upperBound] - firstRow
+            let chunkFirst = local[chunk.lowerBound]
             switch input {
             case let .rows(rows):
-                Self.fillRows(gates.pointer, rows: rowCount, with: bias)
-                inputWeights.accumulateProduct(rows: rowCount, a: rows.pointer + firstRow * inputWidth, lda: inputWidth,
-                                               into: gates.pointer, ldc: G)
+                // One product per run of steps whose rows of this part are adjacent in the packed rows
+                // (all of a step's rows are this part's: always so for a part that is the whole batch).
+                var t = chunk.lowerBound
+                while t < chunk.upperBound {
+                    var end = t + 1
+                    while end < chunk.upperBound && sizes[end - 1] == batchSizes[end - 1] { end += 1 }
+                    let count = local[end] - local[t], into = gates.pointer + (local[t] - chunkFirst) * G
+                    Self.fillRows(into, rows: count, with: bias)
+                    inputWeights.accumulateProduct(rows: count, a: rows.pointer + (offsets[t] + s0) * inputWidth,
+                                                   lda: inputWidth, into: into, ldc: G)
+                    t = end
+                }
             case let .distinctRows(_, _, indices):
                 let projected = projectedRows!.pointer
-                for r in 0..<rowCount {
-                    (gates.pointer + r * G).update(from: projected + indices[firstRow + r] * G, count: G)
+                for t in chunk {
+                    let into = gates.pointer + (local[t] - chunkFirst) * G, row = offsets[t] + s0
+                    for r in 0..<sizes[t] {
+                        (into + r * G).update(from: projected + indices[row + r] * G, count: G)
+                    }
                 }
             }
             for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
-                let rows = batchSizes[t], off = offsets[t]
-                let stepGates = gates.pointer + (off - firstRow) * G
+                let rows = sizes[t], row = offsets[t] + s0   // this part's rows at t, and the packed row of the first
+                let stepGates = gates.pointer + (local[t] - chunkFirst) * G
                 if !reverse {
                     if t > 0 {
-                        recurrentWeights.accumulateProduct(rows: rows, a: output + offsets[t - 1] * ldOut, lda: ldOut,
+                        recurrentWeights.accumulateProduct(rows: rows, a: output + (offsets[t - 1] + s0) * ldOut, lda: ldOut,
                                                            into: stepGates, ldc: G)
                     } else if let h0 {
-                        recurrentWeights.accumulateProduct(rows: rows, a: h0, lda: H, into: stepGates, ldc: G)
+                        recurrentWeights.accumulateProduct(rows: rows, a: h0 + s0 * H, lda: H, into: stepGates, ldc: G)
                     }
-                    sm_lstm_cell_inference(stepGates, cellState.pointer, hOut + off * ldOut, ldOut, rows, U)
+                    sm_lstm_cell_inference(stepGates, cellState.pointer, hOut + row * ldOut, ldOut, rows, U)
                     // Sequences whose last token is at t: record their final state.
-                    let ending = t + 1 < T ? batchSizes[t + 1] : 0
+                    let ending = t + 1 < T ? sizes[t + 1] : 0
                     if ending < rows {
-                        copyRows(from: hOut + (off + ending) * ldOut, stride: ldOut, to: hLast + ending * H, stride: H,
+                        copyRows(from: hOut + (row + ending) * ldOut, stride: ldOut, to: hLast + (s0 + ending) * H, stride: H,
                                  rows: rows - ending, columns: U)
-                        copyRows(from: cellState.pointer + ending * U, stride: U, to: cLast + ending * H, stride: H,
+                        copyRows(from: cellState.pointer + ending * U, stride: U, to: cLast + (s0 + ending) * H, stride: H,
                                  rows: rows - ending, columns: U)
                     }
                 } else {
                     // Rows alive at t + 1 continue from there; the others start here from (h0, c0).
-                    let continuing = t + 1 < T ? batchSizes[t + 1] : 0
+                    let continuing = t + 1 < T ? sizes[t + 1] : 0
                     if continuing > 0 {
-                        recurrentWeights.accumulateProduct(rows: continuing, a: output + offsets[t + 1] * ldOut, lda: ldOut,
-                                                           into: stepGates, ldc: G)
+                        recurrentWeights.accumulateProduct(rows: continuing, a: output + (offsets[t + 1] + s0) * ldOut,
+                                                           lda: ldOut, into: stepGates, ldc: G)
                     }
                     if continuing < rows {
                         let fresh = cellState.pointer + continuing * U
                         if let c0 {
-                            copyRows(from: c0 + continuing * H + first, stride: H, to: fresh, stride: U,
+                            copyRows(from: c0 + (s0 + continuing) * H + first, stride: H, to: fresh, stride: U,
                                      rows: rows - continuing, columns: U)
                         } else {
                             fresh.update(repeating: 0, count: (rows - continuing) * U)
                         }
                         if let h0 {
-                            recurrentWeights.accumulateProduct(rows: rows - continuing, a: h0 + continuing * H, lda: H,
+                            recurrentWeights.accumulateProduct(rows: rows - continuing, a: h0 + (s0 + continuing) * H, lda: H,
                                                                into: stepGates + continuing * G, ldc: G)
                         }
                     }
-                    sm_lstm_cell_inference(stepGates, cellState.pointer, hOut + off * ldOut, ldOut, rows, U)
+                    sm_lstm_cell_inference(stepGates, cellState.pointer, hOut + row * ldOut, ldOut, rows, U)
                 }
                 // Both halves of a split direction have written this step's h before either reads it.
                 barrier?.wait()
@@ -401,8 +497,8 @@ public struct LSTM: ParameterContainer, Sendable {
         }
         if reverse {
             // The reverse direction ends at step 0, where every sequence is alive.
-            copyRows(from: hOut, stride: ldOut, to: hLast, stride: H, rows: B, columns: U)
-            copyRows(from: cellState.pointer, stride: U, to: cLast, stride: H, rows: B, columns: U)
+            copyRows(from: hOut + s0 * ldOut, stride: ldOut, to: hLast + s0 * H, stride: H, rows: S, columns: U)
+            copyRows(from: cellState.pointer, stride: U, to: cLast + s0 * H, stride: H, rows: S, columns: U)
         }
     }
 

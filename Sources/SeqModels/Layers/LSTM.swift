@@ -343,9 +343,12 @@ public struct LSTM: ParameterContainer, Sendable {
         return (output, finalState, splitLayers)
     }
 
-    /// Packed rows projected at once in inference: enough for an efficient product, few
-    /// enough for the gate block (`rows × 4H` floats) to stay in cache.
-    private static let inferenceRowsPerProjection = 256
+    /// Gate values (rows × 4H floats) projected at once in inference, a chunk of whole steps (at
+    /// least one): 64 KiB, so that a chunk's gates stay in the core's cache beside the packed
+    /// weights while its steps run. Chunks of 256 rows, whatever H (1 MiB of gates at H = 256),
+    /// ran (a)–(c) of `seqmodels bench lstm` 10–20% slower than 16,384 floats; 4,096–16,384
+    /// measured the same within the machine's noise.
+    private static let inferenceGateFloatsPerChunk = 16_384
 
     /// A direction's weights for inference, or the gate rows of its hidden units `units`: the
     /// packed recurrent and input weights and the summed biases. Built once per pass; the two
@@ -411,12 +414,12 @@ public struct LSTM: ParameterContainer, Sendable {
             projectedRows = projected
         }
 
-        // Steps grouped into chunks of about `inferenceRowsPerProjection` of this part's rows (at least one step).
+        // Steps grouped into chunks of at most `inferenceGateFloatsPerChunk` gate values (at least one step).
         var chunks: [Range<Int>] = []
         var start = 0
         while start < T {
             var end = start + 1
-            while end < T && local[end + 1] - local[start] <= inferenceRowsPerProjection { end += 1 }
+            while end < T && (local[end + 1] - local[start]) * G <= inferenceGateFloatsPerChunk { end += 1 }
             chunks.append(start..<end)
             start = end
         }

@@ -346,8 +346,8 @@ public struct LSTM: ParameterContainer, Sendable {
     /// Gate values (rows × 4H floats) projected at once in inference, a chunk of whole steps (at
     /// least one): 64 KiB, so that a chunk's gates stay in the core's cache beside the packed
     /// weights while its steps run. Chunks of 256 rows, whatever H (1 MiB of gates at H = 256),
-    /// ran (a)–(c) of `seqmodels bench lstm` 10–20% slower than 16,384 floats; 4,096–16,384
-    /// measured the same within the machine's noise.
+    /// ran shapes (a) and (b) of `seqmodels bench lstm` 6–23% slower than 16,384 floats in three
+    /// interleaved rounds, and (c) about the same; 4,096–16,384 measured alike within the noise.
     private static let inferenceGateFloatsPerChunk = 16_384
 
     /// A direction's weights for inference, or the gate rows of its hidden units `units`: the

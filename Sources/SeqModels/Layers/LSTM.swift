@@ -329,7 +329,7 @@ public struct LSTM: ParameterContainer, Sendable {
                 }
                 splitLayers += 1
             case let .units(halves) where ThreadPair.run({ part, barrier in run(0, halves[part], 0..<B, nil, false, barrier) }):
-                splitLayers += 1
+                splitLayers += 1   // (when no second thread could be had, nothing ran: `default` runs the layer)
             default:
                 Self.forEachDirection(D, sideBySide: parallel) { run($0, 0..<H, 0..<B, nil, threadedProducts, nil) }
             }

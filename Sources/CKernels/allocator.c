@@ -9,7 +9,8 @@
  * packed weights) and frees them at its end. With glibc's defaults, blocks from 128 KiB up
  * are mapped afresh for each allocation (the threshold rises only slowly) and the top of the
  * heap is given back after each free, so the next pass page-faults on every page again:
- * measured here, a quarter of an inference pass went to the kernel's page-fault handling.
+ * measured here, about a quarter of `seqmodels bench lstm --shapes a --threads 1` (inference
+ * and training) went to the kernel's page-fault handling.
  * Keeping freed memory for reuse removes that; the cost is that the process keeps the peak
  * of what it used until it exits.
  */

@@ -5,8 +5,9 @@ import CKernels
 /// Every LSTM pass allocates buffers of hundreds of kilobytes to megabytes (gates, outputs,
 /// packed weights) and frees them when it ends. glibc's allocator, by default, maps blocks
 /// from 128 KiB up afresh and hands the top of its heap back to the system after each free,
-/// so the next pass page-faults on all of that memory again: a quarter of an inference pass
-/// went to the kernel's page-fault handling in `seqmodels bench lstm` (shape a, one thread).
+/// so the next pass page-faults on all of that memory again: about a quarter of
+/// `seqmodels bench lstm --shapes a --threads 1` (inference and training) went to the
+/// kernel's page-fault handling.
 ///
 /// The library never changes process-wide settings on its own. Programs call
 /// `retainFreedMemory()` once at start-up (the `seqmodels` tool does); the cost is that the

@@ -76,7 +76,23 @@ public struct LSTM: ParameterContainer, Sendable {
     }
 
     /// Parameters per layer and direction: `cells[layer * directions + direction]`.
-    public var cells: [Cell]
+    public var cells: [Cell] {
+        didSet {
+            // Weights packed from the old parameters must not serve again. A cache that another copy
+            // of this model still shares stays with that copy (whose parameters it does match).
+            if isKnownUniquelyReferenced(&inferenceWeights) {
+                inferenceWeights.removeAll()
+            } else {
+                inferenceWeights = InferenceWeightCache()
+            }
+        }
+    }
+
+    /// Inference's packed weights, kept between passes while `cells` stays unchanged.
+    private var inferenceWeights = InferenceWeightCache()
+
+    /// How many directions' (or halves') packed weights this value holds for inference (for tests).
+    var cachedInferenceWeightCount: Int { inferenceWeights.count }
 
     /// An LSTM initialised as PyTorch does: every parameter from U(−1/√H, 1/√H).
     public init(_ configuration: Configuration, generator: inout SeededGenerator) {
@@ -161,7 +177,7 @@ public struct LSTM: ParameterContainer, Sendable {
     func inference(_ input: PackedSequence, initialState: LSTMState?,
                    split: DirectionSplit) -> (output: PackedSequence, finalState: LSTMState, splitLayers: Int) {
         checkShapes(input, initialState: initialState)
-        let result = infer(.rows(FloatBuffer(input.data)), batchSizes: input.batchSizes, offsets: input.stepOffsets,
+        let result = infer(rows: input.data, batchSizes: input.batchSizes, offsets: input.stepOffsets,
                            sortedIndices: input.sortedIndices, initialState: initialState, split: split)
         return (input.replacingData(result.output), result.finalState, result.splitLayers)
     }
@@ -194,9 +210,11 @@ public struct LSTM: ParameterContainer, Sendable {
             let expected = [configuration.directionCount * configuration.layerCount, layout.batchSize, configuration.hiddenSize]
             precondition(s.hidden.shape == expected, "LSTM initial state must be \(expected), got \(s.hidden.shape)")
         }
-        let result = infer(.distinctRows(FloatBuffer(distinctRows), count: distinctCount, indices: rowIndices),
-                           batchSizes: layout.batchSizes, offsets: layout.stepOffsets,
-                           sortedIndices: layout.sortedIndices, initialState: initialState, split: split)
+        let result = distinctRows.withUnsafeBufferPointer { rows in
+            infer(rows.baseAddress.map { .distinctRows(BorrowedRows(pointer: $0), count: distinctCount, indices: rowIndices) },
+                  batchSizes: layout.batchSizes, offsets: layout.stepOffsets,
+                  sortedIndices: layout.sortedIndices, initialState: initialState, split: split)
+        }
         return (layout.packedSequence(data: result.output), result.finalState, result.splitLayers)
     }
 
@@ -281,14 +299,35 @@ public struct LSTM: ParameterContainer, Sendable {
 
     /// The first layer's input for inference: packed rows, or distinct rows and an index per packed row.
     private enum InferenceInput: Sendable {
-        case rows(FloatBuffer)
-        case distinctRows(FloatBuffer, count: Int, indices: [Int])
+        case rows(BorrowedRows)
+        case distinctRows(BorrowedRows, count: Int, indices: [Int])
+    }
+
+    /// Rows of floats that an inference pass reads but does not own: the caller's tensor, or the
+    /// output of the layer below. Valid for the pass; Sendable so that the pass may hand it to its
+    /// threads, which all finish before the pass returns.
+    private struct BorrowedRows: @unchecked Sendable {
+        let pointer: UnsafePointer<Float>
+    }
+
+    /// Rows of floats that an inference pass writes: a layer's output. As `BorrowedRows`.
+    private struct WrittenRows: @unchecked Sendable {
+        let pointer: UnsafeMutablePointer<Float>
+    }
+
+    /// Inference over the packed rows of `input` (`[N, inputSize]`), read in place.
+    private func infer(rows input: Tensor, batchSizes: [Int], offsets: [Int], sortedIndices: [Int]?,
+                       initialState: LSTMState?, split: DirectionSplit) -> (output: Tensor, finalState: LSTMState, splitLayers: Int) {
+        input.withUnsafeBufferPointer { rows in
+            infer(rows.baseAddress.map { .rows(BorrowedRows(pointer: $0)) }, batchSizes: batchSizes, offsets: offsets,
+                  sortedIndices: sortedIndices, initialState: initialState, split: split)
+        }
     }
 
     /// The inference pass shared by both entry points; returns the packed output rows `[N, D·H]`.
-    /// `split` decides whether a one-direction layer runs as two halves on two threads; `splitLayers`
-    /// counts the layers that did.
-    private func infer(_ firstInput: InferenceInput, batchSizes: [Int], offsets: [Int], sortedIndices: [Int]?,
+    /// `firstInput` is nil only when there are no rows. `split` decides whether a one-direction
+    /// layer runs in two parts on two threads; `splitLayers` counts the layers that did.
+    private func infer(_ firstInput: InferenceInput?, batchSizes: [Int], offsets: [Int], sortedIndices: [Int]?,
                        initialState: LSTMState?, split: DirectionSplit) -> (output: Tensor, finalState: LSTMState, splitLayers: Int) {
         let config = configuration
         let H = config.hiddenSize, D = config.directionCount, L = config.layerCount
@@ -297,50 +336,70 @@ public struct LSTM: ParameterContainer, Sendable {
         let c0 = initialState.map { Self.sortedState($0.cell, sortedIndices: sortedIndices) }
         let hN = FloatBuffer(count: D * L * B * H)
         let cN = FloatBuffer(count: D * L * B * H)
-        var layerInput = firstInput
-        var lastOutput: FloatBuffer? = nil
         var splitLayers = 0
         // Two directions run side by side on two threads; a single direction may be split between two
         // threads by sequences or by hidden units (`DirectionSplit`), or else use BLAS's threads for large products.
         let parallel = Self.directionsSideBySide(D) && N > 1
         let threadedProducts = !parallel && BLAS.threadCount > 1
         let plan = split.plan(directions: D, batchSizes: batchSizes, hidden: H)
-        for layer in 0..<L {
-            let inputWidth = layer == 0 ? config.inputSize : D * H
-            let output = FloatBuffer(uninitializedCount: N * D * H)   // each direction writes its H columns of every row
-            let source = layerInput
-            let run: @Sendable (_ direction: Int, _ units: Range<Int>, _ sequences: Range<Int>, _ weights: InferenceWeights?,
-                                _ threaded: Bool, _ barrier: SpinBarrier?) -> Void = { direction, units, sequences, weights, threaded, barrier in
+        // The last layer writes straight into the result's storage, the layers below into buffers
+        // of their own; each direction writes its H columns of every row.
+        let output = [Float](unsafeUninitializedCapacity: N * D * H) { result, initialized in
+            initialized = 0
+            guard let firstInput, let resultRows = result.baseAddress else { return }   // no rows: nothing to run
+            let below = (0..<(L - 1)).map { _ in FloatBuffer(uninitializedCount: N * D * H) }
+            let outputs = below.map { WrittenRows(pointer: $0.pointer) } + [WrittenRows(pointer: resultRows)]
+            let run: @Sendable (_ layer: Int, _ direction: Int, _ units: Range<Int>, _ sequences: Range<Int>,
+                                _ weights: InferenceWeights, _ barrier: SpinBarrier?) -> Void = { layer, direction, units, sequences, weights, barrier in
                 let slice = layer * D + direction
-                Self.inferDirection(cells[slice], reverse: direction == 1, units: units, sequences: sequences,
-                                    weights: weights, threaded: threaded, barrier: barrier,
-                                    hidden: H, input: source, inputWidth: inputWidth, batchSizes: batchSizes, offsets: offsets,
+                Self.inferDirection(reverse: direction == 1, units: units, sequences: sequences, weights: weights, barrier: barrier,
+                                    hidden: H, input: layer == 0 ? firstInput : .rows(BorrowedRows(pointer: outputs[layer - 1].pointer)),
+                                    inputWidth: layer == 0 ? config.inputSize : D * H, batchSizes: batchSizes, offsets: offsets,
                                     h0: h0.map { UnsafePointer($0.pointer + slice * B * H) },
                                     c0: c0.map { UnsafePointer($0.pointer + slice * B * H) },
-                                    output: output.pointer + direction * H, outputStride: D * H,
+                                    output: outputs[layer].pointer + direction * H, outputStride: D * H,
                                     hN: hN.pointer + slice * B * H, cN: cN.pointer + slice * B * H)
             }
             switch plan {
             case let .sequences(boundary):
-                // No barrier: each part reads only its own sequences' rows, so the parts may even run in turn.
-                let weights = InferenceWeights(cells[layer * D], hidden: H, units: 0..<H, threaded: false)
+                // Each part takes its own sequences through every layer, with no barrier and no wait
+                // between layers: it reads only rows that it wrote itself, so the parts may even run in turn.
+                let weights = (0..<L).map { packedWeights(slice: $0, units: 0..<H, threaded: false) }
                 DispatchQueue.concurrentPerform(iterations: 2) { part in
-                    run(0, 0..<H, part == 0 ? 0..<boundary : boundary..<B, weights, false, nil)
+                    for layer in 0..<L { run(layer, 0, 0..<H, part == 0 ? 0..<boundary : boundary..<B, weights[layer], nil) }
                 }
-                splitLayers += 1
-            case let .units(halves) where ThreadPair.run({ part, barrier in run(0, halves[part], 0..<B, nil, false, barrier) }):
-                splitLayers += 1   // (when no second thread could be had, nothing ran: `default` runs the layer)
-            default:
-                Self.forEachDirection(D, sideBySide: parallel) { run($0, 0..<H, 0..<B, nil, threadedProducts, nil) }
+                splitLayers = L
+            case let .units(halves):
+                for layer in 0..<L {
+                    let weights = halves.map { packedWeights(slice: layer, units: $0, threaded: false) }
+                    if ThreadPair.run({ part, barrier in run(layer, 0, halves[part], 0..<B, weights[part], barrier) }) {
+                        splitLayers += 1
+                    } else {
+                        // No second thread could be had, and nothing ran: the whole layer runs here.
+                        run(layer, 0, 0..<H, 0..<B, packedWeights(slice: layer, units: 0..<H, threaded: threadedProducts), nil)
+                    }
+                }
+            case .none:
+                for layer in 0..<L {
+                    let weights = (0..<D).map { packedWeights(slice: layer * D + $0, units: 0..<H, threaded: threadedProducts) }
+                    Self.forEachDirection(D, sideBySide: parallel) { run(layer, $0, 0..<H, 0..<B, weights[$0], nil) }
+                }
             }
-            layerInput = .rows(output)
-            lastOutput = output
+            withExtendedLifetime(below) {}
+            initialized = N * D * H
         }
         let finalState = LSTMState(
             hidden: Self.unsortedState(hN, slices: D * L, batch: B, hidden: H, sortedIndices: sortedIndices),
             cell: Self.unsortedState(cN, slices: D * L, batch: B, hidden: H, sortedIndices: sortedIndices))
-        let output = lastOutput.map { $0.tensor(shape: [N, D * H]) } ?? Tensor(shape: [N, D * H])
-        return (output, finalState, splitLayers)
+        return (Tensor(shape: [N, D * H], scalars: output), finalState, splitLayers)
+    }
+
+    /// The packed inference weights of layer and direction `slice` (its hidden units `units`),
+    /// from this value's cache, packed on first use.
+    private func packedWeights(slice: Int, units: Range<Int>, threaded: Bool) -> InferenceWeights {
+        inferenceWeights.weights(InferenceWeightCache.Key(slice: slice, units: units, threaded: threaded)) {
+            InferenceWeights(cells[slice], hidden: configuration.hiddenSize, units: units, threaded: threaded)
+        }
     }
 
     /// Gate values (rows × 4H floats) projected at once in inference, a chunk of whole steps (at
@@ -349,31 +408,11 @@ public struct LSTM: ParameterContainer, Sendable {
     /// ran shapes (a) and (b) of `seqmodels bench lstm` 6–23% slower than 16,384 floats in three
     /// interleaved rounds, and (c) about the same; 4,096–16,384 measured alike within the noise.
     private static let inferenceGateFloatsPerChunk = 16_384
-
-    /// A direction's weights for inference, or the gate rows of its hidden units `units`: the
-    /// packed recurrent and input weights and the summed biases. Built once per pass; the two
-    /// parts of a direction split by sequences share one.
-    struct InferenceWeights: Sendable {
-        let units: Range<Int>
-        let recurrent: RepeatedProduct
-        let input: RepeatedProduct
-        let bias: [Float]
-
-        init(_ cell: Cell, hidden H: Int, units: Range<Int>, threaded: Bool) {
-            self.units = units
-            recurrent = RepeatedProduct(LSTM.gateRows(cell.weightHH.value, hidden: H, units: units), transposed: true, threaded: threaded)
-            input = RepeatedProduct(LSTM.gateRows(cell.weightIH.value, hidden: H, units: units), transposed: true, threaded: threaded)
-            bias = LSTM.gateRows(LSTM.gateBias(cell), width: 1, hidden: H, units: units)
-        }
-    }
-
     /// One layer in one direction for inference, or the part of it given by `units` and
     /// `sequences` (sorted positions): writes those units' columns of those sequences' output rows
     /// (`output` points at the direction's first column, row stride `outputStride`) and of their
     /// final states (`[B, H]` each, sorted order). `h0`/`c0` are this slice's initial states, or nil
-    /// for zeros. `weights`: the direction's (or units') weights prepared by the caller, else built
-    /// here. `threaded`: whether large products may use BLAS's threads (not when directions or parts
-    /// run side by side).
+    /// for zeros. `weights`: the direction's (or its units') packed weights.
     ///
     /// A direction split by sequences runs this once per part, on two threads that never wait for
     /// each other: a part reads and writes only its own sequences' rows. A direction split in halves
@@ -382,8 +421,8 @@ public struct LSTM: ParameterContainer, Sendable {
     /// step before from the output rows. Either way every gate value is the same sum, in the same
     /// order, as on one thread (the packed kernel computes each element alone, whatever rows and
     /// panels it is given), so the results are bit-identical.
-    private static func inferDirection(_ cell: Cell, reverse: Bool, units: Range<Int>, sequences: Range<Int>,
-                                       weights: InferenceWeights? = nil, threaded: Bool, barrier: SpinBarrier?,
+    private static func inferDirection(reverse: Bool, units: Range<Int>, sequences: Range<Int>,
+                                       weights: InferenceWeights, barrier: SpinBarrier?,
                                        hidden H: Int, input: InferenceInput, inputWidth: Int, batchSizes: [Int], offsets: [Int],
                                        h0: UnsafePointer<Float>?, c0: UnsafePointer<Float>?,
                                        output: UnsafeMutablePointer<Float>, outputStride ldOut: Int,
@@ -401,7 +440,6 @@ public struct LSTM: ParameterContainer, Sendable {
         // This part's units: its gate rows of the weights and bias, its columns of h, c, hN and cN.
         let first = units.lowerBound
         let hOut = output + first, hLast = hN + first, cLast = cN + first
-        let weights = weights ?? InferenceWeights(cell, hidden: H, units: units, threaded: threaded)
         precondition(weights.units == units, "Inference weights for units \(weights.units), not \(units)")
         let recurrentWeights = weights.recurrent, inputWeights = weights.input, bias = weights.bias
         // Input projection: packed rows go through the packed weights a chunk at a time; distinct
@@ -866,23 +904,8 @@ public struct LSTM: ParameterContainer, Sendable {
 
 
     /// `bias_ih + bias_hh` of a cell: the `[4H]` row every gate pre-activation starts from.
-    private static func gateBias(_ cell: Cell) -> [Float] {
+    static func gateBias(_ cell: Cell) -> [Float] {
         zip(cell.biasIH.value.scalars, cell.biasHH.value.scalars).map { $0 + $1 }
-    }
-
-    /// The gate rows of the hidden units `units` in a gate-blocked `[4H, width]` row-major matrix
-    /// (`width` 1 for a `[4H]` bias): rows `g·H + u` for each gate g (i, f, g, o) and unit u in
-    /// `units`, gate blocks kept in order, `[4·units.count, width]`.
-    private static func gateRows(_ values: [Float], width: Int, hidden H: Int, units: Range<Int>) -> [Float] {
-        guard units != 0..<H else { return values }
-        return (0..<4).flatMap { gate in values[(gate * H + units.lowerBound) * width ..< (gate * H + units.upperBound) * width] }
-    }
-
-    /// `gateRows` of a `[4H, width]` weight matrix, as a `[4·units.count, width]` matrix.
-    private static func gateRows(_ matrix: Tensor, hidden H: Int, units: Range<Int>) -> Tensor {
-        guard units != 0..<H else { return matrix }
-        let width = matrix.shape[1]
-        return Tensor(shape: [4 * units.count, width], scalars: gateRows(matrix.scalars, width: width, hidden: H, units: units))
     }
 
     /// Writes `row` into each of `rows` consecutive rows of its width starting at `destination`.

@@ -164,9 +164,11 @@ public struct LSTM: ParameterContainer, Sendable {
     ///
     /// Inference keeps nothing for a backward pass: it projects the input a few time steps at a
     /// time and holds one `[batch, H]` cell state per direction, so memory stays at the output's
-    /// size whatever the batch. With `BLAS.threadCount` ≥ 2 the two directions of a layer run
-    /// on two threads, and a one-direction layer with enough work is shared between two threads,
-    /// by sequences or by hidden units (same results to the bit as on one thread).
+    /// size whatever the batch. The weights are packed for the multiplications on the first pass
+    /// and kept for the next ones until a parameter changes (`cells`). With `BLAS.threadCount` ≥ 2
+    /// the two directions of a layer run on two threads, and a one-direction layer with enough work
+    /// is shared between two threads, by sequences or by hidden units (same results to the bit as
+    /// on one thread).
     public func callAsFunction(_ input: PackedSequence, initialState: LSTMState? = nil) -> (output: PackedSequence, finalState: LSTMState) {
         let result = inference(input, initialState: initialState, split: .measured)
         return (result.output, result.finalState)
@@ -218,9 +220,9 @@ public struct LSTM: ParameterContainer, Sendable {
         return (layout.packedSequence(data: result.output), result.finalState, result.splitLayers)
     }
 
-    /// How inference shares a layer's one direction between two threads, when `BLAS.threadCount`
-    /// ≥ 2 and there is enough work, counted in multiply-adds of the recurrent products (live
-    /// rows × 4H × H per step).
+    /// How inference (and, by sequences only, training) shares a layer's one direction between two
+    /// threads, when `BLAS.threadCount` ≥ 2 and there is enough work, counted in multiply-adds of
+    /// the recurrent products (live rows × 4H × H per step).
     ///
     /// Two ways, both bit-identical to one thread (the packed kernel computes every element as
     /// the same sum whatever rows and columns it is given):
@@ -258,6 +260,8 @@ public struct LSTM: ParameterContainer, Sendable {
         static let always = DirectionSplit(minimumStepWork: 0, minimumLayerWork: 0, minimumSequencesPerPart: 1)
         /// Split by units whenever there are one direction and two threads (tests).
         static let alwaysByUnits = DirectionSplit(minimumStepWork: 0, minimumLayerWork: 0, minimumSequencesPerPart: .max)
+        /// Never split (tests).
+        static let never = DirectionSplit(minimumStepWork: .max, minimumLayerWork: .max, minimumSequencesPerPart: .max)
 
         /// The plan for a layer of `directions` over packed rows with these batch sizes.
         func plan(directions: Int, batchSizes: [Int], hidden H: Int) -> Plan {
@@ -270,6 +274,14 @@ public struct LSTM: ParameterContainer, Sendable {
             }
             guard H >= 2, rowCount / steps * perRow >= minimumStepWork else { return .none }
             return .units(LSTM.halves(ofUnits: H))
+        }
+
+        /// The first sequence of the second part when `plan` splits by sequences, else nil. Training
+        /// splits only this way: a split by units would meet at a barrier after every step of the
+        /// forward and of the backward recurrence.
+        func sequenceBoundary(directions: Int, batchSizes: [Int], hidden H: Int) -> Int? {
+            guard case let .sequences(boundary) = plan(directions: directions, batchSizes: batchSizes, hidden: H) else { return nil }
+            return boundary
         }
 
         /// The first sequence of the second part: the one that gives the two parts the most even
@@ -545,8 +557,20 @@ public struct LSTM: ParameterContainer, Sendable {
 
     /// Runs the LSTM for training: applies inter-layer dropout (drawing from `generator`) and caches
     /// what `backward` needs. Shapes as in `callAsFunction`.
+    ///
+    /// With `BLAS.threadCount` ≥ 2, the two directions of a layer run side by side, and the
+    /// recurrence of a one-direction layer with enough work is shared between two threads by
+    /// sequences, as in inference (same results to the bit as on one thread). The input
+    /// projections of all steps at once use BLAS's threads.
     public func forward(_ input: PackedSequence, initialState: LSTMState? = nil,
                         generator: inout SeededGenerator) -> (output: PackedSequence, finalState: LSTMState, cache: Cache) {
+        forward(input, initialState: initialState, generator: &generator, split: .measured)
+    }
+
+    /// `forward(_:initialState:generator:)` with the choice to split a one-direction recurrence by
+    /// sequences made by `split` (only its split by sequences applies). For tests and measurements.
+    func forward(_ input: PackedSequence, initialState: LSTMState?, generator: inout SeededGenerator,
+                 split: DirectionSplit) -> (output: PackedSequence, finalState: LSTMState, cache: Cache) {
         checkShapes(input, initialState: initialState)
         let config = configuration
         let H = config.hiddenSize, D = config.directionCount, L = config.layerCount
@@ -599,20 +623,31 @@ public struct LSTM: ParameterContainer, Sendable {
                 }
                 passes.append(pass)
             }
-            // The recurrences: two directions side by side on two threads.
+            // The recurrences: two directions side by side on two threads, or one direction shared
+            // between two threads by sequences.
             let parallel = Self.directionsSideBySide(D)
             let threadedProducts = !parallel && BLAS.threadCount > 1
             let layerPasses = passes
-            let recur: @Sendable (Int) -> Void = { direction in
+            let recur: @Sendable (_ direction: Int, _ sequences: Range<Int>, _ weights: RepeatedProduct) -> Void = { direction, sequences, weights in
                 let slice = layer * D + direction
-                Self.trainingRecurrence(layerPasses[direction], weightHH: cells[slice].weightHH.value, reverse: direction == 1,
-                                        threaded: threadedProducts, hidden: H, batchSizes: batchSizes,
+                Self.trainingRecurrence(layerPasses[direction], recurrentWeights: weights, reverse: direction == 1,
+                                        sequences: sequences, hidden: H, batchSizes: batchSizes,
                                         offsets: offsets, h0: h0.map { UnsafePointer($0.pointer + slice * B * H) },
                                         c0: c0.map { UnsafePointer($0.pointer + slice * B * H) },
                                         output: output.pointer + direction * H, outputStride: D * H,
                                         hN: hN.pointer + slice * B * H, cN: cN.pointer + slice * B * H)
             }
-            Self.forEachDirection(D, sideBySide: parallel, recur)
+            if let boundary = split.sequenceBoundary(directions: D, batchSizes: batchSizes, hidden: H) {
+                let weights = RepeatedProduct(cells[layer].weightHH.value, transposed: true, threaded: false)
+                DispatchQueue.concurrentPerform(iterations: 2) { part in
+                    recur(0, part == 0 ? 0..<boundary : boundary..<B, weights)
+                }
+            } else {
+                Self.forEachDirection(D, sideBySide: parallel) { direction in
+                    recur(direction, 0..<B, RepeatedProduct(cells[layer * D + direction].weightHH.value, transposed: true,
+                                                            threaded: threadedProducts))
+                }
+            }
             for pass in passes {
                 gatesCache.append(pass.gates); hPrevCache.append(pass.previousHidden)
                 cPrevCache.append(pass.previousCell); tanhCache.append(pass.tanhCell)
@@ -641,20 +676,26 @@ public struct LSTM: ParameterContainer, Sendable {
     }
 
     /// The recurrence of one layer and direction in training, after the input projection is in
-    /// `pass.gates`: fills the pass's buffers, the direction's H columns of `output` and its final
-    /// states. Pointers as in `inferDirection`.
-    private static func trainingRecurrence(_ pass: TrainingPass, weightHH: Tensor, reverse: Bool, threaded: Bool, hidden H: Int,
-                                           batchSizes: [Int], offsets: [Int],
+    /// `pass.gates`, or the part of it given by `sequences` (sorted positions): fills the pass's
+    /// buffers, the direction's H columns of `output` and its final states, for those sequences'
+    /// rows. `recurrentWeights` multiplies by `weight_hhᵀ`. Pointers as in `inferDirection`.
+    ///
+    /// Two parts over different sequences may run at once: each reads and writes only its own
+    /// sequences' rows, and every product is the same sum for a row whatever rows surround it
+    /// (the packed kernel), so splitting changes no bit.
+    private static func trainingRecurrence(_ pass: TrainingPass, recurrentWeights: RepeatedProduct, reverse: Bool,
+                                           sequences: Range<Int>, hidden H: Int, batchSizes: [Int], offsets: [Int],
                                            h0: UnsafePointer<Float>?, c0: UnsafePointer<Float>?,
                                            output outColumn: UnsafeMutablePointer<Float>, outputStride ldOut: Int,
                                            hN: UnsafeMutablePointer<Float>, cN: UnsafeMutablePointer<Float>) {
-        let T = batchSizes.count
+        // This part's sequences: at step t its rows are the packed rows offsets[t] + s0 ..< offsets[t] + s0 + sizes[t].
+        let s0 = sequences.lowerBound, S = sequences.count
+        let sizes = batchSizes.map { min(max($0 - s0, 0), S) }
+        let T = sizes.firstIndex(of: 0) ?? sizes.count   // batch sizes never grow: its steps are a prefix
         guard T > 0 else { return }
-        let B = batchSizes[0]
         let gates = pass.gates, cAll = pass.cell, tanhC = pass.tanhCell, hPrev = pass.previousHidden, cPrev = pass.previousCell
-        let recurrentWeights = RepeatedProduct(weightHH, transposed: true, threaded: threaded)
         func step(_ t: Int, recurrent: Bool) {
-            let rows = batchSizes[t], off = offsets[t]
+            let rows = sizes[t], off = offsets[t] + s0
             if recurrent {
                 recurrentWeights.accumulateProduct(rows: rows, a: hPrev.pointer + off * H, lda: H,
                                                    into: gates.pointer + off * 4 * H, ldc: 4 * H)
@@ -665,106 +706,108 @@ public struct LSTM: ParameterContainer, Sendable {
         }
         if !reverse {
             for t in 0..<T {
-                let rows = batchSizes[t], off = offsets[t]
+                let rows = sizes[t], off = offsets[t] + s0
                 if t == 0 {
                     if let h0, let c0 {
-                        copyRows(from: h0, stride: H, to: hPrev.pointer, stride: H, rows: rows, columns: H)
-                        copyRows(from: c0, stride: H, to: cPrev.pointer, stride: H, rows: rows, columns: H)
+                        copyRows(from: h0 + s0 * H, stride: H, to: hPrev.pointer + off * H, stride: H, rows: rows, columns: H)
+                        copyRows(from: c0 + s0 * H, stride: H, to: cPrev.pointer + off * H, stride: H, rows: rows, columns: H)
                     }
                 } else {
-                    let prev = offsets[t - 1]
+                    let prev = offsets[t - 1] + s0
                     copyRows(from: outColumn + prev * ldOut, stride: ldOut, to: hPrev.pointer + off * H, stride: H, rows: rows, columns: H)
                     copyRows(from: cAll.pointer + prev * H, stride: H, to: cPrev.pointer + off * H, stride: H, rows: rows, columns: H)
                 }
                 step(t, recurrent: t > 0 || h0 != nil)
                 // Sequences whose last token is at t: record their final state.
-                let ending = t + 1 < T ? batchSizes[t + 1] : 0
+                let ending = t + 1 < T ? sizes[t + 1] : 0
                 if ending < rows {
-                    copyRows(from: outColumn + (off + ending) * ldOut, stride: ldOut, to: hN + ending * H, stride: H,
+                    copyRows(from: outColumn + (off + ending) * ldOut, stride: ldOut, to: hN + (s0 + ending) * H, stride: H,
                              rows: rows - ending, columns: H)
-                    copyRows(from: cAll.pointer + (off + ending) * H, stride: H, to: cN + ending * H, stride: H,
+                    copyRows(from: cAll.pointer + (off + ending) * H, stride: H, to: cN + (s0 + ending) * H, stride: H,
                              rows: rows - ending, columns: H)
                 }
             }
         } else {
             for t in stride(from: T - 1, through: 0, by: -1) {
-                let rows = batchSizes[t], off = offsets[t]
+                let rows = sizes[t], off = offsets[t] + s0
                 // Rows alive at t + 1 continue from there; the others start here from (h0, c0).
-                let continuing = t + 1 < T ? batchSizes[t + 1] : 0
+                let continuing = t + 1 < T ? sizes[t + 1] : 0
                 if continuing > 0 {
-                    let next = offsets[t + 1]
+                    let next = offsets[t + 1] + s0
                     copyRows(from: outColumn + next * ldOut, stride: ldOut, to: hPrev.pointer + off * H, stride: H, rows: continuing, columns: H)
                     copyRows(from: cAll.pointer + next * H, stride: H, to: cPrev.pointer + off * H, stride: H, rows: continuing, columns: H)
                 }
                 if let h0, let c0, continuing < rows {
-                    copyRows(from: h0 + continuing * H, stride: H, to: hPrev.pointer + (off + continuing) * H, stride: H,
+                    copyRows(from: h0 + (s0 + continuing) * H, stride: H, to: hPrev.pointer + (off + continuing) * H, stride: H,
                              rows: rows - continuing, columns: H)
-                    copyRows(from: c0 + continuing * H, stride: H, to: cPrev.pointer + (off + continuing) * H, stride: H,
+                    copyRows(from: c0 + (s0 + continuing) * H, stride: H, to: cPrev.pointer + (off + continuing) * H, stride: H,
                              rows: rows - continuing, columns: H)
                 }
                 step(t, recurrent: continuing > 0 || h0 != nil)
             }
             // The reverse direction ends at step 0, where every sequence is alive.
-            copyRows(from: outColumn, stride: ldOut, to: hN, stride: H, rows: B, columns: H)
-            copyRows(from: cAll.pointer, stride: H, to: cN, stride: H, rows: B, columns: H)
+            copyRows(from: outColumn + s0 * ldOut, stride: ldOut, to: hN + s0 * H, stride: H, rows: S, columns: H)
+            copyRows(from: cAll.pointer + s0 * H, stride: H, to: cN + s0 * H, stride: H, rows: S, columns: H)
         }
     }
 
-    /// The recurrence of one layer and direction in `backward`, back in time: from the gradient of
-    /// the direction's output columns (`outputGradient`, row stride `outputStride`) and of its final
-    /// states, writes the gradient of the gates' pre-activations (`gatesGradient`, `[N, 4H]`) and of
-    /// the initial states (`[B, H]` each, sorted order; zero on entry).
-    private static func trainingRecurrenceBackward(_ cache: Cache, slice: Int, weightHH: Tensor, reverse: Bool, threaded: Bool,
-                                                   hidden H: Int, outputGradient: UnsafePointer<Float>, outputStride: Int,
+    /// The recurrence of one layer and direction in `backward`, back in time, or the part of it
+    /// given by `sequences` (sorted positions), as `trainingRecurrence`. On entry `dh` (`[N, H]`)
+    /// holds the gradient of the direction's output rows; from it and the final states' gradients
+    /// this writes the gradient of the gates' pre-activations (`gatesGradient`, `[N, 4H]`) and of
+    /// the initial states (`[B, H]` each, sorted order; zero on entry) for those sequences' rows.
+    /// `recurrentWeights` multiplies by `weight_hh`.
+    private static func trainingRecurrenceBackward(_ cache: Cache, slice: Int, recurrentWeights: RepeatedProduct, reverse: Bool,
+                                                   sequences: Range<Int>, hidden H: Int, dh: FloatBuffer,
                                                    finalHiddenGradient dhN: UnsafePointer<Float>?,
                                                    finalCellGradient dcN: UnsafePointer<Float>?,
                                                    gatesGradient dgates: FloatBuffer,
                                                    initialHiddenGradient dh0: UnsafeMutablePointer<Float>,
                                                    initialCellGradient dc0: UnsafeMutablePointer<Float>) {
         let batchSizes = cache.batchSizes
-        let N = cache.rowCount, T = batchSizes.count, B = batchSizes.first ?? 0
+        let s0 = sequences.lowerBound, S = sequences.count
+        let sizes = batchSizes.map { min(max($0 - s0, 0), S) }
+        let T = sizes.firstIndex(of: 0) ?? sizes.count
         guard T > 0 else { return }
-        var offsets = [0]
+        var offsets = [0]   // packed row of each step's first row
         for b in batchSizes { offsets.append(offsets[offsets.count - 1] + b) }
         let gates = cache.gates[slice], cPrev = cache.previousCell[slice], tanhC = cache.tanhCell[slice]
-        let dh = FloatBuffer(count: N * H)
-        let dc = FloatBuffer(count: B * H)   // running gradient w.r.t. c of the live rows
-        copyRows(from: outputGradient, stride: outputStride, to: dh.pointer, stride: H, rows: N, columns: H)
-        // dh_prev = dgates · W_hh ([rows, 4H] · [4H, H]).
-        let recurrentWeights = RepeatedProduct(weightHH, transposed: false, threaded: threaded)
+        let dc = FloatBuffer(count: S * H)   // running gradient w.r.t. c of this part's live rows, by position - s0
         if !reverse {
             for t in stride(from: T - 1, through: 0, by: -1) {
-                let rows = batchSizes[t], off = offsets[t]
+                let rows = sizes[t], off = offsets[t] + s0
                 // Sequences ending at t receive the final-state gradients.
-                let ending = t + 1 < T ? batchSizes[t + 1] : 0
+                let ending = t + 1 < T ? sizes[t + 1] : 0
                 if ending < rows {
                     if let g = dhN {
-                        addRows(from: g + ending * H, stride: H, to: dh.pointer + (off + ending) * H, stride: H, rows: rows - ending, columns: H)
+                        addRows(from: g + (s0 + ending) * H, stride: H, to: dh.pointer + (off + ending) * H, stride: H,
+                                rows: rows - ending, columns: H)
                     }
                     if let g = dcN {
-                        copyRows(from: g + ending * H, stride: H, to: dc.pointer + ending * H, stride: H, rows: rows - ending, columns: H)
+                        copyRows(from: g + (s0 + ending) * H, stride: H, to: dc.pointer + ending * H, stride: H,
+                                 rows: rows - ending, columns: H)
                     }
                 }
                 sm_lstm_cell_backward(gates.pointer + off * 4 * H, cPrev.pointer + off * H, tanhC.pointer + off * H,
                                       dh.pointer + off * H, dc.pointer, dgates.pointer + off * 4 * H, rows, H)
                 if t > 0 {
-                    // dh of step t-1 (its first `rows` rows) += dgates_t W_hh.
+                    // dh of step t-1 (its first `rows` rows of this part) += dgates_t W_hh.
                     recurrentWeights.accumulateProduct(rows: rows, a: dgates.pointer + off * 4 * H, lda: 4 * H,
-                                                       into: dh.pointer + offsets[t - 1] * H, ldc: H)
+                                                       into: dh.pointer + (offsets[t - 1] + s0) * H, ldc: H)
                 } else {
-                    // dh0's rows are still zero: each slice is written once.
-                    recurrentWeights.accumulateProduct(rows: rows, a: dgates.pointer, lda: 4 * H,
-                                                       into: dh0, ldc: H)
-                    copyRows(from: dc.pointer, stride: H, to: dc0, stride: H, rows: rows, columns: H)
+                    // dh0's rows are still zero: each is written once.
+                    recurrentWeights.accumulateProduct(rows: rows, a: dgates.pointer + off * 4 * H, lda: 4 * H,
+                                                       into: dh0 + s0 * H, ldc: H)
+                    copyRows(from: dc.pointer, stride: H, to: dc0 + s0 * H, stride: H, rows: rows, columns: H)
                 }
             }
         } else {
-            let scratch = FloatBuffer(count: B * H)
+            let scratch = FloatBuffer(count: S * H)
             for t in 0..<T {
-                let rows = batchSizes[t], off = offsets[t]
+                let rows = sizes[t], off = offsets[t] + s0
                 if t == 0 {
-                    if let g = dhN { addRows(from: g, stride: H, to: dh.pointer, stride: H, rows: rows, columns: H) }
-                    if let g = dcN { copyRows(from: g, stride: H, to: dc.pointer, stride: H, rows: rows, columns: H) }
+                    if let g = dhN { addRows(from: g + s0 * H, stride: H, to: dh.pointer + off * H, stride: H, rows: rows, columns: H) }
+                    if let g = dcN { copyRows(from: g + s0 * H, stride: H, to: dc.pointer, stride: H, rows: rows, columns: H) }
                 }
                 sm_lstm_cell_backward(gates.pointer + off * 4 * H, cPrev.pointer + off * H, tanhC.pointer + off * H,
                                       dh.pointer + off * H, dc.pointer, dgates.pointer + off * 4 * H, rows, H)
@@ -773,13 +816,16 @@ public struct LSTM: ParameterContainer, Sendable {
                 scratch.pointer.update(repeating: 0, count: rows * H)
                 recurrentWeights.accumulateProduct(rows: rows, a: dgates.pointer + off * 4 * H, lda: 4 * H,
                                                    into: scratch.pointer, ldc: H)
-                let continuing = t + 1 < T ? batchSizes[t + 1] : 0
+                let continuing = t + 1 < T ? sizes[t + 1] : 0
                 if continuing > 0 {
-                    addRows(from: scratch.pointer, stride: H, to: dh.pointer + offsets[t + 1] * H, stride: H, rows: continuing, columns: H)
+                    addRows(from: scratch.pointer, stride: H, to: dh.pointer + (offsets[t + 1] + s0) * H, stride: H,
+                            rows: continuing, columns: H)
                 }
                 if continuing < rows {
-                    copyRows(from: scratch.pointer + continuing * H, stride: H, to: dh0 + continuing * H, stride: H, rows: rows - continuing, columns: H)
-                    copyRows(from: dc.pointer + continuing * H, stride: H, to: dc0 + continuing * H, stride: H, rows: rows - continuing, columns: H)
+                    copyRows(from: scratch.pointer + continuing * H, stride: H, to: dh0 + (s0 + continuing) * H, stride: H,
+                             rows: rows - continuing, columns: H)
+                    copyRows(from: dc.pointer + continuing * H, stride: H, to: dc0 + (s0 + continuing) * H, stride: H,
+                             rows: rows - continuing, columns: H)
                 }
             }
         }
@@ -820,8 +866,18 @@ public struct LSTM: ParameterContainer, Sendable {
     ///   - finalStateGradient: gradients with respect to `(hN, cN)`, `[directions * layers, batch, H]`, if the loss uses them.
     /// - Returns: the gradient with respect to the packed input rows `[N, inputSize]` and with respect to the
     ///   initial state `(h0, c0)` (original batch order). Parameter gradients are *added* to `gradient`.
+    ///
+    /// Threads as in `forward`: the recurrence back in time of a one-direction layer with enough
+    /// work is shared between two threads by sequences.
     public mutating func backward(_ cache: Cache, outputGradient: Tensor,
                                   finalStateGradient: LSTMState? = nil) -> (inputGradient: Tensor, initialStateGradient: LSTMState) {
+        backward(cache, outputGradient: outputGradient, finalStateGradient: finalStateGradient, split: .measured)
+    }
+
+    /// `backward(_:outputGradient:finalStateGradient:)` with the split chosen by `split`, as in
+    /// `forward(_:initialState:generator:split:)`.
+    mutating func backward(_ cache: Cache, outputGradient: Tensor, finalStateGradient: LSTMState?,
+                           split: DirectionSplit) -> (inputGradient: Tensor, initialStateGradient: LSTMState) {
         let config = configuration
         let H = config.hiddenSize, D = config.directionCount, L = config.layerCount
         let batchSizes = cache.batchSizes
@@ -849,17 +905,35 @@ public struct LSTM: ParameterContainer, Sendable {
             let threadedProducts = !parallel && BLAS.threadCount > 1
             let layerUpstream = upstream
             let weights = cells.map(\.weightHH.value)
-            let recur: @Sendable (Int) -> Void = { direction in
+            // The gradient of each direction's output rows, `[N, H]`, which its recurrence adds to.
+            let outputGradient: @Sendable (Int) -> FloatBuffer = { direction in
+                let dh = FloatBuffer(uninitializedCount: N * H)
+                copyRows(from: layerUpstream.pointer + direction * H, stride: D * H, to: dh.pointer, stride: H, rows: N, columns: H)
+                return dh
+            }
+            let recur: @Sendable (_ direction: Int, _ sequences: Range<Int>, _ weights: RepeatedProduct, _ dh: FloatBuffer) -> Void = {
+                direction, sequences, recurrentWeights, dh in
                 let slice = layer * D + direction
                 Self.trainingRecurrenceBackward(
-                    cache, slice: slice, weightHH: weights[slice], reverse: direction == 1, threaded: threadedProducts,
-                    hidden: H, outputGradient: layerUpstream.pointer + direction * H, outputStride: D * H,
+                    cache, slice: slice, recurrentWeights: recurrentWeights, reverse: direction == 1, sequences: sequences,
+                    hidden: H, dh: dh,
                     finalHiddenGradient: dhN.map { UnsafePointer($0.pointer + slice * B * H) },
                     finalCellGradient: dcN.map { UnsafePointer($0.pointer + slice * B * H) },
                     gatesGradient: dgatesAll[direction],
                     initialHiddenGradient: dh0.pointer + slice * B * H, initialCellGradient: dc0.pointer + slice * B * H)
             }
-            Self.forEachDirection(D, sideBySide: parallel, recur)
+            if let boundary = split.sequenceBoundary(directions: D, batchSizes: batchSizes, hidden: H) {
+                let recurrentWeights = RepeatedProduct(weights[layer], transposed: false, threaded: false)
+                let dh = outputGradient(0)
+                DispatchQueue.concurrentPerform(iterations: 2) { part in
+                    recur(0, part == 0 ? 0..<boundary : boundary..<B, recurrentWeights, dh)
+                }
+            } else {
+                Self.forEachDirection(D, sideBySide: parallel) { direction in
+                    recur(direction, 0..<B, RepeatedProduct(weights[layer * D + direction], transposed: false, threaded: threadedProducts),
+                          outputGradient(direction))
+                }
+            }
             for direction in 0..<D {
                 let slice = layer * D + direction
                 let hPrev = cache.previousHidden[slice]

@@ -62,6 +62,23 @@ void sm_lstm_cell_backward(const float *gates, const float *c_prev, const float 
 void sm_lstm_cell_inference(const float *gates, float *c, float *h, long h_stride, long rows, long hidden);
 
 /*
+ * The builds of the three cell kernels (kernels.c): the kernels above are one of them, picked
+ * for the processor when the library loads. For tests, which check that the builds agree.
+ */
+typedef struct {
+    const char *name;
+    void (*forward)(float *gates, const float *c_prev, float *c, float *tanh_c,
+                    float *h, long h_stride, long rows, long hidden);
+    void (*backward)(const float *gates, const float *c_prev, const float *tanh_c,
+                     const float *dh, float *dc, float *dgates, long rows, long hidden);
+    void (*inference)(const float *gates, float *c, float *h, long h_stride, long rows, long hidden);
+} sm_lstm_cell_build;
+/* Sets *builds to the builds, baseline first; returns how many this processor can run. */
+long sm_lstm_cell_builds(const sm_lstm_cell_build **builds);
+/* The name of the build the kernels use ("baseline", "avx2", "avx512"). */
+const char *sm_lstm_cell_build_in_use(void);
+
+/*
  * GEMM against a weight matrix packed once (packed_gemm.c): C (m x n) += A (m x k) . W.
  * sm_packed_size: floats needed for the packed W.
  * sm_pack_weights: packs W, given either as an n x k row-major matrix holding its

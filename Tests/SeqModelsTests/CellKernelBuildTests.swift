@@ -36,7 +36,7 @@ final class CellKernelBuildTests: XCTestCase {
     func testTheBuildInUseIsOneOfTheBuilds() {
         let builds = runnableBuilds()
         XCTAssertGreaterThanOrEqual(builds.all.count, 1)
-        XCTAssertTrue(builds.names.contains(String(cString: sm_lstm_cell_build_in_use())))
+        XCTAssertTrue(builds.names.contains(Kernels.cellKernelBuild))
     }
 
     func testFMABuildsAgreeToTheBitAndComputeTheCell() throws {

@@ -420,6 +420,7 @@ public struct LSTM: ParameterContainer, Sendable {
     /// ran shapes (a) and (b) of `seqmodels bench lstm` 6–23% slower than 16,384 floats in three
     /// interleaved rounds, and (c) about the same; 4,096–16,384 measured alike within the noise.
     private static let inferenceGateFloatsPerChunk = 16_384
+
     /// One layer in one direction for inference, or the part of it given by `units` and
     /// `sequences` (sorted positions): writes those units' columns of those sequences' output rows
     /// (`output` points at the direction's first column, row stride `outputStride`) and of their

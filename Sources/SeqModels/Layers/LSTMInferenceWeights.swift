@@ -38,8 +38,8 @@ extension LSTM {
 /// as its parameters stay as they are.
 ///
 /// Packing a direction's weights reads and rewrites every one of them. Done on every call, it
-/// took about 3% of a one-thread inference pass over `seqmodels bench lstm`'s shape (b) and,
-/// since it ran before the work was shared out, twice that share at two threads. A model that
+/// took 2.3% of the profile samples of `seqmodels bench lstm`'s shape (a) at one thread, and 3.2%
+/// of shape (b)'s at two threads, all on one thread while the other waited for it. A model that
 /// tags or classifies batch after batch now packs once.
 ///
 /// `LSTM.cells` empties its cache, or gives it a fresh one when another copy of the model

@@ -10,9 +10,11 @@ struct SeqModelsCommand: ParsableCommand {
         subcommands: [TagCommand.self, ClassifyCommand.self, GenerateCommand.self, CorpusCommand.self, LSTMCommand.self, BenchCommand.self]
     )
 
-    /// Sets the allocator up for the LSTM's large per-pass buffers (see `ProcessMemory`), then runs the command.
+    /// Sets the allocator up for the LSTM's large per-pass buffers (see `ProcessMemory`) and BLAS's
+    /// idle threads to sleep at once (see `BLAS.makeIdleThreadsSleepAtOnce()`), then runs the command.
     static func main() {
         ProcessMemory.retainFreedMemory()
+        BLAS.makeIdleThreadsSleepAtOnce()
         main(nil)
     }
 }

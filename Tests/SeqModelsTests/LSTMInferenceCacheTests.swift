@@ -35,53 +35,44 @@ final class LSTMInferenceCacheTests: XCTestCase {
         XCTAssertEqual(lstm.cachedInferenceWeightCount, 4)
     }
 
-    func testChangingAWeightInPlaceIsSeenByTheNextPass() throws {
+    /// Runs a model, applies `change`, runs it again: the second pass must differ from the first
+    /// and equal the pass of a model that had the change before it ever ran.
+    private func assertTheNextPassSees(_ change: (inout LSTM) -> Void, file: StaticString = #filePath, line: UInt = #line) throws {
         let x = try input()
-        let change: (inout LSTM) -> Void = { lstm in
+        var lstm = model()
+        let before = bits(lstm, x)
+        change(&lstm)
+        XCTAssertEqual(lstm.cachedInferenceWeightCount, 0, "a change empties the cache", file: file, line: line)
+        let after = bits(lstm, x)
+        XCTAssertNotEqual(after, before, "the change must matter for the test to mean anything", file: file, line: line)
+        XCTAssertEqual(after, bits(fresh(change), x), file: file, line: line)
+    }
+
+    func testChangingAWeightInPlaceIsSeenByTheNextPass() throws {
+        try assertTheNextPassSees { lstm in
             lstm.cells[3].weightHH.value.withUnsafeMutableBufferPointer { w in
                 for i in w.indices { w[i] *= 0.5 }
             }
         }
-        var lstm = model()
-        let before = bits(lstm, x)
-        change(&lstm)
-        XCTAssertEqual(lstm.cachedInferenceWeightCount, 0, "a change empties the cache")
-        let after = bits(lstm, x)
-        XCTAssertNotEqual(after, before, "the change must matter for this test to mean anything")
-        XCTAssertEqual(after, bits(fresh(change), x))
     }
 
     func testAnOptimizerStepIsSeenByTheNextPass() throws {
-        let x = try input()
         // Gradients of ones, one SGD step: every parameter moves through `visitParameters`.
-        let step: (inout LSTM) -> Void = { lstm in
+        try assertTheNextPassSees { lstm in
             lstm.visitParameters(prefix: "") { _, parameter in
                 parameter.gradient = Tensor(shape: parameter.value.shape, repeating: 1)
             }
             var optimizer = SGD(learningRate: 0.1)
             optimizer.step(&lstm)
         }
-        var lstm = model()
-        let before = bits(lstm, x)
-        step(&lstm)
-        let after = bits(lstm, x)
-        XCTAssertNotEqual(after, before)
-        XCTAssertEqual(after, bits(fresh(step), x))
     }
 
     func testReplacingTheBiasesIsSeenByTheNextPass() throws {
-        let x = try input()
-        let change: (inout LSTM) -> Void = { lstm in
+        try assertTheNextPassSees { lstm in
             var cells = lstm.cells
             cells[0].biasIH = Parameter(Tensor(shape: [32], repeating: 2))
             lstm.cells = cells
         }
-        var lstm = model()
-        let before = bits(lstm, x)
-        change(&lstm)
-        let after = bits(lstm, x)
-        XCTAssertNotEqual(after, before)
-        XCTAssertEqual(after, bits(fresh(change), x))
     }
 
     /// Copies share a cache until one changes: the changed copy runs on its new weights, the

@@ -3,19 +3,7 @@ import XCTest
 
 /// Inference that runs one LSTM direction on two threads (`LSTM.DirectionSplit`), by sequences or
 /// as two halves of its hidden units (`ThreadPair`, `SpinBarrier`), gives the one-thread results to the bit.
-final class LSTMSplitInferenceTests: XCTestCase {
-    private var savedThreadCount = 1
-
-    override func setUp() {
-        super.setUp()
-        savedThreadCount = BLAS.threadCount
-    }
-
-    override func tearDown() {
-        BLAS.setThreadCount(savedThreadCount)
-        super.tearDown()
-    }
-
+final class LSTMSplitInferenceTests: BLASThreadCountTestCase {
     /// Uneven lengths, unsorted, so that rows end at different steps.
     private let lengths = [4, 9, 1, 7, 9, 3]
 

@@ -3,19 +3,7 @@ import XCTest
 
 /// Training that shares the recurrence of one LSTM direction between two threads by sequences
 /// (forward and backward) gives the results of the unshared recurrence to the bit.
-final class LSTMSplitTrainingTests: XCTestCase {
-    private var savedThreadCount = 1
-
-    override func setUp() {
-        super.setUp()
-        savedThreadCount = BLAS.threadCount
-    }
-
-    override func tearDown() {
-        BLAS.setThreadCount(savedThreadCount)
-        super.tearDown()
-    }
-
+final class LSTMSplitTrainingTests: BLASThreadCountTestCase {
     /// Uneven lengths, unsorted, so that rows end at different steps and the parts differ in length.
     private let lengths = [4, 9, 1, 7, 9, 3, 6]
 

@@ -6,6 +6,7 @@ final class ReadmeExampleTests: XCTestCase {
     func testReadmeLibraryExampleTrainsAndShrinksTheLoss() throws {
         // --- README example begins ---
         ProcessMemory.retainFreedMemory()                    // once per program: passes reuse their buffers
+        BLAS.makeIdleThreadsSleepAtOnce()                    // once per program: BLAS's idle threads leave the cores free
         var generator = SeededGenerator(seed: 42)
         var lstm = LSTM(inputSize: 8, hiddenSize: 16, layerCount: 2, bidirectional: true, generator: &generator)
         var optimizer = Adam(learningRate: 1e-2)

@@ -79,6 +79,15 @@ long sm_lstm_cell_builds(const sm_lstm_cell_build **builds);
 const char *sm_lstm_cell_build_in_use(void);
 
 /*
+ * OpenBLAS's idle threads (blas_threads.c): sm_openblas_sleep_idle_threads makes them sleep as
+ * soon as a threaded call ends instead of spinning for about 0.1 s, and returns the wait now in
+ * force (OPENBLAS_THREAD_TIMEOUT's N) or -1 when it cannot; sm_openblas_thread_timeout returns
+ * that N, or -1 when OpenBLAS does not say.
+ */
+int sm_openblas_sleep_idle_threads(void);
+int sm_openblas_thread_timeout(void);
+
+/*
  * GEMM against a weight matrix packed once (packed_gemm.c): C (m x n) += A (m x k) . W.
  * sm_packed_size: floats needed for the packed W.
  * sm_pack_weights: packs W, given either as an n x k row-major matrix holding its

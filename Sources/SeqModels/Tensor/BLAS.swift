@@ -3,6 +3,7 @@ import Accelerate
 #else
 import CBLAS
 #endif
+import CKernels
 
 /// Thin, typed access to the BLAS routines SeqModels uses (OpenBLAS on Linux,
 /// Accelerate on Apple platforms). All matrices are row-major; the leading
@@ -79,6 +80,26 @@ public enum BLAS {
         precondition(count >= 1, "Thread count must be at least 1")
         #if !canImport(Accelerate)
         openblas_set_num_threads(Int32(count))
+        #endif
+    }
+
+    /// Makes BLAS's idle threads sleep as soon as a threaded call ends, instead of spinning for
+    /// about a tenth of a second first (OpenBLAS: `OPENBLAS_THREAD_TIMEOUT` at its least, 2⁴
+    /// cycles, unless the environment sets it). Returns whether the setting is in force.
+    ///
+    /// When SeqModels' own threads run between threaded BLAS calls (an LSTM's recurrences in
+    /// training, on two threads), the spinning workers take cores from them. On this project's
+    /// 2-core machine, `seqmodels bench lstm --shapes a,b --modes training --threads 2` ran
+    /// shape (b) at 22,000–24,000 tokens/s with OpenBLAS's default wait and 29,000–31,000 with
+    /// the least. Like `ProcessMemory.retainFreedMemory()`, this is a process-wide setting that
+    /// the library never makes on its own: programs call it once at start-up, before any other
+    /// thread uses BLAS (the `seqmodels` tool does). Accelerate has no such threads (false).
+    @discardableResult
+    public static func makeIdleThreadsSleepAtOnce() -> Bool {
+        #if canImport(Accelerate)
+        return false
+        #else
+        return sm_openblas_sleep_idle_threads() >= 0
         #endif
     }
 

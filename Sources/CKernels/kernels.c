@@ -256,7 +256,8 @@ static const sm_lstm_cell_build sm_cell_builds[] = {
     {"avx512", sm_lstm_cell_forward_avx512, sm_lstm_cell_backward_avx512, sm_lstm_cell_inference_avx512},
 };
 
-/* How many of sm_cell_builds this processor runs, and the index of the one the kernels use. */
+/* How many of sm_cell_builds this processor runs (they are in order of the features they
+ * need), and the index of the one the kernels use. */
 static long sm_cell_builds_runnable(void) {
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("x86-64-v3")) return 1;
@@ -270,16 +271,18 @@ static long sm_cell_build_chosen(void) {
     return runnable - 1;
 }
 
-/* ifunc resolvers: they run while the library is relocated, before any constructor. */
-static void (*sm_resolve_cell_forward(void)) SM_CELL_FORWARD_PARAMETERS {
-    return sm_cell_builds[sm_cell_build_chosen()].forward;
-}
-static void (*sm_resolve_cell_inference(void)) SM_CELL_INFERENCE_PARAMETERS {
-    return sm_cell_builds[sm_cell_build_chosen()].inference;
-}
-static void (*sm_resolve_cell_backward(void)) SM_CELL_BACKWARD_PARAMETERS {
-    return sm_cell_builds[sm_cell_build_chosen()].backward;
-}
+/* ifunc resolvers: they run while the program is being relocated, before any constructor, so
+ * they name the functions in code rather than read them from sm_cell_builds (data that may not
+ * be relocated yet). */
+#define SM_CELL_RESOLVER(kernel)                                            \
+    switch (sm_cell_build_chosen()) {                                       \
+    case 2: return sm_lstm_cell_##kernel##_avx512;                          \
+    case 1: return sm_lstm_cell_##kernel##_avx2;                            \
+    default: return sm_lstm_cell_##kernel##_baseline;                       \
+    }
+static void (*sm_resolve_cell_forward(void)) SM_CELL_FORWARD_PARAMETERS { SM_CELL_RESOLVER(forward) }
+static void (*sm_resolve_cell_inference(void)) SM_CELL_INFERENCE_PARAMETERS { SM_CELL_RESOLVER(inference) }
+static void (*sm_resolve_cell_backward(void)) SM_CELL_BACKWARD_PARAMETERS { SM_CELL_RESOLVER(backward) }
 
 void sm_lstm_cell_forward SM_CELL_FORWARD_PARAMETERS __attribute__((ifunc("sm_resolve_cell_forward")));
 void sm_lstm_cell_inference SM_CELL_INFERENCE_PARAMETERS __attribute__((ifunc("sm_resolve_cell_inference")));

@@ -27,13 +27,21 @@ let package = Package(
         ),
         // Vectorised elementwise kernels (gates, activations, softmax).
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: optimisedC),
+        // libxml2 through pkg-config `libxml-2.0` (its headers' directory and the library).
+        // Only CXMLReader's C code includes its headers: no Swift module imports it.
+        .systemLibrary(
+            name: "CLibXML2",
+            path: "Sources/CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]
+        ),
         // libxml2 behind an opaque C API: libxml2's headers pull in ICU, which clashes
         // with Foundation's ICU when both are imported by one Swift module.
         .target(
             name: "CXMLReader",
+            dependencies: ["CLibXML2"],
             path: "Sources/CXMLReader",
-            cSettings: [.unsafeFlags(["-I/usr/include/libxml2", "-O2"])],
-            linkerSettings: [.linkedLibrary("xml2")]
+            cSettings: [.unsafeFlags(["-O2"])]
         ),
         .target(
             name: "SeqModels",

@@ -18,17 +18,12 @@ public struct Dropout: Sendable, Equatable {
     /// With `p = 0` the output is `x` and the mask all ones, and no random number is drawn.
     public func forward(_ x: Tensor, generator: inout SeededGenerator) -> (output: Tensor, mask: Tensor) {
         if probability == 0 { return (x, Tensor(shape: x.shape, repeating: 1)) }
-        let p = probability, keepScale = 1 / (1 - probability)
         var mask = Tensor(shape: x.shape)
         var y = x
         mask.withUnsafeMutableBufferPointer { mb in
             y.withUnsafeMutableBufferPointer { yb in
                 guard let m = mb.baseAddress, let o = yb.baseAddress else { return }
-                for i in 0..<mb.count {
-                    let keep: Float = generator.nextFloat() >= p ? keepScale : 0
-                    m[i] = keep
-                    o[i] = o[i] * keep
-                }
+                Self.drawMask(probability: probability, into: m, applyingTo: o, count: mb.count, generator: &generator)
             }
         }
         return (y, mask)
@@ -43,9 +38,27 @@ public struct Dropout: Sendable, Equatable {
         mask.withUnsafeBufferPointer { mb in
             g.withUnsafeMutableBufferPointer { gb in
                 guard let m = mb.baseAddress, let o = gb.baseAddress else { return }
-                for i in 0..<gb.count { o[i] = o[i] * m[i] }
+                Self.applyMask(m, to: o, count: gb.count)
             }
         }
         return g
+    }
+
+    /// Draws a mask for `count` values and applies it in place: `mask[i]` is `1/(1 − p)` when the
+    /// i-th uniform draw is at least `p` and 0 otherwise, and `values[i] *= mask[i]`. The one
+    /// definition of the mask, shared by `forward` and the LSTM's dropout between layers.
+    static func drawMask(probability p: Float, into mask: UnsafeMutablePointer<Float>, applyingTo values: UnsafeMutablePointer<Float>,
+                         count: Int, generator: inout SeededGenerator) {
+        let keepScale = 1 / (1 - p)
+        for i in 0..<count {
+            let keep: Float = generator.nextFloat() >= p ? keepScale : 0
+            mask[i] = keep
+            values[i] = values[i] * keep
+        }
+    }
+
+    /// `values[i] *= mask[i]` for `count` values: the backward pass through a drawn mask.
+    static func applyMask(_ mask: UnsafePointer<Float>, to values: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { values[i] = values[i] * mask[i] }
     }
 }

@@ -595,13 +595,9 @@ public struct LSTM: ParameterContainer, Sendable {
             let inputWidth = layer == 0 ? config.inputSize : D * H
             var mask: FloatBuffer? = nil
             if layer > 0 && config.dropout > 0 {
-                let m = FloatBuffer(count: N * inputWidth)
-                let keep = 1 / (1 - config.dropout)
-                for i in 0..<(N * inputWidth) {
-                    let kept = generator.nextFloat() >= config.dropout
-                    m.pointer[i] = kept ? keep : 0
-                    layerInput.pointer[i] *= m.pointer[i]
-                }
+                let m = FloatBuffer(uninitializedCount: N * inputWidth)   // every entry is drawn
+                Dropout.drawMask(probability: config.dropout, into: m.pointer, applyingTo: layerInput.pointer,
+                                 count: N * inputWidth, generator: &generator)
                 mask = m
             }
             layerInputs.append(layerInput)
@@ -964,7 +960,7 @@ public struct LSTM: ParameterContainer, Sendable {
                 }
             }
             if let mask = cache.dropoutMasks[layer] {
-                for i in 0..<(N * inputWidth) { inputGradient.pointer[i] *= mask.pointer[i] }
+                Dropout.applyMask(mask.pointer, to: inputGradient.pointer, count: N * inputWidth)
             }
             upstream = inputGradient
         }

@@ -222,6 +222,24 @@ final class GeneratorConsecutiveTests: XCTestCase {
         XCTAssertTrue(bits(resumed.model.model) == bits(straight.model.model), "best weights differ")
     }
 
+    /// Resuming with another sampling scheme (same shapes; the number of chunks may well be the
+    /// same too) would silently continue a different run: it is refused, naming the change.
+    func testResumingWithAnotherSamplingIsRefused() throws {
+        let text = try sampleText()
+        let directory = temporaryDirectory()
+        _ = try GeneratorTraining.train(text: text, recipe: recipe(.consecutive), options: options(epochs: 1), directory: directory)
+        XCTAssertThrowsError(try GeneratorTraining.train(text: text, recipe: recipe(.random), options: options(epochs: 2),
+                                                         directory: directory, resume: true)) { error in
+            guard case let TrainingError.resumeMismatch(_, differences) = error else {
+                return XCTFail("expected a resume mismatch, got \(error)")
+            }
+            XCTAssertTrue(differences.contains("sampling consecutive → random"), "\(differences)")
+        }
+        // The same recipe still resumes.
+        XCTAssertNoThrow(try GeneratorTraining.train(text: text, recipe: recipe(.consecutive), options: options(epochs: 2),
+                                                     directory: directory, resume: true))
+    }
+
     func testAStrideWithConsecutiveSamplingIsAClearError() {
         XCTAssertThrowsError(try GeneratorRecipe(sequenceLength: 50, stride: 10, sampling: .consecutive).validate()) { error in
             XCTAssertTrue("\(error)".contains("needs random sampling"), "\(error)")

@@ -81,6 +81,12 @@ public protocol TrainableModel: ParameterContainer {
     /// resume): drop whatever the model carries from batch to batch, such as an LSTM state,
     /// so that every epoch, resumed or not, starts alike. The default does nothing.
     mutating func beginEpoch()
+
+    /// The choices of the head's recipe that a resumed run must share with the run it continues
+    /// and that neither the parameters' shapes nor `TrainerOptions` show, by name (a generator's
+    /// sampling scheme, chunk length and stride). The loop saves them with its resume state and
+    /// refuses a resume whose values differ, naming each. The default is empty.
+    var resumeRecipe: [String: String] { get }
 }
 
 extension TrainableModel {
@@ -89,4 +95,7 @@ extension TrainableModel {
 
     /// Nothing to reset.
     public mutating func beginEpoch() {}
+
+    /// Nothing beyond the parameters and the options.
+    public var resumeRecipe: [String: String] { [:] }
 }

@@ -26,6 +26,8 @@ struct ResumeState: Codable {
     /// With parameter averaging: the safetensors file (inside `resume/`) with the average, and its number of updates.
     var averageFile: String?
     var averageUpdates: Int?
+    /// The model's `resumeRecipe` (absent from states written before it existed: not compared).
+    var recipe: [String: String]?
 }
 
 /// One call of `Trainer.fit`: the state of the loop and the files it writes.
@@ -265,7 +267,7 @@ struct TrainingRun<Model: TrainableModel> {
             options: options, trainExamples: train.count, epochsCompleted: epochsCompleted, learningRate: learningRate,
             generator: generator, optimizerFile: optimizerFile, schedule: schedule, best: best,
             epochsWithoutImprovement: epochsWithoutImprovement, history: history, parametersFile: parametersFile,
-            averageFile: averageFile, averageUpdates: average?.updates)
+            averageFile: averageFile, averageUpdates: average?.updates, recipe: model.resumeRecipe)
         let url = resumeDirectory.appendingPathComponent(ResumeState.fileName)
         do {
             try AtomicFile.write([try Self.encoder().encode(state)], to: url)
@@ -291,6 +293,12 @@ struct TrainingRun<Model: TrainableModel> {
         var differences = options.resumeIncompatibilities(with: state.options)
         if state.trainExamples != train.count {
             differences.append("training examples \(state.trainExamples) → \(train.count)")
+        }
+        if let saved = state.recipe {
+            let current = model.resumeRecipe
+            for name in Set(saved.keys).union(current.keys).sorted() where saved[name] != current[name] {
+                differences.append("\(name) \(saved[name] ?? "unset") → \(current[name] ?? "unset")")
+            }
         }
         guard differences.isEmpty else { throw TrainingError.resumeMismatch(path: url.path, differences: differences) }
         let parameters = try readParameters(resumeDirectory.appendingPathComponent(state.parametersFile), for: model)

@@ -49,6 +49,16 @@ public struct GeneratorRecipe: Codable, Equatable, Sendable {
         self.validationFraction = validationFraction
     }
 
+    /// Every choice of the recipe by name, as `TrainableModel.resumeRecipe` wants them: a run
+    /// resumes only with the recipe it started with (the sampling scheme, for one, changes
+    /// neither the parameters' shapes nor the number of chunks).
+    var resumeRecipe: [String: String] {
+        ["level": level.rawValue, "records": records.rawValue, "embedding size": "\(embeddingSize)",
+         "hidden size": "\(hiddenSize)", "layers": "\(layerCount)", "dropout": "\(dropout)",
+         "sequence length": "\(sequenceLength)", "stride": stride.map { "\($0)" } ?? "sequence length",
+         "sampling": sampling.rawValue, "validation fraction": "\(validationFraction)"]
+    }
+
     /// The optimisation defaults of the generator head.
     public static var defaultTrainerOptions: TrainerOptions {
         TrainerOptions(epochs: 50, batchSize: 32, learningRate: 2e-3, optimizer: .adam, clipNorm: 5,
@@ -82,18 +92,22 @@ struct TrainingLanguageModel: TrainableModel {
     let prefix: String
     let length: Int
     let showSample: (String) -> Void
+    /// The recipe's data choices that a resumed run must keep (`TrainableModel.resumeRecipe`).
+    let resumeRecipe: [String: String]
     /// The state `(h, c)` `[layers, lanes, H]` at the end of the last training batch of this
     /// epoch (consecutive sampling only); never used by evaluation.
     private(set) var carriedState: LSTMState?
 
     init(model: LanguageModel, vocabulary: Vocabulary, consecutiveBatches: [[Int]]? = nil,
-         prefix: String = "", length: Int = 0, showSample: @escaping (String) -> Void = { _ in }) {
+         prefix: String = "", length: Int = 0, showSample: @escaping (String) -> Void = { _ in },
+         resumeRecipe: [String: String] = [:]) {
         self.model = model
         self.vocabulary = vocabulary
         self.consecutiveBatches = consecutiveBatches
         self.prefix = prefix
         self.length = length
         self.showSample = showSample
+        self.resumeRecipe = resumeRecipe
     }
 
     mutating func visitParameters(prefix: String, _ visit: (String, inout Parameter) throws -> Void) rethrows {
@@ -167,7 +181,8 @@ public enum GeneratorTraining {
         var generator = SeededGenerator(seed: options.seed)
         var model = TrainingLanguageModel(model: LanguageModel(configuration, generator: &generator), vocabulary: data.vocabulary,
                                           consecutiveBatches: data.trainingBatches,
-                                          prefix: samplePrefix, length: sampleLength, showSample: showSample)
+                                          prefix: samplePrefix, length: sampleLength, showSample: showSample,
+                                          resumeRecipe: recipe.resumeRecipe)
         let vocabulary = data.vocabulary
         let trainer = Trainer(options: options, progress: progress)
         let summary = try trainer.fit(&model, train: data.training, dev: data.validation, in: directory, resume: resume) { best, directory in

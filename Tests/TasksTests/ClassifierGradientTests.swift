@@ -3,39 +3,6 @@ import GradientChecking
 import SeqModels
 @testable import Tasks
 
-/// Central five-point finite differences of `loss` at `x` for the flat offsets `elements`,
-/// compared with `analytic`; returns the worst relative error `|a − n| / max(|a| + |n|, floor)`.
-/// (The SeqModels test target's `checkGradient` lives in another test module; this is the
-/// same stencil, kept to what the classifier tests need.)
-///
-/// `isSmooth(probe)` may say that a probe point lies across a kink of the loss (a max-pooling
-/// winner changed); such elements are skipped, as finite differences mean nothing there, and
-/// counted in `skipped`.
-private func worstGradientError(of loss: (Tensor) -> Double, analytic: Tensor, at x: Tensor, elements: [Int],
-                                step h: Float = 1.0 / 128, floor: Double = 1e-3, isSmooth: ((Tensor) -> Bool)? = nil)
-    -> (error: Double, element: Int, analytic: Double, numeric: Double, skipped: Int) {
-    var probe = x
-    var crossedKink = false
-    func evaluate(_ value: Float, _ i: Int) -> Double {
-        probe[flat: i] = value
-        if let isSmooth, !isSmooth(probe) { crossedKink = true }
-        return loss(probe)
-    }
-    var worst: (error: Double, element: Int, analytic: Double, numeric: Double, skipped: Int) = (0, -1, 0, 0, 0)
-    for i in elements {
-        let original = x[flat: i]
-        let p1 = original + h, m1 = original - h, p2 = original + 2 * h, m2 = original - 2 * h
-        crossedKink = false
-        let numeric = (8 * (evaluate(p1, i) - evaluate(m1, i)) - (evaluate(p2, i) - evaluate(m2, i))) / ((Double(p1) - Double(m1)) * 6)
-        probe[flat: i] = original
-        if crossedKink { worst.skipped += 1; continue }
-        let a = Double(analytic[flat: i])
-        let error = abs(a - numeric) / max(abs(a) + abs(numeric), floor)
-        if error > worst.error || worst.element < 0 { worst = (error, i, a, numeric, worst.skipped) }
-    }
-    return worst
-}
-
 final class ClassifierGradientTests: XCTestCase {
     /// An unsorted batch of three sequences (lengths 2, 4, 3) with 6 features, as a bidirectional LSTM would emit.
     private func packedBatch(generator: inout SeededGenerator) throws -> PackedSequence {
@@ -54,8 +21,7 @@ final class ClassifierGradientTests: XCTestCase {
             let loss = { (data: Tensor) -> Double in
                 projectedSum(pooling.forward(packed.replacingData(data), bidirectional: true).pooled, projection)
             }
-            let worst = worstGradientError(of: loss, analytic: analytic, at: packed.data, elements: Array(0..<packed.data.count))
-            XCTAssertLessThan(worst.error, 1e-3, "\(pooling): \(worst)")
+            checkGradient(of: loss, analytic: analytic, at: packed.data, tolerance: 1e-3, "\(pooling)")
         }
     }
 
@@ -120,11 +86,10 @@ final class ClassifierGradientTests: XCTestCase {
                     copy.visitParameters(prefix: "") { n, p in if n == name { p.value = probe } }
                     return Self.maxPoolingWinners(copy, self.tinyBatch) == baseWinners
                 }
-                let worst = worstGradientError(of: loss, analytic: gradients[name]!, at: value, elements: elements,
-                                               isSmooth: pooling == .maxMean ? isSmooth : nil)
-                XCTAssertLessThan(worst.error, 1e-2, "\(pooling) \(name): \(worst)")
-                XCTAssertLessThanOrEqual(worst.skipped * 2, elements.count, "\(pooling) \(name): too many kinks to check: \(worst)")
-                skipped += worst.skipped
+                let report = checkGradient(of: loss, analytic: gradients[name]!, at: value, tolerance: 1e-2, elements: elements,
+                                           isSmooth: pooling == .maxMean ? isSmooth : nil, "\(pooling) \(name)")
+                XCTAssertLessThanOrEqual(report.skippedCount * 2, elements.count, "\(pooling) \(name): too many kinks to check: \(report)")
+                skipped += report.skippedCount
                 checked += elements.count
             }
         }

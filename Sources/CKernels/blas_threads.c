@@ -26,12 +26,11 @@ int sm_openblas_sleep_idle_threads(void) {
 #if defined(__linux__)
     void (*read_environment)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "openblas_read_env");
     int (*stop_threads)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
-    int (*thread_timeout)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "openblas_thread_timeout");
-    if (!read_environment || !stop_threads || !thread_timeout) return -1;
+    if (!read_environment || !stop_threads || sm_openblas_thread_timeout() < 0) return -1;
     if (setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0) != 0) return -1;
     read_environment();
     stop_threads();
-    return thread_timeout();
+    return sm_openblas_thread_timeout();
 #else
     return -1;
 #endif

@@ -250,10 +250,11 @@ public struct LSTM: ParameterContainer, Sendable {
         var minimumSequencesPerPart: Int
 
         /// The default: from benchmark shape (a) (32 rows, H = 128: 2 M per step, 73 M per layer) up,
-        /// by sequences from 8 sequences. On (a) and (b) both ways measured about the same speed at
-        /// two threads (0.8–0.9× PyTorch's on this machine, which is noisy): by sequences no thread
-        /// ever waits, where the barrier waits of the split by units took 11% of (b)'s time, and a
-        /// partner descheduled by the machine stalls only its own half of the batch.
+        /// by sequences from 8 sequences. By sequences no thread ever waits, where the barrier waits
+        /// of the split by units took 11% of (b)'s time, and a partner descheduled by the machine
+        /// stalls only its own half of the batch; with the packed weights kept between passes, (b)
+        /// at two threads ran at a median of 82,000 tokens/s split by sequences against 77,000 split
+        /// by units (eight interleaved runs each).
         static let measured = DirectionSplit(minimumStepWork: 1 << 20, minimumLayerWork: 1 << 24, minimumSequencesPerPart: 4)
         /// Split whenever there are one direction and two threads: by sequences when there are
         /// two or more, else by units (tests).
@@ -377,8 +378,8 @@ public struct LSTM: ParameterContainer, Sendable {
                 // Each part takes its own sequences through every layer, with no barrier and no wait
                 // between layers: it reads only rows that it wrote itself, so the parts may even run in turn.
                 let weights = (0..<L).map { packedWeights(slice: $0, units: 0..<H, threaded: false) }
-                DispatchQueue.concurrentPerform(iterations: 2) { part in
-                    for layer in 0..<L { run(layer, 0, 0..<H, part == 0 ? 0..<boundary : boundary..<B, weights[layer], nil) }
+                Self.forEachSequencePart(boundary: boundary, batch: B) { sequences in
+                    for layer in 0..<L { run(layer, 0, 0..<H, sequences, weights[layer], nil) }
                 }
                 splitLayers = L
             case let .units(halves):
@@ -636,9 +637,7 @@ public struct LSTM: ParameterContainer, Sendable {
             }
             if let boundary = split.sequenceBoundary(directions: D, batchSizes: batchSizes, hidden: H) {
                 let weights = RepeatedProduct(cells[layer].weightHH.value, transposed: true, threaded: false)
-                DispatchQueue.concurrentPerform(iterations: 2) { part in
-                    recur(0, part == 0 ? 0..<boundary : boundary..<B, weights)
-                }
+                Self.forEachSequencePart(boundary: boundary, batch: B) { recur(0, $0, weights) }
             } else {
                 Self.forEachDirection(D, sideBySide: parallel) { direction in
                     recur(direction, 0..<B, RepeatedProduct(cells[layer * D + direction].weightHH.value, transposed: true,
@@ -843,6 +842,14 @@ public struct LSTM: ParameterContainer, Sendable {
         }
     }
 
+    /// Runs `work(sequences)` for the two parts of a direction split by sequences at `boundary`
+    /// (`DirectionSplit.Plan.sequences`), sorted positions `0..<boundary` and `boundary..<B`, side by
+    /// side on two threads. The parts never wait for each other, so they may also run in turn.
+    private static func forEachSequencePart(boundary: Int, batch B: Int, _ work: @Sendable (Range<Int>) -> Void) {
+        let parts = [0..<boundary, boundary..<B]
+        DispatchQueue.concurrentPerform(iterations: parts.count) { work(parts[$0]) }
+    }
+
     /// Preconditions shared by inference and training: input width and initial-state shapes.
     private func checkShapes(_ input: PackedSequence, initialState: LSTMState?) {
         let config = configuration
@@ -922,9 +929,7 @@ public struct LSTM: ParameterContainer, Sendable {
             if let boundary = split.sequenceBoundary(directions: D, batchSizes: batchSizes, hidden: H) {
                 let recurrentWeights = RepeatedProduct(weights[layer], transposed: false, threaded: false)
                 let dh = outputGradient(0)
-                DispatchQueue.concurrentPerform(iterations: 2) { part in
-                    recur(0, part == 0 ? 0..<boundary : boundary..<B, recurrentWeights, dh)
-                }
+                Self.forEachSequencePart(boundary: boundary, batch: B) { recur(0, $0, recurrentWeights, dh) }
             } else {
                 Self.forEachDirection(D, sideBySide: parallel) { direction in
                     recur(direction, 0..<B, RepeatedProduct(weights[layer * D + direction], transposed: false, threaded: threadedProducts),

@@ -1,13 +1,14 @@
 #include "CKernels.h"
+#include "kernel_builds.h"
 #include <math.h>
 #include <string.h>
 #include <stdint.h>
 
 /*
  * Build each kernel twice on x86-64 Linux (AVX2+FMA and baseline) and pick at load
- * time; elsewhere the plain build is used (the LSTM cell kernels, below, have a third
- * build). The loops are written so that the compiler vectorises them (no branches, no
- * libm calls in the bodies).
+ * time; elsewhere the plain build is used (the LSTM cell kernels, below, and the packed
+ * GEMM have a third build, kernel_builds.h). The loops are written so that the compiler
+ * vectorises them (no branches, no libm calls in the bodies).
  */
 #if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
 #define SM_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -119,14 +120,12 @@ void sm_log_softmax_rows(const float *x, float *y, long rows, long cols) {
 
 /*
  * The LSTM cell kernels. On x86-64 Linux each is built three times (AVX-512 with 512-bit
- * vectors, AVX2+FMA, baseline) and the build is picked when the library loads (ifunc).
- * The AVX-512 build runs on AMD processors only. On this project's Zen 4 machine it made the
- * inference cell about 1.45x faster at H = 100, 128 and 256 in a microbenchmark: the 32
- * registers hold the polynomial constants that the AVX2 build reloads on every iteration.
- * AMD cores keep their clock for 512-bit work, where Intel's Skylake-generation servers lower
- * theirs and would slow the 256-bit GEMM that runs between the cell steps, so Intel processors
- * get the AVX2 build. Both FMA builds compute every element with the same operations, so they
- * agree to the bit; the baseline build, without FMA, rounds differently.
+ * vectors, AVX2+FMA, baseline) and the build is picked when the library loads (ifunc), the
+ * same build as the packed GEMM's (kernel_builds.h says which runs where). On this project's
+ * Zen 4 machine the AVX-512 build made the inference cell about 1.45x faster at H = 100, 128
+ * and 256 in a microbenchmark: the 32 registers hold the polynomial constants that the AVX2
+ * build reloads on every iteration. Both FMA builds compute every element with the same
+ * operations, so they agree to the bit; the baseline build, without FMA, rounds differently.
  *
  * Units run as a main part, a multiple of 32, two vectors per iteration
  * (SM_INDEPENDENT_ITERATIONS), and a rest one vector at a time, so that H = 48 does not
@@ -246,36 +245,23 @@ void sm_lstm_cell_backward_rows(const float *gates, const float *c_prev, const f
 
 SM_CELL_BUILD(baseline, )
 
-#if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
-SM_CELL_BUILD(avx2, __attribute__((target("arch=x86-64-v3"))))
-SM_CELL_BUILD(avx512, __attribute__((target("arch=x86-64-v4,tune=znver4"))))
+#if SM_KERNEL_BUILDS_BY_PROCESSOR
+SM_CELL_BUILD(avx2, SM_TARGET_AVX2)
+SM_CELL_BUILD(avx512, SM_TARGET_AVX512)
 
-static const sm_lstm_cell_build sm_cell_builds[] = {
-    {"baseline", sm_lstm_cell_forward_baseline, sm_lstm_cell_backward_baseline, sm_lstm_cell_inference_baseline},
-    {"avx2", sm_lstm_cell_forward_avx2, sm_lstm_cell_backward_avx2, sm_lstm_cell_inference_avx2},
-    {"avx512", sm_lstm_cell_forward_avx512, sm_lstm_cell_backward_avx512, sm_lstm_cell_inference_avx512},
+static const sm_kernel_build sm_builds[] = {
+    {"baseline", sm_lstm_cell_forward_baseline, sm_lstm_cell_backward_baseline, sm_lstm_cell_inference_baseline,
+     sm_gemm_packed_baseline},
+    {"avx2", sm_lstm_cell_forward_avx2, sm_lstm_cell_backward_avx2, sm_lstm_cell_inference_avx2, sm_gemm_packed_avx2},
+    {"avx512", sm_lstm_cell_forward_avx512, sm_lstm_cell_backward_avx512, sm_lstm_cell_inference_avx512,
+     sm_gemm_packed_avx512},
 };
 
-/* How many of sm_cell_builds this processor runs (they are in order of the features they
- * need), and the index of the one the kernels use. */
-static long sm_cell_builds_runnable(void) {
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("x86-64-v3")) return 1;
-    if (!__builtin_cpu_supports("x86-64-v4")) return 2;
-    return 3;
-}
-
-static long sm_cell_build_chosen(void) {
-    long runnable = sm_cell_builds_runnable();
-    if (runnable == 3 && !__builtin_cpu_is("amd")) return 1;   /* AVX-512 on AMD only (see above) */
-    return runnable - 1;
-}
-
 /* ifunc resolvers: they run while the program is being relocated, before any constructor, so
- * they name the functions in code rather than read them from sm_cell_builds (data that may not
- * be relocated yet). */
+ * they name the functions in code rather than read them from sm_builds (data that may not be
+ * relocated yet). */
 #define SM_CELL_RESOLVER(kernel)                                            \
-    switch (sm_cell_build_chosen()) {                                       \
+    switch (sm_kernel_build_chosen()) {                                     \
     case 2: return sm_lstm_cell_##kernel##_avx512;                          \
     case 1: return sm_lstm_cell_##kernel##_avx2;                            \
     default: return sm_lstm_cell_##kernel##_baseline;                       \
@@ -288,29 +274,30 @@ void sm_lstm_cell_forward SM_CELL_FORWARD_PARAMETERS __attribute__((ifunc("sm_re
 void sm_lstm_cell_inference SM_CELL_INFERENCE_PARAMETERS __attribute__((ifunc("sm_resolve_cell_inference")));
 void sm_lstm_cell_backward SM_CELL_BACKWARD_PARAMETERS __attribute__((ifunc("sm_resolve_cell_backward")));
 
-long sm_lstm_cell_builds(const sm_lstm_cell_build **builds) {
-    *builds = sm_cell_builds;
-    return sm_cell_builds_runnable();
+long sm_kernel_builds(const sm_kernel_build **builds) {
+    *builds = sm_builds;
+    return sm_kernel_builds_runnable();
 }
 
-const char *sm_lstm_cell_build_in_use(void) {
-    return sm_cell_builds[sm_cell_build_chosen()].name;
+const char *sm_kernel_build_in_use(void) {
+    return sm_builds[sm_kernel_build_chosen()].name;
 }
 #else
-static const sm_lstm_cell_build sm_cell_builds[] = {
-    {"baseline", sm_lstm_cell_forward_baseline, sm_lstm_cell_backward_baseline, sm_lstm_cell_inference_baseline},
+static const sm_kernel_build sm_builds[] = {
+    {"baseline", sm_lstm_cell_forward_baseline, sm_lstm_cell_backward_baseline, sm_lstm_cell_inference_baseline,
+     sm_gemm_packed_baseline},
 };
 
 void sm_lstm_cell_forward SM_CELL_FORWARD_PARAMETERS { sm_lstm_cell_forward_baseline SM_CELL_FORWARD_ARGUMENTS; }
 void sm_lstm_cell_inference SM_CELL_INFERENCE_PARAMETERS { sm_lstm_cell_inference_baseline SM_CELL_INFERENCE_ARGUMENTS; }
 void sm_lstm_cell_backward SM_CELL_BACKWARD_PARAMETERS { sm_lstm_cell_backward_baseline SM_CELL_BACKWARD_ARGUMENTS; }
 
-long sm_lstm_cell_builds(const sm_lstm_cell_build **builds) {
-    *builds = sm_cell_builds;
+long sm_kernel_builds(const sm_kernel_build **builds) {
+    *builds = sm_builds;
     return 1;
 }
 
-const char *sm_lstm_cell_build_in_use(void) {
-    return sm_cell_builds[0].name;
+const char *sm_kernel_build_in_use(void) {
+    return sm_builds[0].name;
 }
 #endif

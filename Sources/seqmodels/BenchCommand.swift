@@ -76,7 +76,7 @@ struct LSTMBench: ParsableCommand {
                 say("PyTorch side unavailable (\(error)); printing SeqModels only.")
             }
         }
-        say("SeqModels cell kernels: \(Kernels.cellKernelBuild) build.")
+        say("SeqModels kernels: \(Kernels.build) build.")
         for threadCount in threads {
             BLAS.setThreadCount(threadCount)
             say("\n== \(threadCount) thread\(threadCount == 1 ? "" : "s") ==")

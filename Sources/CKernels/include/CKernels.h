@@ -62,21 +62,25 @@ void sm_lstm_cell_backward(const float *gates, const float *c_prev, const float 
 void sm_lstm_cell_inference(const float *gates, float *c, float *h, long h_stride, long rows, long hidden);
 
 /*
- * The builds of the three cell kernels (kernels.c): the kernels above are one of them, picked
- * for the processor when the library loads. For tests, which check that the builds agree.
+ * The builds of the hot kernels: the three cell kernels above and sm_gemm_packed below. The
+ * kernels the library calls are one build, picked for the processor when the library loads
+ * ("avx512" on AMD processors with AVX-512, "avx2" with AVX2 and FMA, else "baseline"). For
+ * tests, which check that the builds agree, and for benchmark reports.
  */
 typedef struct {
     const char *name;
-    void (*forward)(float *gates, const float *c_prev, float *c, float *tanh_c,
-                    float *h, long h_stride, long rows, long hidden);
-    void (*backward)(const float *gates, const float *c_prev, const float *tanh_c,
-                     const float *dh, float *dc, float *dgates, long rows, long hidden);
-    void (*inference)(const float *gates, float *c, float *h, long h_stride, long rows, long hidden);
-} sm_lstm_cell_build;
+    void (*cell_forward)(float *gates, const float *c_prev, float *c, float *tanh_c,
+                         float *h, long h_stride, long rows, long hidden);
+    void (*cell_backward)(const float *gates, const float *c_prev, const float *tanh_c,
+                          const float *dh, float *dc, float *dgates, long rows, long hidden);
+    void (*cell_inference)(const float *gates, float *c, float *h, long h_stride, long rows, long hidden);
+    void (*gemm_packed)(long m, long n, long k, const float *a, long lda, const float *packed,
+                        float *c, long ldc);
+} sm_kernel_build;
 /* Sets *builds to the builds, baseline first; returns how many this processor can run. */
-long sm_lstm_cell_builds(const sm_lstm_cell_build **builds);
-/* The name of the build the kernels use ("baseline", "avx2", "avx512"). */
-const char *sm_lstm_cell_build_in_use(void);
+long sm_kernel_builds(const sm_kernel_build **builds);
+/* The name of the build the kernels use. */
+const char *sm_kernel_build_in_use(void);
 
 /*
  * OpenBLAS's idle threads (blas_threads.c): sm_openblas_sleep_idle_threads makes them sleep as

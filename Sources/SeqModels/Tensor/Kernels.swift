@@ -5,9 +5,10 @@ import CKernels
 /// Each function works elementwise (or row-wise) on a whole tensor; the kernels
 /// are compiled with optimisation in every build configuration.
 public enum Kernels {
-    /// Which build of the LSTM cell kernels this processor runs: "avx512" (AMD processors with
-    /// AVX-512), "avx2" (AVX2 and FMA) or "baseline". For benchmark reports.
-    public static var cellKernelBuild: String { String(cString: sm_lstm_cell_build_in_use()) }
+    /// Which build of the hot kernels (the LSTM cell and the product with packed weights) this
+    /// processor runs: "avx512" (AMD processors with AVX-512), "avx2" (AVX2 and FMA) or
+    /// "baseline". For benchmark reports.
+    public static var build: String { String(cString: sm_kernel_build_in_use()) }
 
     /// Elementwise `exp`.
     public static func exp(_ x: Tensor) -> Tensor { map(x, sm_exp) }

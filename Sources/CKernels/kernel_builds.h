@@ -30,6 +30,8 @@ static inline long sm_kernel_build_chosen(void) {
     if (runnable == 3 && !__builtin_cpu_is("amd")) return 1;
     return runnable - 1;
 }
+#else
+#define SM_KERNEL_BUILDS_BY_PROCESSOR 0
 #endif
 
 /* The builds of sm_gemm_packed (packed_gemm.c), for the table of builds in kernels.c. */

@@ -231,8 +231,9 @@ void sm_gemm_packed_16_wide(long m, long n, long k, const float *a, long lda, co
         long rows = m - chunk < SM_ROWS_PER_CHUNK ? m - chunk : SM_ROWS_PER_CHUNK;
         const float *ac = a + chunk * lda;
         float *cc = c + chunk * ldc;
-        /* As few blocks as 8-row blocks need, their sizes as even as possible (4 rows or more
-         * from 4 rows on); below 4 rows, one block meeting more panels at once. */
+        /* As few blocks as 8-row blocks need, their sizes as even as possible: from 4 rows on,
+         * every block has 4 to 8 rows and meets SM_WIDE_PANELS_PER_BLOCK panels at a time; 1 to
+         * 3 rows make one block that meets 4. So all blocks of a chunk take the same panels. */
         long blocks = (rows + SM_WIDE_ROWS_PER_BLOCK - 1) / SM_WIDE_ROWS_PER_BLOCK;
         long base = rows / blocks, larger = rows % blocks;
         for (long p = 0; p < panels;) {
@@ -243,11 +244,11 @@ void sm_gemm_packed_16_wide(long m, long n, long k, const float *a, long lda, co
                 float *cb = cc + i * ldc;
 #define SM_WIDE(R, G) sm_wide_rows(R, G, p, fullPanels, n, k, ab, lda, packed, cb, ldc)
                 switch (size) {
-                case 8: done = SM_WIDE(8, 3); break;
-                case 7: done = SM_WIDE(7, 3); break;
-                case 6: done = SM_WIDE(6, 3); break;
-                case 5: done = SM_WIDE(5, 3); break;
-                case 4: done = SM_WIDE(4, 3); break;
+                case 8: done = SM_WIDE(8, SM_WIDE_PANELS_PER_BLOCK); break;
+                case 7: done = SM_WIDE(7, SM_WIDE_PANELS_PER_BLOCK); break;
+                case 6: done = SM_WIDE(6, SM_WIDE_PANELS_PER_BLOCK); break;
+                case 5: done = SM_WIDE(5, SM_WIDE_PANELS_PER_BLOCK); break;
+                case 4: done = SM_WIDE(4, SM_WIDE_PANELS_PER_BLOCK); break;
                 case 3: done = SM_WIDE(3, 4); break;
                 case 2: done = SM_WIDE(2, 4); break;
                 default: done = SM_WIDE(1, 4); break;

@@ -30,8 +30,18 @@ static inline long sm_kernel_build_chosen(void) {
     if (runnable == 3 && !__builtin_cpu_is("amd")) return 1;
     return runnable - 1;
 }
+
+/* The body of an ifunc resolver: returns the build of a kernel that sm_kernel_build_chosen picks. */
+#define SM_RESOLVE_KERNEL_BUILD(baseline, avx2, avx512)                     \
+    switch (sm_kernel_build_chosen()) {                                     \
+    case 2: return avx512;                                                  \
+    case 1: return avx2;                                                    \
+    default: return baseline;                                               \
+    }
 #else
 #define SM_KERNEL_BUILDS_BY_PROCESSOR 0
+static inline long sm_kernel_builds_runnable(void) { return 1; }
+static inline long sm_kernel_build_chosen(void) { return 0; }
 #endif
 
 /* The builds of sm_gemm_packed (packed_gemm.c), for the table of builds in kernels.c. */

@@ -249,23 +249,11 @@ SM_CELL_BUILD(baseline, )
 SM_CELL_BUILD(avx2, SM_TARGET_AVX2)
 SM_CELL_BUILD(avx512, SM_TARGET_AVX512)
 
-static const sm_kernel_build sm_builds[] = {
-    {"baseline", sm_lstm_cell_forward_baseline, sm_lstm_cell_backward_baseline, sm_lstm_cell_inference_baseline,
-     sm_gemm_packed_baseline},
-    {"avx2", sm_lstm_cell_forward_avx2, sm_lstm_cell_backward_avx2, sm_lstm_cell_inference_avx2, sm_gemm_packed_avx2},
-    {"avx512", sm_lstm_cell_forward_avx512, sm_lstm_cell_backward_avx512, sm_lstm_cell_inference_avx512,
-     sm_gemm_packed_avx512},
-};
-
 /* ifunc resolvers: they run while the program is being relocated, before any constructor, so
  * they name the functions in code rather than read them from sm_builds (data that may not be
  * relocated yet). */
-#define SM_CELL_RESOLVER(kernel)                                            \
-    switch (sm_kernel_build_chosen()) {                                     \
-    case 2: return sm_lstm_cell_##kernel##_avx512;                          \
-    case 1: return sm_lstm_cell_##kernel##_avx2;                            \
-    default: return sm_lstm_cell_##kernel##_baseline;                       \
-    }
+#define SM_CELL_RESOLVER(kernel) \
+    SM_RESOLVE_KERNEL_BUILD(sm_lstm_cell_##kernel##_baseline, sm_lstm_cell_##kernel##_avx2, sm_lstm_cell_##kernel##_avx512)
 static void (*sm_resolve_cell_forward(void)) SM_CELL_FORWARD_PARAMETERS { SM_CELL_RESOLVER(forward) }
 static void (*sm_resolve_cell_inference(void)) SM_CELL_INFERENCE_PARAMETERS { SM_CELL_RESOLVER(inference) }
 static void (*sm_resolve_cell_backward(void)) SM_CELL_BACKWARD_PARAMETERS { SM_CELL_RESOLVER(backward) }
@@ -273,6 +261,22 @@ static void (*sm_resolve_cell_backward(void)) SM_CELL_BACKWARD_PARAMETERS { SM_C
 void sm_lstm_cell_forward SM_CELL_FORWARD_PARAMETERS __attribute__((ifunc("sm_resolve_cell_forward")));
 void sm_lstm_cell_inference SM_CELL_INFERENCE_PARAMETERS __attribute__((ifunc("sm_resolve_cell_inference")));
 void sm_lstm_cell_backward SM_CELL_BACKWARD_PARAMETERS __attribute__((ifunc("sm_resolve_cell_backward")));
+#else
+void sm_lstm_cell_forward SM_CELL_FORWARD_PARAMETERS { sm_lstm_cell_forward_baseline SM_CELL_FORWARD_ARGUMENTS; }
+void sm_lstm_cell_inference SM_CELL_INFERENCE_PARAMETERS { sm_lstm_cell_inference_baseline SM_CELL_INFERENCE_ARGUMENTS; }
+void sm_lstm_cell_backward SM_CELL_BACKWARD_PARAMETERS { sm_lstm_cell_backward_baseline SM_CELL_BACKWARD_ARGUMENTS; }
+#endif
+
+/* Every build, in the order of sm_kernel_build_chosen's indices. */
+static const sm_kernel_build sm_builds[] = {
+    {"baseline", sm_lstm_cell_forward_baseline, sm_lstm_cell_backward_baseline, sm_lstm_cell_inference_baseline,
+     sm_gemm_packed_baseline},
+#if SM_KERNEL_BUILDS_BY_PROCESSOR
+    {"avx2", sm_lstm_cell_forward_avx2, sm_lstm_cell_backward_avx2, sm_lstm_cell_inference_avx2, sm_gemm_packed_avx2},
+    {"avx512", sm_lstm_cell_forward_avx512, sm_lstm_cell_backward_avx512, sm_lstm_cell_inference_avx512,
+     sm_gemm_packed_avx512},
+#endif
+};
 
 long sm_kernel_builds(const sm_kernel_build **builds) {
     *builds = sm_builds;
@@ -282,22 +286,3 @@ long sm_kernel_builds(const sm_kernel_build **builds) {
 const char *sm_kernel_build_in_use(void) {
     return sm_builds[sm_kernel_build_chosen()].name;
 }
-#else
-static const sm_kernel_build sm_builds[] = {
-    {"baseline", sm_lstm_cell_forward_baseline, sm_lstm_cell_backward_baseline, sm_lstm_cell_inference_baseline,
-     sm_gemm_packed_baseline},
-};
-
-void sm_lstm_cell_forward SM_CELL_FORWARD_PARAMETERS { sm_lstm_cell_forward_baseline SM_CELL_FORWARD_ARGUMENTS; }
-void sm_lstm_cell_inference SM_CELL_INFERENCE_PARAMETERS { sm_lstm_cell_inference_baseline SM_CELL_INFERENCE_ARGUMENTS; }
-void sm_lstm_cell_backward SM_CELL_BACKWARD_PARAMETERS { sm_lstm_cell_backward_baseline SM_CELL_BACKWARD_ARGUMENTS; }
-
-long sm_kernel_builds(const sm_kernel_build **builds) {
-    *builds = sm_builds;
-    return 1;
-}
-
-const char *sm_kernel_build_in_use(void) {
-    return sm_builds[0].name;
-}
-#endif

@@ -276,11 +276,7 @@ SM_TARGET_AVX512 void sm_gemm_packed_avx512 SM_GEMM_PACKED_PARAMETERS {
 
 /* The ifunc resolver (see kernels.c): it runs while the program is being relocated. */
 static void (*sm_resolve_gemm_packed(void)) SM_GEMM_PACKED_PARAMETERS {
-    switch (sm_kernel_build_chosen()) {
-    case 2: return sm_gemm_packed_avx512;
-    case 1: return sm_gemm_packed_avx2;
-    default: return sm_gemm_packed_baseline;
-    }
+    SM_RESOLVE_KERNEL_BUILD(sm_gemm_packed_baseline, sm_gemm_packed_avx2, sm_gemm_packed_avx512)
 }
 
 void sm_gemm_packed SM_GEMM_PACKED_PARAMETERS __attribute__((ifunc("sm_resolve_gemm_packed")));

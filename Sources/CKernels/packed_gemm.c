@@ -24,9 +24,12 @@
  *   panels at once (a single row's product is bound by reading the weights). On this project's
  *   Zen 4 machine, which runs a 512-bit FMA as two 256-bit halves (the same peak as AVX2), it
  *   ran the step products of `seqmodels bench lstm` (32 rows by 1024 columns, k = 128 and 256)
- *   at 103-108 GFLOP/s against the 8-wide kernel's 76 (medians of 21 interleaved rounds).
- * Every element of C is the same sum, in the same order (an FMA chain over k, then one add
- * into C), whatever the blocking and vector width, so the two FMA builds agree to the bit.
+ *   at 103-108 GFLOP/s against the 8-wide kernel's 76 (medians of 21 interleaved rounds) while
+ *   the machine was busy, and at 107-112 against 89-106 when it was quieter: the gain is largest
+ *   when the core is shared.
+ * One driver (sm_gemm_packed_blocks) runs both. Every element of C is the same sum, in the
+ * same order (an FMA chain over k, then one add into C), whatever the blocking and vector
+ * width, so the two FMA builds agree to the bit.
  *
  * The loops use the compiler's vector extensions, which become AVX2+FMA or AVX-512 in the
  * builds with those targets and pairs of 4-wide vectors in the baseline build.
@@ -39,7 +42,7 @@ typedef float sm_v16 __attribute__((vector_size(64), aligned(4)));
 #define SM_LOAD16(p) (*(const sm_v16 *)(p))
 #define SM_STORE16(p, v) (*(sm_v16 *)(p) = (v))
 
-enum { SM_ROWS_PER_BLOCK = 6, SM_ROWS_PER_CHUNK = 72 };
+enum { SM_ROWS_PER_CHUNK = 72 };
 
 long sm_packed_size(long n, long k) {
     return ((n + SM_PANEL_WIDTH - 1) / SM_PANEL_WIDTH) * SM_PANEL_WIDTH * k;
@@ -71,118 +74,55 @@ void sm_pack_weights(const float *w, long ldw, long n, long k, int w_is_n_by_k, 
     }
 }
 
-/* rows (1...6) rows of A times one panel, added into `columns` columns of C. With a
- * constant `rows` after inlining, the accumulators live in registers. */
+/* The micro-kernels: `rows` rows of A times `group` consecutive panels, added into C; only the
+ * last panel of the block may have fewer than 16 `columns`. With constant `rows` and `group`
+ * after inlining, the accumulators live in registers. Each element of C is the same sum in
+ * both: an FMA chain over k, then one add into C.
+ * 8-wide: two vectors per panel row, so 2 * rows * group accumulators: at most 12 of the 16
+ * registers (6 rows and 1 panel; 1 or 2 rows and 4 or 2 panels make 8). The array has room for
+ * the 7- and 8-row blocks that the driver's switch names but reaches only when 16-wide. */
 static inline __attribute__((always_inline))
-void sm_panel_block(int rows, long k, const float *a, long lda, const float *panel,
-                    float *c, long ldc, long columns) {
-    sm_v8 lo[SM_ROWS_PER_BLOCK], hi[SM_ROWS_PER_BLOCK];
-    for (int r = 0; r < rows; r++) { lo[r] = (sm_v8){0}; hi[r] = (sm_v8){0}; }
+void sm_block_8_wide(int rows, int group, long k, const float *a, long lda, const float *panels,
+                     float *c, long ldc, long columns) {
+    sm_v8 acc[16];
+    for (int q = 0; q < 2 * rows * group; q++) acc[q] = (sm_v8){0};
     for (long kk = 0; kk < k; kk++) {
-        sm_v8 b0 = SM_LOAD(panel + kk * SM_PANEL_WIDTH);
-        sm_v8 b1 = SM_LOAD(panel + kk * SM_PANEL_WIDTH + 8);
+        sm_v8 b[8];
+        for (int g = 0; g < group; g++) {
+            const float *row = panels + g * k * SM_PANEL_WIDTH + kk * SM_PANEL_WIDTH;
+            b[2 * g] = SM_LOAD(row);
+            b[2 * g + 1] = SM_LOAD(row + 8);
+        }
         for (int r = 0; r < rows; r++) {
             float x = a[r * lda + kk];
-            lo[r] += x * b0;
-            hi[r] += x * b1;
+            for (int g = 0; g < group; g++) {
+                acc[2 * (r * group + g)] += x * b[2 * g];
+                acc[2 * (r * group + g) + 1] += x * b[2 * g + 1];
+            }
         }
     }
     for (int r = 0; r < rows; r++) {
-        float *row = c + r * ldc;
-        if (columns == SM_PANEL_WIDTH) {
-            SM_STORE(row, SM_LOAD(row) + lo[r]);
-            SM_STORE(row + 8, SM_LOAD(row + 8) + hi[r]);
-        } else {
-            float spill[SM_PANEL_WIDTH];
-            SM_STORE(spill, lo[r]);
-            SM_STORE(spill + 8, hi[r]);
-            for (long j = 0; j < columns; j++) row[j] += spill[j];
-        }
-    }
-}
-
-/* One or two rows against `group` consecutive panels at once (group * rows == 4): a lone row
- * against one panel keeps only two accumulators in flight, and the FMA units wait on them;
- * four panels give eight. Each output element is the same sum as in sm_panel_block. */
-static inline __attribute__((always_inline))
-void sm_few_rows_panels(int rows, int group, long k, const float *a, long lda, const float *panels,
-                        float *c, long ldc) {
-    sm_v8 acc[8];
-    for (int q = 0; q < 8; q++) acc[q] = (sm_v8){0};
-    for (long kk = 0; kk < k; kk++) {
         for (int g = 0; g < group; g++) {
-            const float *row = panels + g * k * SM_PANEL_WIDTH + kk * SM_PANEL_WIDTH;
-            sm_v8 b0 = SM_LOAD(row), b1 = SM_LOAD(row + 8);
-            for (int r = 0; r < rows; r++) {
-                float x = a[r * lda + kk];
-                acc[(g * rows + r) * 2] += x * b0;
-                acc[(g * rows + r) * 2 + 1] += x * b1;
-            }
-        }
-    }
-    for (int g = 0; g < group; g++) {
-        for (int r = 0; r < rows; r++) {
             float *out = c + r * ldc + g * SM_PANEL_WIDTH;
-            SM_STORE(out, SM_LOAD(out) + acc[(g * rows + r) * 2]);
-            SM_STORE(out + 8, SM_LOAD(out + 8) + acc[(g * rows + r) * 2 + 1]);
-        }
-    }
-}
-
-static inline __attribute__((always_inline))
-void sm_gemm_packed_8_wide(long m, long n, long k, const float *a, long lda, const float *packed, float *c, long ldc) {
-    long panels = (n + SM_PANEL_WIDTH - 1) / SM_PANEL_WIDTH;
-    /* Rows in chunks whose A block stays in L2; within a chunk, each panel (in L1) meets every row. */
-    for (long chunk = 0; chunk < m; chunk += SM_ROWS_PER_CHUNK) {
-        long rows = m - chunk < SM_ROWS_PER_CHUNK ? m - chunk : SM_ROWS_PER_CHUNK;
-        /* As few blocks as 6-row blocks need, their sizes as even as possible: a block of r
-         * rows keeps 2r accumulators in flight, and below 4 rows the FMA units wait on them, so
-         * 32 rows run as 6+6+5+5+5+5 rather than 6+6+6+6+6+2. */
-        long blocks = (rows + SM_ROWS_PER_BLOCK - 1) / SM_ROWS_PER_BLOCK;
-        long base = rows / blocks, larger = rows % blocks;
-        /* One or two rows: whole groups of full panels at a time; the panels left, as usual below. */
-        long p = 0, fullPanels = n / SM_PANEL_WIDTH;
-        const float *ac = a + chunk * lda;
-        float *cc = c + chunk * ldc;
-        if (rows == 1) {
-            for (; p + 4 <= fullPanels; p += 4)
-                sm_few_rows_panels(1, 4, k, ac, lda, packed + p * k * SM_PANEL_WIDTH, cc + p * SM_PANEL_WIDTH, ldc);
-        } else if (rows == 2) {
-            for (; p + 2 <= fullPanels; p += 2)
-                sm_few_rows_panels(2, 2, k, ac, lda, packed + p * k * SM_PANEL_WIDTH, cc + p * SM_PANEL_WIDTH, ldc);
-        }
-        for (; p < panels; p++) {
-            const float *panel = packed + p * k * SM_PANEL_WIDTH;
-            long first = p * SM_PANEL_WIDTH;
-            long columns = n - first < SM_PANEL_WIDTH ? n - first : SM_PANEL_WIDTH;
-            long i = chunk;
-            for (long b = 0; b < blocks; b++) {
-                long size = base + (b < larger ? 1 : 0);
-                const float *ab = a + i * lda;
-                float *cb = c + i * ldc + first;
-                switch (size) {
-                case 6: sm_panel_block(6, k, ab, lda, panel, cb, ldc, columns); break;
-                case 5: sm_panel_block(5, k, ab, lda, panel, cb, ldc, columns); break;
-                case 4: sm_panel_block(4, k, ab, lda, panel, cb, ldc, columns); break;
-                case 3: sm_panel_block(3, k, ab, lda, panel, cb, ldc, columns); break;
-                case 2: sm_panel_block(2, k, ab, lda, panel, cb, ldc, columns); break;
-                default: sm_panel_block(1, k, ab, lda, panel, cb, ldc, columns); break;
-                }
-                i += size;
+            sm_v8 lo = acc[2 * (r * group + g)], hi = acc[2 * (r * group + g) + 1];
+            if (g < group - 1 || columns == SM_PANEL_WIDTH) {
+                SM_STORE(out, SM_LOAD(out) + lo);
+                SM_STORE(out + 8, SM_LOAD(out + 8) + hi);
+            } else {
+                float spill[SM_PANEL_WIDTH];
+                SM_STORE(spill, lo);
+                SM_STORE(spill + 8, hi);
+                for (long j = 0; j < columns; j++) out[j] += spill[j];
             }
         }
     }
 }
 
-/* The 16-wide micro-kernel: `rows` (1...8) rows of A times `group` (1...4, rows * group <= 24)
- * consecutive panels, added into C; only the last panel of the block may have fewer than 16
- * `columns`. With constant `rows` and `group` after inlining, the accumulators live in registers. */
-enum { SM_WIDE_ROWS_PER_BLOCK = 8, SM_WIDE_PANELS_PER_BLOCK = 3, SM_WIDE_ACCUMULATORS = 24 };
-
+/* 16-wide: one vector per panel row; rows * group <= 24 (of the 32 registers). */
 static inline __attribute__((always_inline))
-void sm_wide_block(int rows, int group, long k, const float *a, long lda, const float *panels,
-                   float *c, long ldc, long columns) {
-    sm_v16 acc[SM_WIDE_ACCUMULATORS];
+void sm_block_16_wide(int rows, int group, long k, const float *a, long lda, const float *panels,
+                      float *c, long ldc, long columns) {
+    sm_v16 acc[24];
     for (int q = 0; q < rows * group; q++) acc[q] = (sm_v16){0};
     for (long kk = 0; kk < k; kk++) {
         sm_v16 b[4];
@@ -206,35 +146,47 @@ void sm_wide_block(int rows, int group, long k, const float *a, long lda, const 
     }
 }
 
+/* How many panels a block of `rows` rows meets at once. 8-wide: one row 4 and two rows 2 (a lone
+ * row against one panel keeps only two accumulators in flight, and the FMA units wait on them),
+ * more rows 1. 16-wide: up to three rows 4, more rows 3. Every block of a chunk meets the same
+ * panels: a chunk of several blocks has blocks of 3 rows or more (8-wide) or of 4 or more (16-wide). */
+#define SM_PANELS_PER_BLOCK(wide, rows) ((wide) ? ((rows) <= 3 ? 4 : 3) : ((rows) == 1 ? 4 : (rows) == 2 ? 2 : 1))
+
 /* One block of `rows` rows against the panels from `p` on: a whole group of full panels when
  * there are enough, else one panel (the last, possibly partial, included). Returns the panels done. */
 static inline __attribute__((always_inline))
-long sm_wide_rows(int rows, int group, long p, long fullPanels, long n, long k,
-                  const float *a, long lda, const float *packed, float *c, long ldc) {
+long sm_block_at(int wide, int rows, long p, long fullPanels, long n, long k,
+                 const float *a, long lda, const float *packed, float *c, long ldc) {
+    const int group = SM_PANELS_PER_BLOCK(wide, rows);
     const float *panel = packed + p * k * SM_PANEL_WIDTH;
     float *out = c + p * SM_PANEL_WIDTH;
     if (p + group <= fullPanels) {
-        sm_wide_block(rows, group, k, a, lda, panel, out, ldc, SM_PANEL_WIDTH);
+        if (wide) sm_block_16_wide(rows, group, k, a, lda, panel, out, ldc, SM_PANEL_WIDTH);
+        else sm_block_8_wide(rows, group, k, a, lda, panel, out, ldc, SM_PANEL_WIDTH);
         return group;
     }
     long first = p * SM_PANEL_WIDTH;
     long columns = n - first < SM_PANEL_WIDTH ? n - first : SM_PANEL_WIDTH;
-    sm_wide_block(rows, 1, k, a, lda, panel, out, ldc, columns);
+    if (wide) sm_block_16_wide(rows, 1, k, a, lda, panel, out, ldc, columns);
+    else sm_block_8_wide(rows, 1, k, a, lda, panel, out, ldc, columns);
     return 1;
 }
 
+/* The driver of both micro-kernels (`wide`: 16-wide vectors, else 8-wide). */
 static inline __attribute__((always_inline))
-void sm_gemm_packed_16_wide(long m, long n, long k, const float *a, long lda, const float *packed, float *c, long ldc) {
+void sm_gemm_packed_blocks(int wide, long m, long n, long k, const float *a, long lda, const float *packed,
+                           float *c, long ldc) {
+    const long rowsPerBlock = wide ? 8 : 6;
     long panels = (n + SM_PANEL_WIDTH - 1) / SM_PANEL_WIDTH, fullPanels = n / SM_PANEL_WIDTH;
     /* Rows in chunks whose A block stays in L2; within a chunk, each group of panels meets every row. */
     for (long chunk = 0; chunk < m; chunk += SM_ROWS_PER_CHUNK) {
         long rows = m - chunk < SM_ROWS_PER_CHUNK ? m - chunk : SM_ROWS_PER_CHUNK;
         const float *ac = a + chunk * lda;
         float *cc = c + chunk * ldc;
-        /* As few blocks as 8-row blocks need, their sizes as even as possible: from 4 rows on,
-         * every block has 4 to 8 rows and meets SM_WIDE_PANELS_PER_BLOCK panels at a time; 1 to
-         * 3 rows make one block that meets 4. So all blocks of a chunk take the same panels. */
-        long blocks = (rows + SM_WIDE_ROWS_PER_BLOCK - 1) / SM_WIDE_ROWS_PER_BLOCK;
+        /* As few blocks as full blocks need, their sizes as even as possible: a block of r rows
+         * keeps r (16-wide) or 2r (8-wide) accumulators per panel in flight, so 32 rows run as
+         * 6+6+5+5+5+5 rather than 6+6+6+6+6+2 (8-wide) and as 8+8+8+8 (16-wide). */
+        long blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
         long base = rows / blocks, larger = rows % blocks;
         for (long p = 0; p < panels;) {
             long done = 0, i = 0;
@@ -242,18 +194,18 @@ void sm_gemm_packed_16_wide(long m, long n, long k, const float *a, long lda, co
                 long size = base + (b < larger ? 1 : 0);
                 const float *ab = ac + i * lda;
                 float *cb = cc + i * ldc;
-#define SM_WIDE(R, G) sm_wide_rows(R, G, p, fullPanels, n, k, ab, lda, packed, cb, ldc)
+#define SM_BLOCK(R) sm_block_at(wide, R, p, fullPanels, n, k, ab, lda, packed, cb, ldc)
                 switch (size) {
-                case 8: done = SM_WIDE(8, SM_WIDE_PANELS_PER_BLOCK); break;
-                case 7: done = SM_WIDE(7, SM_WIDE_PANELS_PER_BLOCK); break;
-                case 6: done = SM_WIDE(6, SM_WIDE_PANELS_PER_BLOCK); break;
-                case 5: done = SM_WIDE(5, SM_WIDE_PANELS_PER_BLOCK); break;
-                case 4: done = SM_WIDE(4, SM_WIDE_PANELS_PER_BLOCK); break;
-                case 3: done = SM_WIDE(3, 4); break;
-                case 2: done = SM_WIDE(2, 4); break;
-                default: done = SM_WIDE(1, 4); break;
+                case 8: done = SM_BLOCK(8); break;   /* 16-wide only */
+                case 7: done = SM_BLOCK(7); break;   /* 16-wide only */
+                case 6: done = SM_BLOCK(6); break;
+                case 5: done = SM_BLOCK(5); break;
+                case 4: done = SM_BLOCK(4); break;
+                case 3: done = SM_BLOCK(3); break;
+                case 2: done = SM_BLOCK(2); break;
+                default: done = SM_BLOCK(1); break;
                 }
-#undef SM_WIDE
+#undef SM_BLOCK
                 i += size;
             }
             p += done;
@@ -262,16 +214,16 @@ void sm_gemm_packed_16_wide(long m, long n, long k, const float *a, long lda, co
 }
 
 void sm_gemm_packed_baseline SM_GEMM_PACKED_PARAMETERS {
-    sm_gemm_packed_8_wide(m, n, k, a, lda, packed, c, ldc);
+    sm_gemm_packed_blocks(0, m, n, k, a, lda, packed, c, ldc);
 }
 
 #if SM_KERNEL_BUILDS_BY_PROCESSOR
 SM_TARGET_AVX2 void sm_gemm_packed_avx2 SM_GEMM_PACKED_PARAMETERS {
-    sm_gemm_packed_8_wide(m, n, k, a, lda, packed, c, ldc);
+    sm_gemm_packed_blocks(0, m, n, k, a, lda, packed, c, ldc);
 }
 
 SM_TARGET_AVX512 void sm_gemm_packed_avx512 SM_GEMM_PACKED_PARAMETERS {
-    sm_gemm_packed_16_wide(m, n, k, a, lda, packed, c, ldc);
+    sm_gemm_packed_blocks(1, m, n, k, a, lda, packed, c, ldc);
 }
 
 /* The ifunc resolver (see kernels.c): it runs while the program is being relocated. */

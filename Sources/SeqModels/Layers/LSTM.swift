@@ -443,8 +443,7 @@ public struct LSTM: ParameterContainer, Sendable {
                                        hN: UnsafeMutablePointer<Float>, cN: UnsafeMutablePointer<Float>) {
         // This part's sequences: at step t its rows are the packed rows offsets[t] + s0 ..< offsets[t] + s0 + sizes[t].
         let s0 = sequences.lowerBound, S = sequences.count
-        let sizes = batchSizes.map { min(max($0 - s0, 0), S) }
-        let T = sizes.firstIndex(of: 0) ?? sizes.count   // batch sizes never grow: its steps are a prefix
+        let sizes = Self.batchSizes(batchSizes, ofSequences: sequences), T = sizes.count
         guard T > 0 else { return }
         // Its rows before step t, in the order it keeps them (its gate rows).
         var local = [0]
@@ -686,8 +685,7 @@ public struct LSTM: ParameterContainer, Sendable {
                                            hN: UnsafeMutablePointer<Float>, cN: UnsafeMutablePointer<Float>) {
         // This part's sequences: at step t its rows are the packed rows offsets[t] + s0 ..< offsets[t] + s0 + sizes[t].
         let s0 = sequences.lowerBound, S = sequences.count
-        let sizes = batchSizes.map { min(max($0 - s0, 0), S) }
-        let T = sizes.firstIndex(of: 0) ?? sizes.count   // batch sizes never grow: its steps are a prefix
+        let sizes = Self.batchSizes(batchSizes, ofSequences: sequences), T = sizes.count
         guard T > 0 else { return }
         let gates = pass.gates, cAll = pass.cell, tanhC = pass.tanhCell, hPrev = pass.previousHidden, cPrev = pass.previousCell
         func step(_ t: Int, recurrent: Bool) {
@@ -762,8 +760,7 @@ public struct LSTM: ParameterContainer, Sendable {
                                                    initialCellGradient dc0: UnsafeMutablePointer<Float>) {
         let batchSizes = cache.batchSizes
         let s0 = sequences.lowerBound, S = sequences.count
-        let sizes = batchSizes.map { min(max($0 - s0, 0), S) }
-        let T = sizes.firstIndex(of: 0) ?? sizes.count
+        let sizes = Self.batchSizes(batchSizes, ofSequences: sequences), T = sizes.count
         guard T > 0 else { return }
         var offsets = [0]   // packed row of each step's first row
         for b in batchSizes { offsets.append(offsets[offsets.count - 1] + b) }
@@ -840,6 +837,14 @@ public struct LSTM: ParameterContainer, Sendable {
         } else {
             for direction in 0..<directions { work(direction) }
         }
+    }
+
+    /// The batch sizes of the part of a packed batch made of the sequences `sequences` (sorted
+    /// positions), without the steps where it has no row: at step t it has `sizes[t]` rows, from
+    /// packed row `offsets[t] + sequences.lowerBound` on. Batch sizes never grow, so the part's
+    /// steps are the first ones.
+    private static func batchSizes(_ batchSizes: [Int], ofSequences sequences: Range<Int>) -> [Int] {
+        Array(batchSizes.lazy.map { min(max($0 - sequences.lowerBound, 0), sequences.count) }.prefix { $0 > 0 })
     }
 
     /// Runs `work(sequences)` for the two parts of a direction split by sequences at `boundary`

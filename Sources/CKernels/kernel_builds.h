@@ -1,15 +1,20 @@
 #ifndef SEQMODELS_KERNEL_BUILDS_H
 #define SEQMODELS_KERNEL_BUILDS_H
 /*
- * Which build of the hot kernels (the LSTM cell kernels in kernels.c, the packed GEMM in
- * packed_gemm.c) this processor runs. Private to CKernels. Static inline, so that the ifunc
- * resolvers, which run while the program is being relocated, call it directly rather than
- * through a relocation that may not be done yet.
+ * The builds of the hot kernels (elementwise functions, LSTM cells and optimizer updates in
+ * kernels.c and optimizers.c, the packed GEMM in packed_gemm.c) and which one runs. Private to
+ * CKernels.
  *
- * Builds, in order of the features they need: 0 baseline, 1 AVX2+FMA (x86-64-v3), 2 AVX-512
- * (x86-64-v4). AVX-512 runs on AMD processors only: AMD cores keep their clock for 512-bit
- * work, where Intel's Skylake-generation servers lower theirs, which would slow the 256-bit
- * code around the kernels; Intel processors get the AVX2 build.
+ * Builds, in order of the features they need: 0 baseline (x86-64 with SSE2, or any other
+ * processor), 1 AVX2+FMA (x86-64-v3), 2 AVX-512 (x86-64-v4). Every kernel runs the build that
+ * kernel_choice.c picked once, when the library loaded: the widest this processor can run,
+ * whatever its vendor (measured fastest on AMD Zen 4 and on Intel Xeon model 207, the AVX-512
+ * processors of this project), unless the environment variable SEQMODELS_KERNELS names another
+ * (`baseline`, `avx2`, `avx512`; one the processor cannot run is refused at load time).
+ *
+ * The choice is a constructor, not an ifunc resolver: resolvers run while the program is being
+ * relocated, when the C library may not have its environment yet, and cannot say why they
+ * refuse a build.
  */
 #if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
 #define SM_KERNEL_BUILDS_BY_PROCESSOR 1
@@ -23,25 +28,38 @@ static inline long sm_kernel_builds_runnable(void) {
     if (!__builtin_cpu_supports("x86-64-v4")) return 2;
     return 3;
 }
-
-/* The index of the build the kernels use. */
-static inline long sm_kernel_build_chosen(void) {
-    long runnable = sm_kernel_builds_runnable();
-    if (runnable == 3 && !__builtin_cpu_is("amd")) return 1;
-    return runnable - 1;
-}
-
-/* The body of an ifunc resolver: returns the build of a kernel that sm_kernel_build_chosen picks. */
-#define SM_RESOLVE_KERNEL_BUILD(baseline, avx2, avx512)                     \
-    switch (sm_kernel_build_chosen()) {                                     \
-    case 2: return avx512;                                                  \
-    case 1: return avx2;                                                    \
-    default: return baseline;                                               \
-    }
 #else
 #define SM_KERNEL_BUILDS_BY_PROCESSOR 0
 static inline long sm_kernel_builds_runnable(void) { return 1; }
-static inline long sm_kernel_build_chosen(void) { return 0; }
+#endif
+
+/* The index of the build every kernel runs: written once, by kernel_choice.c's constructor,
+ * before any code of the program runs; baseline until then. Read it through
+ * sm_kernel_build_index. */
+extern int sm_kernel_build_index_chosen;
+static inline int sm_kernel_build_index(void) { return sm_kernel_build_index_chosen; }
+
+/*
+ * SM_KERNEL_BUILDS(name, parameters, arguments): given `static inline` function name##_body
+ * (always inlined), defines name##_baseline, name##_avx2 and name##_avx512 (each the body
+ * compiled for its target) and `void name parameters`, which calls the chosen build.
+ */
+#if SM_KERNEL_BUILDS_BY_PROCESSOR
+#define SM_KERNEL_BUILDS(name, parameters, arguments)                       \
+    static void name##_baseline parameters { name##_body arguments; }       \
+    SM_TARGET_AVX2 static void name##_avx2 parameters { name##_body arguments; }      \
+    SM_TARGET_AVX512 static void name##_avx512 parameters { name##_body arguments; }  \
+    void name parameters {                                                  \
+        switch (sm_kernel_build_index()) {                                  \
+        case 2: name##_avx512 arguments; break;                             \
+        case 1: name##_avx2 arguments; break;                               \
+        default: name##_baseline arguments; break;                          \
+        }                                                                   \
+    }
+#else
+#define SM_KERNEL_BUILDS(name, parameters, arguments)                       \
+    static void name##_baseline parameters { name##_body arguments; }       \
+    void name parameters { name##_baseline arguments; }
 #endif
 
 /* The builds of sm_gemm_packed (packed_gemm.c), for the table of builds in kernels.c. */

@@ -5,17 +5,10 @@
 #include <stdint.h>
 
 /*
- * Build each kernel twice on x86-64 Linux (AVX2+FMA and baseline) and pick at load
- * time; elsewhere the plain build is used (the LSTM cell kernels, below, and the packed
- * GEMM have a third build, kernel_builds.h). The loops are written so that the compiler
- * vectorises them (no branches, no libm calls in the bodies).
+ * Each kernel is built once per build of kernel_builds.h (baseline, AVX2+FMA, AVX-512 on x86-64
+ * Linux; baseline elsewhere) and runs the build chosen when the library loaded. The loops are
+ * written so that the compiler vectorises them (no branches, no libm calls in the bodies).
  */
-#if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
-#define SM_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define SM_MULTIVERSION
-#endif
-
 /* The arrays a kernel loop touches never overlap (checked by the Swift callers), but
  * clang ignores `restrict` on block-scope pointers and its runtime overlap checks fail
  * on strided rows, falling back to scalar code. Say so explicitly.
@@ -88,23 +81,18 @@ static inline float sm_tanhf(float x) {
     return fabsf(x) < 4e-4f ? x : y;
 }
 
-SM_MULTIVERSION
-void sm_exp(const float *x, float *y, long n) {
-    for (long i = 0; i < n; i++) y[i] = sm_expf(x[i]);
-}
+#define SM_ELEMENTWISE_KERNEL(name, function)                                                  \
+    static inline __attribute__((always_inline)) void name##_body(const float *x, float *y, long n) { \
+        for (long i = 0; i < n; i++) y[i] = function(x[i]);                                   \
+    }                                                                                          \
+    SM_KERNEL_BUILDS(name, (const float *x, float *y, long n), (x, y, n))
 
-SM_MULTIVERSION
-void sm_sigmoid(const float *x, float *y, long n) {
-    for (long i = 0; i < n; i++) y[i] = sm_sigmoidf(x[i]);
-}
+SM_ELEMENTWISE_KERNEL(sm_exp, sm_expf)
+SM_ELEMENTWISE_KERNEL(sm_sigmoid, sm_sigmoidf)
+SM_ELEMENTWISE_KERNEL(sm_tanh, sm_tanhf)
 
-SM_MULTIVERSION
-void sm_tanh(const float *x, float *y, long n) {
-    for (long i = 0; i < n; i++) y[i] = sm_tanhf(x[i]);
-}
-
-SM_MULTIVERSION
-void sm_log_softmax_rows(const float *x, float *y, long rows, long cols) {
+static inline __attribute__((always_inline))
+void sm_log_softmax_rows_body(const float *x, float *y, long rows, long cols) {
     for (long r = 0; r < rows; r++) {
         const float *xr = x + r * cols;
         float *yr = y + r * cols;
@@ -117,11 +105,10 @@ void sm_log_softmax_rows(const float *x, float *y, long rows, long cols) {
         for (long j = 0; j < cols; j++) yr[j] = (xr[j] - m) - ls;
     }
 }
+SM_KERNEL_BUILDS(sm_log_softmax_rows, (const float *x, float *y, long rows, long cols), (x, y, rows, cols))
 
 /*
- * The LSTM cell kernels. On x86-64 Linux each is built three times (AVX-512 with 512-bit
- * vectors, AVX2+FMA, baseline) and the build is picked when the library loads (ifunc), the
- * same build as the packed GEMM's (kernel_builds.h says which runs where). On this project's
+ * The LSTM cell kernels, in every build of kernel_builds.h. On this project's
  * Zen 4 machine the AVX-512 build made the inference cell about 1.45x faster at H = 100, 128
  * and 256 in a microbenchmark: the 32 registers hold the polynomial constants that the AVX2
  * build reloads on every iteration. Both FMA builds compute every element with the same
@@ -147,7 +134,7 @@ void sm_log_softmax_rows(const float *x, float *y, long rows, long cols) {
     } while (0)
 
 static inline __attribute__((always_inline))
-void sm_lstm_cell_forward_rows(float *gates, const float *c_prev, float *c, float *tanh_c,
+void sm_lstm_cell_forward_body(float *gates, const float *c_prev, float *c, float *tanh_c,
                                float *h, long h_stride, long rows, long hidden) {
     const long H = hidden;
     for (long r = 0; r < rows; r++) {
@@ -175,7 +162,7 @@ void sm_lstm_cell_forward_rows(float *gates, const float *c_prev, float *c, floa
 }
 
 static inline __attribute__((always_inline))
-void sm_lstm_cell_inference_rows(const float *gates, float *c, float *h, long h_stride, long rows, long hidden) {
+void sm_lstm_cell_inference_body(const float *gates, float *c, float *h, long h_stride, long rows, long hidden) {
     const long H = hidden;
     for (long r = 0; r < rows; r++) {
         const float *restrict gi = gates + r * 4 * H;
@@ -193,7 +180,7 @@ void sm_lstm_cell_inference_rows(const float *gates, float *c, float *h, long h_
 }
 
 static inline __attribute__((always_inline))
-void sm_lstm_cell_backward_rows(const float *gates, const float *c_prev, const float *tanh_c,
+void sm_lstm_cell_backward_body(const float *gates, const float *c_prev, const float *tanh_c,
                                 const float *dh, float *dc, float *dgates, long rows, long hidden) {
     const long H = hidden;
     for (long r = 0; r < rows; r++) {
@@ -231,43 +218,11 @@ void sm_lstm_cell_backward_rows(const float *gates, const float *c_prev, const f
                                      const float *dh, float *dc, float *dgates, long rows, long hidden)
 #define SM_CELL_BACKWARD_ARGUMENTS (gates, c_prev, tanh_c, dh, dc, dgates, rows, hidden)
 
-/* One build of the three kernels, with the function attributes `attributes` (a target, or none). */
-#define SM_CELL_BUILD(suffix, attributes)                                                          \
-    attributes static void sm_lstm_cell_forward_##suffix SM_CELL_FORWARD_PARAMETERS {              \
-        sm_lstm_cell_forward_rows SM_CELL_FORWARD_ARGUMENTS;                                       \
-    }                                                                                              \
-    attributes static void sm_lstm_cell_inference_##suffix SM_CELL_INFERENCE_PARAMETERS {          \
-        sm_lstm_cell_inference_rows SM_CELL_INFERENCE_ARGUMENTS;                                   \
-    }                                                                                              \
-    attributes static void sm_lstm_cell_backward_##suffix SM_CELL_BACKWARD_PARAMETERS {            \
-        sm_lstm_cell_backward_rows SM_CELL_BACKWARD_ARGUMENTS;                                     \
-    }
+SM_KERNEL_BUILDS(sm_lstm_cell_forward, SM_CELL_FORWARD_PARAMETERS, SM_CELL_FORWARD_ARGUMENTS)
+SM_KERNEL_BUILDS(sm_lstm_cell_inference, SM_CELL_INFERENCE_PARAMETERS, SM_CELL_INFERENCE_ARGUMENTS)
+SM_KERNEL_BUILDS(sm_lstm_cell_backward, SM_CELL_BACKWARD_PARAMETERS, SM_CELL_BACKWARD_ARGUMENTS)
 
-SM_CELL_BUILD(baseline, )
-
-#if SM_KERNEL_BUILDS_BY_PROCESSOR
-SM_CELL_BUILD(avx2, SM_TARGET_AVX2)
-SM_CELL_BUILD(avx512, SM_TARGET_AVX512)
-
-/* ifunc resolvers: they run while the program is being relocated, before any constructor, so
- * they name the functions in code rather than read them from sm_builds (data that may not be
- * relocated yet). */
-#define SM_CELL_RESOLVER(kernel) \
-    SM_RESOLVE_KERNEL_BUILD(sm_lstm_cell_##kernel##_baseline, sm_lstm_cell_##kernel##_avx2, sm_lstm_cell_##kernel##_avx512)
-static void (*sm_resolve_cell_forward(void)) SM_CELL_FORWARD_PARAMETERS { SM_CELL_RESOLVER(forward) }
-static void (*sm_resolve_cell_inference(void)) SM_CELL_INFERENCE_PARAMETERS { SM_CELL_RESOLVER(inference) }
-static void (*sm_resolve_cell_backward(void)) SM_CELL_BACKWARD_PARAMETERS { SM_CELL_RESOLVER(backward) }
-
-void sm_lstm_cell_forward SM_CELL_FORWARD_PARAMETERS __attribute__((ifunc("sm_resolve_cell_forward")));
-void sm_lstm_cell_inference SM_CELL_INFERENCE_PARAMETERS __attribute__((ifunc("sm_resolve_cell_inference")));
-void sm_lstm_cell_backward SM_CELL_BACKWARD_PARAMETERS __attribute__((ifunc("sm_resolve_cell_backward")));
-#else
-void sm_lstm_cell_forward SM_CELL_FORWARD_PARAMETERS { sm_lstm_cell_forward_baseline SM_CELL_FORWARD_ARGUMENTS; }
-void sm_lstm_cell_inference SM_CELL_INFERENCE_PARAMETERS { sm_lstm_cell_inference_baseline SM_CELL_INFERENCE_ARGUMENTS; }
-void sm_lstm_cell_backward SM_CELL_BACKWARD_PARAMETERS { sm_lstm_cell_backward_baseline SM_CELL_BACKWARD_ARGUMENTS; }
-#endif
-
-/* Every build, in the order of sm_kernel_build_chosen's indices. */
+/* Every build, in the order of kernel_builds.h's indices. */
 static const sm_kernel_build sm_builds[] = {
     {"baseline", sm_lstm_cell_forward_baseline, sm_lstm_cell_backward_baseline, sm_lstm_cell_inference_baseline,
      sm_gemm_packed_baseline},
@@ -284,5 +239,5 @@ long sm_kernel_builds(const sm_kernel_build **builds) {
 }
 
 const char *sm_kernel_build_in_use(void) {
-    return sm_builds[sm_kernel_build_chosen()].name;
+    return sm_builds[sm_kernel_build_index()].name;
 }

@@ -1,4 +1,5 @@
 #include "CKernelsOptimizers.h"
+#include "kernel_builds.h"
 #include <math.h>
 
 /*
@@ -7,19 +8,16 @@
  * contraction is forced or forbidden: PyTorch's own vectorised CPU kernels
  * differ by an ulp between builds too.
  */
-#if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
-#define SM_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define SM_MULTIVERSION
-#endif
+/* Each update is built once per build of kernel_builds.h and runs the chosen build. */
+#define SM_UPDATE static inline __attribute__((always_inline))
 
 /* torch.lerp: self + w * (end - self) when |w| < 0.5, else end - (end - self) * (1 - w). */
 static inline float sm_lerp(float self, float end, float w) {
     return fabsf(w) < 0.5f ? self + w * (end - self) : end - (end - self) * (1.0f - w);
 }
 
-SM_MULTIVERSION
-void sm_sgd_update(float *restrict param, const float *restrict grad, float *restrict buf, long n,
+SM_UPDATE
+void sm_sgd_update_body(float *restrict param, const float *restrict grad, float *restrict buf, long n,
                    float lr, float momentum, float one_minus_dampening, float weight_decay,
                    int nesterov, int first) {
     if (momentum == 0.0f || buf == 0) {
@@ -47,8 +45,8 @@ void sm_sgd_update(float *restrict param, const float *restrict grad, float *res
     }
 }
 
-SM_MULTIVERSION
-void sm_adam_update(float *restrict param, const float *restrict grad, float *restrict m, float *restrict v,
+SM_UPDATE
+void sm_adam_update_body(float *restrict param, const float *restrict grad, float *restrict m, float *restrict v,
                     long n, float decay_factor, float weight_decay,
                     float one_minus_beta1, float beta2, float one_minus_beta2,
                     float step_size, float bias_correction2_sqrt, float eps) {
@@ -66,8 +64,8 @@ void sm_adam_update(float *restrict param, const float *restrict grad, float *re
     }
 }
 
-SM_MULTIVERSION
-void sm_rmsprop_update(float *restrict param, const float *restrict grad, float *restrict square_avg,
+SM_UPDATE
+void sm_rmsprop_update_body(float *restrict param, const float *restrict grad, float *restrict square_avg,
                        float *restrict grad_avg, float *restrict buf, long n, float lr, float alpha,
                        float one_minus_alpha, float eps, float weight_decay, float momentum, int centered) {
     for (long i = 0; i < n; i++) {
@@ -93,8 +91,8 @@ void sm_rmsprop_update(float *restrict param, const float *restrict grad, float 
     }
 }
 
-SM_MULTIVERSION
-double sm_sum_of_squares(const float *restrict x, long n) {
+static inline __attribute__((always_inline))
+void sm_sum_of_squares_into_body(double *sum, const float *restrict x, long n) {
     /* Four partial sums so the loop vectorises without reassociation flags. */
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     long i = 0;
@@ -103,5 +101,29 @@ double sm_sum_of_squares(const float *restrict x, long n) {
         s0 += a * a; s1 += b * b; s2 += c * c; s3 += d * d;
     }
     for (; i < n; i++) { double a = x[i]; s0 += a * a; }
-    return (s0 + s1) + (s2 + s3);
+    *sum = (s0 + s1) + (s2 + s3);
+}
+
+SM_KERNEL_BUILDS(sm_sgd_update,
+                 (float *restrict param, const float *restrict grad, float *restrict buf, long n, float lr,
+                  float momentum, float one_minus_dampening, float weight_decay, int nesterov, int first),
+                 (param, grad, buf, n, lr, momentum, one_minus_dampening, weight_decay, nesterov, first))
+SM_KERNEL_BUILDS(sm_adam_update,
+                 (float *restrict param, const float *restrict grad, float *restrict m, float *restrict v,
+                  long n, float decay_factor, float weight_decay, float one_minus_beta1, float beta2,
+                  float one_minus_beta2, float step_size, float bias_correction2_sqrt, float eps),
+                 (param, grad, m, v, n, decay_factor, weight_decay, one_minus_beta1, beta2, one_minus_beta2,
+                  step_size, bias_correction2_sqrt, eps))
+SM_KERNEL_BUILDS(sm_rmsprop_update,
+                 (float *restrict param, const float *restrict grad, float *restrict square_avg,
+                  float *restrict grad_avg, float *restrict buf, long n, float lr, float alpha,
+                  float one_minus_alpha, float eps, float weight_decay, float momentum, int centered),
+                 (param, grad, square_avg, grad_avg, buf, n, lr, alpha, one_minus_alpha, eps, weight_decay,
+                  momentum, centered))
+SM_KERNEL_BUILDS(sm_sum_of_squares_into, (double *sum, const float *restrict x, long n), (sum, x, n))
+
+double sm_sum_of_squares(const float *x, long n) {
+    double sum;
+    sm_sum_of_squares_into(&sum, x, n);
+    return sum;
 }

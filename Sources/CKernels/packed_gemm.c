@@ -12,7 +12,7 @@
  * each panel k rows of 16 contiguous floats (zero-padded past n), and a register-blocked
  * micro-kernel computes a block of rows against one or more panels at a time.
  *
- * Two micro-kernels, over the same packed panels (kernel_builds.h says which build runs where):
+ * Two micro-kernels, over the same packed panels (kernel_builds.h says which build runs):
  * - 8-wide vectors (the baseline and AVX2+FMA builds): 6 rows x 16 columns, twelve 8-wide
  *   accumulators of the 16 registers, one broadcast of A and two panel loads per k. Row
  *   blocks are sized evenly (5 or 6 rows rather than a remainder of 1 or 2), and one or two
@@ -226,12 +226,14 @@ SM_TARGET_AVX512 void sm_gemm_packed_avx512 SM_GEMM_PACKED_PARAMETERS {
     sm_gemm_packed_blocks(1, m, n, k, a, lda, packed, c, ldc);
 }
 
-/* The ifunc resolver (see kernels.c): it runs while the program is being relocated. */
-static void (*sm_resolve_gemm_packed(void)) SM_GEMM_PACKED_PARAMETERS {
-    SM_RESOLVE_KERNEL_BUILD(sm_gemm_packed_baseline, sm_gemm_packed_avx2, sm_gemm_packed_avx512)
+/* The build chosen when the library loaded (kernel_builds.h). */
+void sm_gemm_packed SM_GEMM_PACKED_PARAMETERS {
+    switch (sm_kernel_build_index()) {
+    case 2: sm_gemm_packed_avx512(m, n, k, a, lda, packed, c, ldc); break;
+    case 1: sm_gemm_packed_avx2(m, n, k, a, lda, packed, c, ldc); break;
+    default: sm_gemm_packed_baseline(m, n, k, a, lda, packed, c, ldc); break;
+    }
 }
-
-void sm_gemm_packed SM_GEMM_PACKED_PARAMETERS __attribute__((ifunc("sm_resolve_gemm_packed")));
 #else
 void sm_gemm_packed SM_GEMM_PACKED_PARAMETERS { sm_gemm_packed_baseline(m, n, k, a, lda, packed, c, ldc); }
 #endif

@@ -76,11 +76,13 @@ struct LSTMBench: ParsableCommand {
                 say("PyTorch side unavailable (\(error)); printing SeqModels only.")
             }
         }
-        say("SeqModels kernels: \(Kernels.build) build.")
+        ComputeReport().lines.forEach(say)
+        let peak = FMAPeak.measure()
+        say(peak.description)
         for threadCount in threads {
             BLAS.setThreadCount(threadCount)
             say("\n== \(threadCount) thread\(threadCount == 1 ? "" : "s") ==")
-            say(pad("shape", 44) + pad("mode", 11) + lpad("SeqModels", 13) + lpad("GFLOP/s", 9)
+            say(pad("shape", 44) + pad("mode", 11) + lpad("SeqModels", 13) + lpad("GFLOP/s", 9) + lpad("of peak", 9)
                   + lpad("PyTorch", 13) + lpad("GFLOP/s", 9) + lpad("ratio", 8))
             var perTokenTraining: [String: Double] = [:]
             var perTokenInference: [String: Double] = [:]
@@ -106,6 +108,7 @@ struct LSTMBench: ParsableCommand {
                     if shape.inferenceOnly {
                         say(pad("(\(shape.key)) \(shape.summary)", 44) + pad("latency", 11)
                               + lpad(String(format: "%.3f ms", t * 1e3), 13) + lpad(String(format: "%.1f", flops / t / 1e9), 9)
+                              + lpad(peak.share(flops / t / 1e9, threads: threadCount), 9)
                               + lpad(p.map { String(format: "%.3f ms", $0 * 1e3) } ?? "-", 13)
                               + lpad(p.map { String(format: "%.1f", flops / $0 / 1e9) } ?? "-", 9)
                               + lpad(p.map { String(format: "%.2fx", $0 / t) } ?? "-", 8))
@@ -113,6 +116,7 @@ struct LSTMBench: ParsableCommand {
                         let tokens = Double(shape.tokens)
                         say(pad("(\(shape.key)) \(shape.summary)", 44) + pad(mode, 11)
                               + lpad(String(format: "%.0f tok/s", tokens / t), 13) + lpad(String(format: "%.1f", flops / t / 1e9), 9)
+                              + lpad(peak.share(flops / t / 1e9, threads: threadCount), 9)
                               + lpad(p.map { String(format: "%.0f tok/s", tokens / $0) } ?? "-", 13)
                               + lpad(p.map { String(format: "%.1f", flops / $0 / 1e9) } ?? "-", 9)
                               + lpad(p.map { String(format: "%.2fx", $0 / t) } ?? "-", 8))
@@ -126,6 +130,7 @@ struct LSTMBench: ParsableCommand {
             }
         }
         say("\nratio = PyTorch time / SeqModels time (above 1: SeqModels is faster). Medians of \(rounds) rounds.")
+        say("of peak = SeqModels' GFLOP/s / (the FMA peak of one core x threads).")
     }
 
     private func locateScript() throws -> String {
@@ -139,6 +144,27 @@ struct LSTMBench: ParsableCommand {
             throw BenchmarkError("Tools/bench_lstm_pytorch.py not found; pass --pytorch-script PATH")
         }
         return found
+    }
+}
+
+/// The peak multiply-add rate of one core, measured with the widest vectors the processor runs
+/// (`Kernels.measuredPeakGFLOPS`): the yardstick for the LSTM's GFLOP/s.
+struct FMAPeak: CustomStringConvertible {
+    let build: String
+    let gflops: Double
+
+    static func measure() -> FMAPeak {
+        let build = Kernels.runnableBuilds.last ?? "baseline"
+        return FMAPeak(build: build, gflops: Kernels.measuredPeakGFLOPS(build: build, seconds: 0.5) ?? .nan)
+    }
+
+    var description: String {
+        String(format: "FMA peak of one core: %.1f GFLOP/s (%@ vectors, registers only)", gflops, build)
+    }
+
+    /// `rate` as a percentage of the peak of `threads` cores.
+    func share(_ rate: Double, threads: Int) -> String {
+        gflops.isFinite ? String(format: "%.0f%%", 100 * rate / (gflops * Double(threads))) : "-"
     }
 }
 

@@ -7,6 +7,7 @@ struct SeqModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seqmodels",
         abstract: "LSTM sequence models on the CPU: tagging, classification, generation.",
+        version: SeqModelsVersion.text,
         subcommands: [TagCommand.self, ClassifyCommand.self, GenerateCommand.self, CorpusCommand.self, LSTMCommand.self, BenchCommand.self]
     )
 
@@ -16,5 +17,19 @@ struct SeqModelsCommand: ParsableCommand {
         ProcessMemory.retainFreedMemory()
         BLAS.makeIdleThreadsSleepAtOnce()
         main(nil)
+    }
+}
+
+/// What `seqmodels --version` prints: the version, the build, and what computes (`ComputeReport`).
+enum SeqModelsVersion {
+    static let number = "0.13.0-dev"
+
+    static var text: String {
+        #if DEBUG
+        let build = "debug build"
+        #else
+        let build = "release build"
+        #endif
+        return (["seqmodels \(number) (\(build))"] + ComputeReport().lines).joined(separator: "\n")
     }
 }

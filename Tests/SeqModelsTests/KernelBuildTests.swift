@@ -3,10 +3,10 @@ import Foundation
 import SeqModels
 import XCTest
 
-/// The hot kernels (the LSTM cell kernels and the product with packed weights) are built several
-/// times (baseline, AVX2+FMA, AVX-512) and one build is picked for the processor when the library
-/// loads. The builds with FMA must agree to the bit, so that a model gives the same numbers on an
-/// AMD processor with AVX-512 as on an Intel one without it; every build must compute the cell
+/// The hot kernels (the LSTM cell kernels and the product with packed weights among them) are
+/// built several times (baseline, AVX2+FMA, AVX-512) and one build runs (`ComputeReportTests`
+/// checks which). The builds with FMA must agree to the bit, so that a model gives the same
+/// numbers on a processor with AVX-512 as on one without it; every build must compute the cell
 /// and the product.
 final class KernelBuildTests: XCTestCase {
     private struct Builds {

@@ -62,10 +62,13 @@ void sm_lstm_cell_backward(const float *gates, const float *c_prev, const float 
 void sm_lstm_cell_inference(const float *gates, float *c, float *h, long h_stride, long rows, long hidden);
 
 /*
- * The builds of the hot kernels: the three cell kernels above and sm_gemm_packed below. The
- * kernels the library calls are one build, picked for the processor when the library loads
- * ("avx512" on AMD processors with AVX-512, "avx2" with AVX2 and FMA, else "baseline"). For
- * tests, which check that the builds agree, and for benchmark reports.
+ * The builds of the hot kernels (kernel_builds.h): the elementwise functions, the three cell
+ * kernels above, the optimizer updates and sm_gemm_packed below. Every kernel runs one build,
+ * chosen when the library loads: the widest the processor can run ("avx512" with AVX-512
+ * F/BW/CD/DQ/VL, "avx2" with AVX2 and FMA, else "baseline"), or the one the environment variable
+ * SEQMODELS_KERNELS names (baseline, avx2, avx512, auto); a name the processor cannot run is
+ * refused with a message on standard error and exit status 2. The table is for tests, which
+ * check that the builds agree, and for reports.
  */
 typedef struct {
     const char *name;
@@ -81,6 +84,37 @@ typedef struct {
 long sm_kernel_builds(const sm_kernel_build **builds);
 /* The name of the build the kernels use. */
 const char *sm_kernel_build_in_use(void);
+/* The build SEQMODELS_KERNELS=`name` chooses on a processor that runs the first `runnable` builds:
+ * its index in the table, or -1 with the reason written to `message` (as the library prints it
+ * when it refuses). NULL, "" and "auto" choose the widest. */
+long sm_kernel_choice_problem(const char *name, long runnable, char *message, long capacity);
+/* The peak multiply-add rate of one thread with build `build`'s vectors, in GFLOP/s, measured for
+ * about `seconds` (fma_peak.c); -1 when the processor cannot run that build. */
+double sm_fma_peak_gflops(long build, double seconds);
+
+/*
+ * OpenBLAS's core (blas_core.c). When the library loads, unless OPENBLAS_CORETYPE is set, a
+ * generic core that OpenBLAS picked on a processor with AVX2 and FMA is replaced by the one the
+ * processor's features call for. Every function returns NULL / -1 where OpenBLAS (or its
+ * DYNAMIC_ARCH entry points) is not what runs.
+ * - sm_openblas_config: OpenBLAS's build string ("OpenBLAS 0.3.21 DYNAMIC_ARCH ... Haswell ...").
+ * - sm_openblas_core: the core in use ("Cooperlake", "Prescott", ...).
+ * - sm_openblas_replaced_core: the generic core that was replaced, or NULL when none was.
+ * - sm_openblas_core_for_processor: the core this processor calls for (SkylakeX, Zen, Haswell), or NULL.
+ * - sm_openblas_core_is_generic: 1 when `core` does not use AVX2 although this processor has it.
+ * - sm_openblas_use_core: sets OpenBLAS up again with `core`; 0 on success. Only while no other
+ *   thread calls BLAS.
+ * - sm_openblas_repair_generic_core: what the library does when it loads: 1 replaced, 0 nothing to
+ *   do, -1 could not.
+ */
+const char *sm_openblas_config(void);
+const char *sm_openblas_core(void);
+const char *sm_openblas_replaced_core(void);
+const char *sm_openblas_core_for_processor(void);
+int sm_processor_has_avx2_fma(void);
+int sm_openblas_core_is_generic(const char *core);
+int sm_openblas_use_core(const char *core);
+int sm_openblas_repair_generic_core(void);
 
 /*
  * OpenBLAS's idle threads (blas_threads.c): sm_openblas_sleep_idle_threads makes them sleep as

@@ -90,6 +90,7 @@ struct TrainingRun<Model: TrainableModel> {
         trainer.progress.trainingStarted(TrainingStart(
             firstEpoch: epochsCompleted + 1, epochs: options.epochs, trainExamples: train.count, devExamples: dev.count,
             trainTokens: lengths.reduce(0, +), parameterCount: model.parameterCount, directory: directory))
+        if let warning = BLASReport().warning { trainer.progress.note("warning: \(warning)") }
         if resume {
             trainer.progress.note("resumed after epoch \(epochsCompleted)"
                 + (best.map { "; best dev \($0.metricName) so far \(ConsoleProgress.fixed($0.devMetric, 4)) at epoch \($0.epoch)" } ?? ""))

@@ -19,7 +19,8 @@ int sm_retain_freed_memory(void) {
     /* 32 MiB is the largest mapping threshold glibc accepts on 64-bit systems. */
     int mapped = mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     int trimmed = mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
-    return mapped == 1 && trimmed == 1 ? 1 : 0;
+    int unmapped = mallopt(M_MMAP_MAX, 0);
+    return mapped == 1 && trimmed == 1 && unmapped == 1 ? 1 : 0;
 #else
     /* Other allocators (Darwin's) keep and reuse freed regions on their own. */
     return 1;

@@ -606,18 +606,18 @@ public struct LSTM: ParameterContainer, Sendable {
             var passes: [TrainingPass] = []
             for direction in 0..<D {
                 let cell = cells[layer * D + direction]
-                // Written in full before being read: the bias fill, the cell kernel. Rows that
-                // start from a zero state are never written in hPrev and cPrev: keep these zeroed.
+                // Written in full before being read: the bias fill, the cell kernel, and every row of
+                // hPrev and cPrev by the recurrence (zeros where a sequence starts from a zero state).
                 let pass = TrainingPass(gates: FloatBuffer(uninitializedCount: N * 4 * H), cell: FloatBuffer(uninitializedCount: N * H),
                                         tanhCell: FloatBuffer(uninitializedCount: N * H),
-                                        previousHidden: FloatBuffer(count: N * H), previousCell: FloatBuffer(count: N * H))
-                // Input projection of every step at once (BLAS, on all its threads): gates = X W_ihᵀ + (b_ih + b_hh).
+                                        previousHidden: FloatBuffer(uninitializedCount: N * H),
+                                        previousCell: FloatBuffer(uninitializedCount: N * H))
+                // Input projection of every step at once, gates = X W_ihᵀ + (b_ih + b_hh), on the
+                // packed kernel with the rows shared by the threads (same bits at any thread count).
                 Self.fillRows(pass.gates.pointer, rows: N, with: Self.gateBias(cell))
-                cell.weightIH.value.withUnsafeBufferPointer { w in
-                    BLAS.gemm(transposeA: false, transposeB: true, m: N, n: 4 * H, k: inputWidth,
-                              a: layerInput.pointer, lda: inputWidth, b: w.baseAddress!, ldb: inputWidth,
-                              beta: 1, c: pass.gates.pointer, ldc: 4 * H)
-                }
+                PackedWeights(transposeOf: cell.weightIH.value)
+                    .accumulateProduct(rows: N, a: layerInput.pointer, lda: inputWidth, into: pass.gates.pointer, ldc: 4 * H,
+                                       threads: BLAS.threadCount)
                 passes.append(pass)
             }
             // The recurrences: two directions side by side on two threads, or one direction shared
@@ -705,6 +705,9 @@ public struct LSTM: ParameterContainer, Sendable {
                     if let h0, let c0 {
                         copyRows(from: h0 + s0 * H, stride: H, to: hPrev.pointer + off * H, stride: H, rows: rows, columns: H)
                         copyRows(from: c0 + s0 * H, stride: H, to: cPrev.pointer + off * H, stride: H, rows: rows, columns: H)
+                    } else {
+                        (hPrev.pointer + off * H).update(repeating: 0, count: rows * H)
+                        (cPrev.pointer + off * H).update(repeating: 0, count: rows * H)
                     }
                 } else {
                     let prev = offsets[t - 1] + s0
@@ -731,11 +734,16 @@ public struct LSTM: ParameterContainer, Sendable {
                     copyRows(from: outColumn + next * ldOut, stride: ldOut, to: hPrev.pointer + off * H, stride: H, rows: continuing, columns: H)
                     copyRows(from: cAll.pointer + next * H, stride: H, to: cPrev.pointer + off * H, stride: H, rows: continuing, columns: H)
                 }
-                if let h0, let c0, continuing < rows {
-                    copyRows(from: h0 + (s0 + continuing) * H, stride: H, to: hPrev.pointer + (off + continuing) * H, stride: H,
-                             rows: rows - continuing, columns: H)
-                    copyRows(from: c0 + (s0 + continuing) * H, stride: H, to: cPrev.pointer + (off + continuing) * H, stride: H,
-                             rows: rows - continuing, columns: H)
+                if continuing < rows {
+                    if let h0, let c0 {
+                        copyRows(from: h0 + (s0 + continuing) * H, stride: H, to: hPrev.pointer + (off + continuing) * H, stride: H,
+                                 rows: rows - continuing, columns: H)
+                        copyRows(from: c0 + (s0 + continuing) * H, stride: H, to: cPrev.pointer + (off + continuing) * H, stride: H,
+                                 rows: rows - continuing, columns: H)
+                    } else {
+                        (hPrev.pointer + (off + continuing) * H).update(repeating: 0, count: (rows - continuing) * H)
+                        (cPrev.pointer + (off + continuing) * H).update(repeating: 0, count: (rows - continuing) * H)
+                    }
                 }
                 step(t, recurrent: continuing > 0 || h0 != nil)
             }
@@ -907,9 +915,10 @@ public struct LSTM: ParameterContainer, Sendable {
         for layer in stride(from: L - 1, through: 0, by: -1) {
             let inputWidth = layer == 0 ? config.inputSize : D * H
             let layerInput = cache.layerInputs[layer]
-            let inputGradient = FloatBuffer(count: N * inputWidth)
-            // The recurrences, back in time: two directions side by side on two threads.
-            let dgatesAll = (0..<D).map { _ in FloatBuffer(count: N * 4 * H) }
+            let inputGradient = FloatBuffer(uninitializedCount: N * inputWidth)   // the first direction's product sets it
+            // The recurrences, back in time: two directions side by side on two threads. Every
+            // row of the gates' gradient is written once, by the cell kernel of its step.
+            let dgatesAll = (0..<D).map { _ in FloatBuffer(uninitializedCount: N * 4 * H) }
             let parallel = Self.directionsSideBySide(D)
             let threadedProducts = !parallel && BLAS.threadCount > 1
             let layerUpstream = upstream
@@ -956,17 +965,21 @@ public struct LSTM: ParameterContainer, Sendable {
                               a: dgates.pointer, lda: 4 * H, b: hPrev.pointer, ldb: H,
                               beta: 1, c: g.baseAddress!, ldc: H)
                 }
+                // Both biases receive the column sums of the gates' gradient: summed once (one read
+                // of dgates), added to each.
+                let biasGradient = FloatBuffer(count: 4 * H)
+                BLAS.gemm(transposeA: false, transposeB: false, m: 1, n: 4 * H, k: N,
+                          a: ones.pointer, lda: N, b: dgates.pointer, ldb: 4 * H,
+                          beta: 0, c: biasGradient.pointer, ldc: 4 * H)
                 for keyPath in [\Cell.biasIH, \Cell.biasHH] {
                     cells[slice][keyPath: keyPath].gradient.withUnsafeMutableBufferPointer { g in
-                        BLAS.gemm(transposeA: false, transposeB: false, m: 1, n: 4 * H, k: N,
-                                  a: ones.pointer, lda: N, b: dgates.pointer, ldb: 4 * H,
-                                  beta: 1, c: g.baseAddress!, ldc: 4 * H)
+                        BLAS.axpy(count: 4 * H, alpha: 1, x: biasGradient.pointer, y: g.baseAddress!)
                     }
                 }
                 cells[slice].weightIH.value.withUnsafeBufferPointer { w in
                     BLAS.gemm(transposeA: false, transposeB: false, m: N, n: inputWidth, k: 4 * H,
                               a: dgates.pointer, lda: 4 * H, b: w.baseAddress!, ldb: inputWidth,
-                              beta: 1, c: inputGradient.pointer, ldc: inputWidth)
+                              beta: direction == 0 ? 0 : 1, c: inputGradient.pointer, ldc: inputWidth)
                 }
             }
             if let mask = cache.dropoutMasks[layer] {

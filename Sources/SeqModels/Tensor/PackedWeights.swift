@@ -1,4 +1,5 @@
 import CKernels
+import Dispatch
 
 /// A weight matrix `W` (`k × n`) packed once for many products `C += A · W`.
 ///
@@ -45,6 +46,35 @@ struct PackedWeights: Sendable {
         precondition(lda >= depth && ldc >= width, "Row strides (\(lda), \(ldc)) are shorter than the rows (\(depth), \(width))")
         guard m > 0, width > 0, depth > 0 else { return }
         sm_gemm_packed(m, width, depth, a, lda, storage.pointer, c, ldc)
+    }
+
+    /// `accumulateProduct(rows:a:lda:into:ldc:)` with the rows shared out between `threads`
+    /// threads, for products over many rows (an LSTM's input projection of every step at once).
+    /// The same sums to the bit as on one thread: each row's sum is an FMA chain over `k` that does
+    /// not depend on the rows around it, so results do not change with the thread count.
+    func accumulateProduct(rows m: Int, a: UnsafePointer<Float>, lda: Int,
+                           into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+        let parts = min(max(threads, 1), max(m / Self.rowsPerThread, 1))
+        guard parts > 1 else {
+            accumulateProduct(rows: m, a: a, lda: lda, into: c, ldc: ldc)
+            return
+        }
+        let rows = SharedRows(a: a, c: c)
+        let share = (m + parts - 1) / parts
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let first = part * share, count = min(share, m - first)
+            guard count > 0 else { return }
+            accumulateProduct(rows: count, a: rows.a + first * lda, lda: lda, into: rows.c + first * ldc, ldc: ldc)
+        }
+    }
+
+    /// Fewest rows worth a thread of their own.
+    static let rowsPerThread = 64
+
+    /// The operands of a product shared by rows: each thread reads and writes only its own rows.
+    private struct SharedRows: @unchecked Sendable {
+        let a: UnsafePointer<Float>
+        let c: UnsafeMutablePointer<Float>
     }
 }
 

@@ -9,13 +9,14 @@ import CKernels
 /// `seqmodels bench lstm --shapes a --threads 1` (inference and training) went to the
 /// kernel's page-fault handling.
 ///
-/// The library never changes process-wide settings on its own. Programs call
+/// The library does not change the allocator's settings on its own (the one process-wide change
+/// it makes by itself is to replace a generic OpenBLAS core, `BLASReport`). Programs call
 /// `retainFreedMemory()` once at start-up (the `seqmodels` tool does); the cost is that the
 /// process keeps the peak of the memory it used until it exits.
 public enum ProcessMemory {
-    /// Keeps freed memory in the process for reuse (glibc: mapping threshold 32 MiB, trim
-    /// threshold 1 GiB; other allocators already reuse freed regions). Returns whether the
-    /// allocator accepted the settings.
+    /// Keeps freed memory in the process for reuse (glibc: every block from the heap, none mapped
+    /// on its own, and a trim threshold of 1 GiB; other allocators already reuse freed regions).
+    /// Returns whether the allocator accepted the settings.
     @discardableResult
     public static func retainFreedMemory() -> Bool {
         sm_retain_freed_memory() == 1

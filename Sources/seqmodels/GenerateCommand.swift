@@ -262,7 +262,10 @@ struct GenerateTrainCommand: ParsableCommand {
         per line (a poem a line) framed by <bos> and <eos>; the last lines are held out. After each epoch a \
         sample is printed; the best model by validation loss is kept in --model.
         Defaults (2×256 LSTM, 64-wide embeddings, chunks of 100, dropout 0.1, Adam 2e-3, batch 32, clip 5, \
-        plateau schedule) aim at tinyshakespeare.
+        plateau schedule) aim at tinyshakespeare. Small text: when the held-out part would hold fewer than \
+        1,000 tokens, the choices left to the defaults change (and the log says so): nothing is held out, the \
+        learning rate stays constant, and a stream trains on sliding windows of up to 32 tokens starting at \
+        every token, so that a short fable is learnt by heart.
         Example:
           seqmodels generate train --text tinyshakespeare.txt --model runs/shakespeare --time-limit 30 --seed 1
         """
@@ -292,8 +295,8 @@ struct GenerateTrainCommand: ParsableCommand {
     @Option(help: "Dropout on embeddings, between layers and before the output layer.")
     var dropout: Float = 0.1
 
-    @Option(help: "Tokens per training chunk (stream mode).")
-    var seqLength: Int = 100
+    @Option(help: "Tokens per training chunk (stream mode). (default: 100; see the small-text note above)")
+    var seqLength: Int?
 
     @Option(help: "Tokens between chunk starts (default: --seq-length, no overlap; other values need --sampling random).")
     var chunkStride: Int?
@@ -301,8 +304,8 @@ struct GenerateTrainCommand: ParsableCommand {
     @Option(help: "Stream batching: consecutive (state carried between batches) or random (fresh state, shuffled chunks). Default: consecutive.")
     var sampling: StreamSampling?
 
-    @Option(help: "Share of the text held out for validation.")
-    var validationFraction: Double = 0.1
+    @Option(help: "Share of the text held out for validation. (default: 0.1; see the small-text note above)")
+    var validationFraction: Double?
 
     @Option(help: "Prefix of the sample shown after each epoch.")
     var samplePrefix: String = ""
@@ -313,9 +316,22 @@ struct GenerateTrainCommand: ParsableCommand {
     @OptionGroup var training: TrainingOptions
 
     var recipe: GeneratorRecipe {
-        GeneratorRecipe(level: level, records: records, embeddingSize: embeddingSize, hiddenSize: hiddenSize, layerCount: layers,
-                        dropout: dropout, sequenceLength: seqLength, stride: chunkStride, sampling: sampling ?? .consecutive,
-                        validationFraction: validationFraction)
+        let defaults = GeneratorRecipe()
+        return GeneratorRecipe(level: level, records: records, embeddingSize: embeddingSize, hiddenSize: hiddenSize,
+                               layerCount: layers, dropout: dropout, sequenceLength: seqLength ?? defaults.sequenceLength,
+                               stride: chunkStride, sampling: sampling ?? defaults.sampling,
+                               validationFraction: validationFraction ?? defaults.validationFraction)
+    }
+
+    /// The choices left to the defaults, which `SmallTextFit` may fit to a small text.
+    var leftToDefaults: SmallTextFit.Choices {
+        var choices: SmallTextFit.Choices = []
+        if validationFraction == nil { choices.insert(.validation) }
+        if training.schedule == nil && training.decay == nil && training.stepSize == nil && training.plateauPatience == nil {
+            choices.insert(.schedule)
+        }
+        if sampling == nil && seqLength == nil && chunkStride == nil { choices.insert(.chunks) }
+        return choices
     }
 
     func validate() throws {
@@ -330,9 +346,11 @@ struct GenerateTrainCommand: ParsableCommand {
         let options = try training.trainerOptions(defaults: GeneratorRecipe.defaultTrainerOptions)
         if let threads = options.threads { BLAS.setThreadCount(threads) }
         let source = try readText(text)
+        let fit = SmallTextFit(recipe: recipe, options: options, text: source, leftToDefaults: leftToDefaults)
+        fit.notes.forEach { note("small text: \($0)") }
         do {
             _ = try GeneratorTraining.train(
-                text: source, recipe: recipe, options: options, directory: URL(fileURLWithPath: model),
+                text: source, recipe: fit.recipe, options: fit.options, directory: URL(fileURLWithPath: model),
                 resume: training.resume, progress: ConsoleProgress.standardError(),
                 samplePrefix: samplePrefix, sampleLength: sampleLength,
                 showSample: { note("sample: \($0.replacingOccurrences(of: "\n", with: "\n        "))") })

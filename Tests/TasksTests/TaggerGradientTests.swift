@@ -7,7 +7,8 @@ import Corpus
 /// Finite-difference checks of the character encoder and of the whole tagger's loss.
 final class TaggerGradientTests: XCTestCase {
     /// A tagger small enough to check every parameter numerically, with dropout off.
-    static func tinyTagger(seed: UInt64 = 3, dropout: Float = 0, wordDropout: Float = 0) -> (Tagger, [TaggerExample]) {
+    static func tinyTagger(seed: UInt64 = 3, dropout: Float = 0, wordDropout: Float = 0,
+                           outputLayer: TaggerConfiguration.OutputLayer = .softmax) -> (Tagger, [TaggerExample]) {
         let sentences = [
             TaggedSentence(tokens: ["the", "cat", "sat", "."], tags: ["DET", "NOUN", "VERB", "PUNCT"]),
             TaggedSentence(tokens: ["cats", "sleep"], tags: ["NOUN", "VERB"]),
@@ -21,6 +22,7 @@ final class TaggerGradientTests: XCTestCase {
         configuration.layerCount = 2
         configuration.dropout = dropout
         configuration.wordDropout = wordDropout
+        configuration.outputLayer = outputLayer
         var generator = SeededGenerator(seed: seed)
         var tagger = try! Tagger(configuration: configuration, training: sentences, generator: &generator)
         // Scale the N(0, 1) embeddings down so that no unit saturates and differences stay accurate.
@@ -64,7 +66,18 @@ final class TaggerGradientTests: XCTestCase {
     }
 
     func testTaggerLossGradientsMatchFiniteDifferences() {
-        let (tagger, examples) = Self.tinyTagger()
+        checkTaggerLossGradients(outputLayer: .softmax)
+    }
+
+    /// The BiLSTM-CRF: the CRF's negative log-likelihood per token, back through every layer.
+    func testCRFTaggerLossGradientsMatchFiniteDifferences() {
+        let (tagger, _) = Self.tinyTagger(outputLayer: .crf)
+        XCTAssertEqual(tagger.namedParameters().suffix(3).map(\.name), ["crf.transitions", "crf.start_transitions", "crf.end_transitions"])
+        checkTaggerLossGradients(outputLayer: .crf)
+    }
+
+    private func checkTaggerLossGradients(outputLayer: TaggerConfiguration.OutputLayer, file: StaticString = #filePath, line: UInt = #line) {
+        let (tagger, examples) = Self.tinyTagger(outputLayer: outputLayer)
         var analytic = tagger
         analytic.zeroGradients()
         var generator = SeededGenerator(seed: 1)
@@ -81,7 +94,7 @@ final class TaggerGradientTests: XCTestCase {
                 var g = SeededGenerator(seed: 1)
                 return probe.accumulateGradients(on: examples, generator: &g).mean
             }, analytic: gradient, at: value, stencil: .threePoint,
-               elements: Array(Swift.stride(from: 0, to: value.count, by: stride)), name)
+               elements: Array(Swift.stride(from: 0, to: value.count, by: stride)), name, file: file, line: line)
         }
     }
 

@@ -96,6 +96,27 @@ final class TaggerTests: XCTestCase {
         XCTAssertEqual(loaded.predictTagIDs(examples), tagger.predictTagIDs(examples))
     }
 
+    /// A BiLSTM-CRF tagger saves its transitions beside the other tensors, loads with them, and
+    /// decodes the same tags; a `config.json` written before `outputLayer` existed loads as a
+    /// softmax tagger.
+    func testACRFTaggerSavesAndLoadsAndOlderConfigurationsLoadAsSoftmax() throws {
+        let (tagger, examples) = TaggerGradientTests.tinyTagger(outputLayer: .crf)
+        let directory = try temporaryDirectory()
+        try tagger.save(to: directory)
+        let loaded = try Tagger.load(from: directory)
+        XCTAssertEqual(loaded.configuration.outputLayer, .crf)
+        XCTAssertEqual(loaded.crf?.transitions.value, tagger.crf?.transitions.value)
+        XCTAssertEqual(loaded.predictTagIDs(examples), tagger.predictTagIDs(examples))
+
+        var older = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("config.json"))) as! [String: Any]
+        XCTAssertEqual(older.removeValue(forKey: "outputLayer") as? String, "crf")
+        let decoded = try JSONDecoder().decode(TaggerConfiguration.self, from: JSONSerialization.data(withJSONObject: older))
+        XCTAssertEqual(decoded.outputLayer, .softmax)
+        var expected = tagger.configuration
+        expected.outputLayer = .softmax
+        XCTAssertEqual(decoded, expected)
+    }
+
     func testLoadingExplainsAMissingDirectoryAndAnotherKindOfModel() throws {
         XCTAssertThrowsError(try Tagger.load(from: URL(fileURLWithPath: "/nonexistent/model"))) { error in
             XCTAssertTrue(String(describing: error).contains("no such model directory"), "\(error)")
@@ -164,6 +185,31 @@ final class TaggerTests: XCTestCase {
         XCTAssertEqual(loaded.evaluate(on: try loaded.encode(dev)).metric, best.devMetric, accuracy: 1e-12)
         XCTAssertEqual(tagger.evaluate(on: try tagger.encode(dev)).metric, best.devMetric, accuracy: 1e-12)
         XCTAssertEqual(try Checkpoint.readJSON(TrainerOptions.self, named: TaggerTraining.optionsFileName, in: directory), options)
+    }
+
+    /// With a CRF the same small tagger learns the sample's tags as well, and Viterbi decoding
+    /// gives what evaluation reports.
+    func testACRFTaggerTrainsOnTheSample() throws {
+        let train = Array(try TaggedCorpus.read(path: Self.sample).prefix(100))
+        let dev = Array(try TaggedCorpus.read(path: Self.sampleDev).prefix(25))
+        var configuration = TaggerConfiguration()
+        configuration.wordEmbeddingSize = 16
+        configuration.characterEmbeddingSize = 8
+        configuration.characterHiddenSize = 8
+        configuration.hiddenSize = 16
+        configuration.layerCount = 1
+        configuration.dropout = 0.1
+        configuration.outputLayer = .crf
+        var options = TaggerTraining.defaultOptions
+        options.epochs = 5
+        options.batchSize = 8
+        options.learningRate = 2e-2
+        let (tagger, summary) = try TaggerTraining.train(configuration: configuration, options: options,
+                                                         train: train, dev: dev, directory: try temporaryDirectory())
+        XCTAssertLessThan(summary.history.last!.trainLoss, summary.history.first!.trainLoss)
+        let best = try XCTUnwrap(summary.best)
+        XCTAssertGreaterThan(best.devMetric, 0.6, "a small BiLSTM-CRF learns the sample's tags in a few epochs")
+        XCTAssertEqual(tagger.evaluate(on: try tagger.encode(dev)).metric, best.devMetric, accuracy: 1e-12)
     }
 
     func testEmptyTrainingCorpusAndBadHyperparametersAreExplained() {

@@ -5,7 +5,8 @@ import Corpus
 
 /// A part-of-speech tagger: per token a word embedding (with `<unk>` and word dropout)
 /// concatenated with a character BiLSTM encoding of its spelling, a stacked BiLSTM over the
-/// sentence, and a per-token linear layer with softmax cross-entropy over real tokens only.
+/// sentence, and a per-token linear layer with softmax cross-entropy over real tokens only, or
+/// (`TaggerConfiguration.outputLayer` `.crf`) a CRF over the sentence's scores (BiLSTM-CRF).
 ///
 /// ```swift
 /// let tagger = try Tagger.load(from: URL(fileURLWithPath: "models/ewt"))
@@ -15,8 +16,9 @@ import Corpus
 /// Batches are packed (no padding anywhere): the sentence BiLSTM runs over the packed
 /// tokens, and the character BiLSTM over the packed characters of the batch's *distinct*
 /// words. Parameter names follow PyTorch (`word_embedding.weight`,
-/// `char_encoder.lstm.weight_ih_l0`, `lstm.weight_hh_l1_reverse`, `output.weight`), so the
-/// checkpoint loads into the PyTorch module of `Tools/bench_tagger_pytorch.py`.
+/// `char_encoder.lstm.weight_ih_l0`, `lstm.weight_hh_l1_reverse`, `output.weight`, and
+/// pytorch-crf's `crf.transitions`), so the checkpoint loads into the PyTorch module of
+/// `Tools/bench_tagger_pytorch.py`.
 public struct Tagger: TrainableModel, Sendable {
     public typealias Example = TaggerExample
 
@@ -26,6 +28,8 @@ public struct Tagger: TrainableModel, Sendable {
     public var characterEncoder: CharacterEncoder
     public var lstm: LSTM
     public var output: Linear
+    /// The CRF over the output layer's scores, when `configuration.outputLayer` is `.crf`.
+    public var crf: CRF?
 
     /// A freshly initialised tagger (drawing every initial value from `generator`).
     public init(configuration: TaggerConfiguration, vocabularies: TaggerVocabularies, generator: inout SeededGenerator) {
@@ -38,6 +42,7 @@ public struct Tagger: TrainableModel, Sendable {
         lstm = LSTM(inputSize: c.wordEmbeddingSize + 2 * c.characterHiddenSize, hiddenSize: c.hiddenSize,
                     layerCount: c.layerCount, bidirectional: true, dropout: c.dropout, generator: &generator)
         output = Linear(inputSize: 2 * c.hiddenSize, outputSize: vocabularies.tags.count, generator: &generator)
+        crf = c.outputLayer == .crf ? CRF(tagCount: vocabularies.tags.count, generator: &generator) : nil
         // Embeddings drawn from N(0, 1/d) rather than nn.Embedding's N(0, 1) (as Lample et al. 2016 do):
         // inputs of unit norm keep the first LSTM's gates out of saturation.
         wordEmbedding.weight.value.scale(by: 1 / Float(c.wordEmbeddingSize).squareRoot())
@@ -60,6 +65,7 @@ public struct Tagger: TrainableModel, Sendable {
         try characterEncoder.visitParameters(prefix: prefix + "char_encoder.", visit)
         try lstm.visitParameters(prefix: prefix + "lstm.", visit)
         try output.visitParameters(prefix: prefix + "output.", visit)
+        if crf != nil { try crf!.visitParameters(prefix: prefix + "crf.", visit) }
     }
 
     // MARK: - Encoding
@@ -174,7 +180,8 @@ public struct Tagger: TrainableModel, Sendable {
 
     public func length(of example: TaggerExample) -> Int { example.count }
 
-    /// Mean token cross-entropy of the batch; adds its gradient into every parameter.
+    /// The batch's loss per token (cross-entropy per token, or with a CRF the sentences' negative
+    /// log-likelihood divided by the tokens); adds its gradient into every parameter.
     public mutating func accumulateGradients(on batch: [TaggerExample], generator: inout SeededGenerator) -> BatchLoss {
         let batch = batch.filter { $0.count > 0 }
         guard !batch.isEmpty else { return BatchLoss(sum: 0, count: 0) }
@@ -182,6 +189,12 @@ public struct Tagger: TrainableModel, Sendable {
         let (logits, layout, cacheOrNil) = run(batch, training: true, generator: &generator)
         let cache = cacheOrNil!
         let targets = layout.pack(batch.map(\.tags))
+        if crf != nil {
+            let (loss, logitsGradient) = crf!.negativeLogLikelihood(emissions: logits, batchSizes: layout.batchSizes, tags: targets,
+                                                                   gradientScale: 1 / Double(targets.count))
+            backward(cache, logitsGradient: logitsGradient)
+            return BatchLoss(sum: loss, count: targets.count)
+        }
         let (loss, logitsGradient) = CrossEntropyLoss(ignoreIndex: nil)(logits: logits, targets: targets)
         backward(cache, logitsGradient: logitsGradient)
         return BatchLoss(sum: loss * Double(targets.count), count: targets.count)
@@ -253,7 +266,8 @@ public struct Tagger: TrainableModel, Sendable {
         let results = concurrentResults(count: batches.count, workers: workers) { b in
             var unused = SeededGenerator(seed: 0)
             let (logits, layout, _) = model.run(batches[b].map { examples[$0] }, training: false, generator: &unused)
-            return layout.unpack(Self.argmaxRows(logits))
+            let tags = model.crf.map { $0.decode(emissions: logits, batchSizes: layout.batchSizes) } ?? Self.argmaxRows(logits)
+            return layout.unpack(tags)
         }
         var result = [[Int]](repeating: [], count: examples.count)
         for (b, indices) in batches.enumerated() {

@@ -28,12 +28,50 @@ public struct TaggerConfiguration: Codable, Equatable, Sendable {
     public var minWordFrequency: Int = 1
     /// Longer words keep their first and last `maxWordLength / 2` characters.
     public var maxWordLength: Int = 24
+    /// How tags are chosen from the per-token scores: a softmax per token, or a CRF over the
+    /// whole sentence (`tag train --crf`), which learns which tags follow which.
+    public var outputLayer: OutputLayer = .softmax
+
+    /// The tagger's output layers.
+    public enum OutputLayer: String, Codable, Sendable, CaseIterable {
+        /// Cross-entropy per token; each token's tag is its own argmax.
+        case softmax
+        /// A linear-chain CRF (`CRF`): sentence-level negative log-likelihood, Viterbi decoding.
+        case crf
+    }
 
     /// The value of `task` for taggers.
     public static let taskName = "pos-tagger"
 
     /// The defaults above.
     public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case task, version, wordEmbeddingSize, characterEmbeddingSize, characterHiddenSize, hiddenSize, layerCount,
+             dropout, wordDropout, minWordFrequency, maxWordLength, outputLayer
+    }
+
+    /// Reads a `config.json`; a key that a model directory written before it existed lacks
+    /// (`outputLayer`) takes its default, so older taggers load as they were trained.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = TaggerConfiguration()
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try container.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        task = try value(.task, defaults.task)
+        version = try value(.version, defaults.version)
+        wordEmbeddingSize = try value(.wordEmbeddingSize, defaults.wordEmbeddingSize)
+        characterEmbeddingSize = try value(.characterEmbeddingSize, defaults.characterEmbeddingSize)
+        characterHiddenSize = try value(.characterHiddenSize, defaults.characterHiddenSize)
+        hiddenSize = try value(.hiddenSize, defaults.hiddenSize)
+        layerCount = try value(.layerCount, defaults.layerCount)
+        dropout = try value(.dropout, defaults.dropout)
+        wordDropout = try value(.wordDropout, defaults.wordDropout)
+        minWordFrequency = try value(.minWordFrequency, defaults.minWordFrequency)
+        maxWordLength = try value(.maxWordLength, defaults.maxWordLength)
+        outputLayer = try value(.outputLayer, defaults.outputLayer)
+    }
 
     /// Checks the values a user may set, with a message naming the offending one.
     public func validate() throws {

@@ -562,7 +562,8 @@ public struct LSTM: ParameterContainer, Sendable {
     /// With `BLAS.threadCount` ≥ 2, the two directions of a layer run side by side, and the
     /// recurrence of a one-direction layer with enough work is shared between two threads by
     /// sequences, as in inference (same results to the bit as on one thread). The input
-    /// projections of all steps at once use BLAS's threads.
+    /// projection of all steps at once runs on the packed kernel with its rows shared by the
+    /// threads (the same bits at any thread count).
     public func forward(_ input: PackedSequence, initialState: LSTMState? = nil,
                         generator: inout SeededGenerator) -> (output: PackedSequence, finalState: LSTMState, cache: Cache) {
         forward(input, initialState: initialState, generator: &generator, split: .measured)

@@ -19,8 +19,9 @@ public enum BLAS {
                             c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard m > 0, n > 0 else { return }
         if k == 0 {
-            // BLAS may skip the beta scaling when k == 0 on some builds; do it here.
-            for r in 0..<m { for j in 0..<n { c[r * ldc + j] *= beta } }
+            // BLAS may skip the beta scaling when k == 0 on some builds; do it here (beta 0
+            // writes zeros, as BLAS does, so C may be uninitialised then).
+            for r in 0..<m { for j in 0..<n { c[r * ldc + j] = beta == 0 ? 0 : c[r * ldc + j] * beta } }
             return
         }
         cblas_sgemm(CblasRowMajor,

@@ -144,8 +144,12 @@ struct GenerateAcrosticCommand: ParsableCommand {
         abstract: "Write acrostic poems: each line starts with one of the head characters.",
         discussion: """
         Every line has exactly --line-length characters and ends with ， or 。 alternately (the last with 。); \
-        the format holds by construction. Lines are printed one per line, poems separated by a blank line; \
-        with --json, one JSON array of poems ({"head", "lines", "poem"}).
+        the format holds by construction. A character already in the line loses --repetition-penalty nats \
+        (default 3: it comes back only when the model prefers it about 20 times over). --beam N keeps the N \
+        most probable poems at every character (beam search) instead of sampling. Lines are printed one per \
+        line, poems separated by a blank line; with --json, one JSON array of poems ({"head", "lines", "poem", \
+        "meanLogProbability", "constraints"}: the mean log-probability per token under the model and whether \
+        each constraint holds).
         Example:
           seqmodels generate acrostic --model runs/poems --head 春花秋月 --line-length 5 --temperature 0.8 --seed 3
         """
@@ -162,12 +166,23 @@ struct GenerateAcrosticCommand: ParsableCommand {
 
     @OptionGroup var sampling: SamplingFlags
 
-    @Flag(help: "Print the poems as one JSON array of objects with head, lines and poem.")
+    @Option(help: "Beam search with this many poems kept at every character (1: sample, or greedy at --temperature 0).")
+    var beam: Int = 1
+
+    @Option(help: "Nats taken from a character already in the line (0: off).")
+    var repetitionPenalty: Float = AcrosticOptions.defaultRepetitionPenalty
+
+    @Flag(help: "Print the poems as one JSON array of objects with head, lines, poem, meanLogProbability and constraints.")
     var json = false
+
+    var options: AcrosticOptions {
+        AcrosticOptions(sampling: sampling.options, beamWidth: beam, repetitionPenalty: repetitionPenalty)
+    }
 
     func validate() throws {
         if lineLength != 5 && lineLength != 7 { throw ValidationError("--line-length must be 5 or 7, got \(lineLength)") }
         if head.isEmpty { throw ValidationError("--head needs at least one character") }
+        do { try options.validate() } catch { throw ValidationError(String(describing: error)) }
     }
 
     func run() throws {
@@ -176,14 +191,14 @@ struct GenerateAcrosticCommand: ParsableCommand {
         var generator = sampling.makeGenerator()
         var poems: [AcrosticPoem] = []
         for index in 0..<sampling.count {
-            let poem: (poem: String, lines: [String])
+            let poem: AcrosticPoem
             do {
-                poem = try generatorModel.acrostic(heads: head, lineLength: lineLength, options: sampling.options, generator: &generator)
+                poem = try generatorModel.acrosticPoem(heads: head, lineLength: lineLength, options: options, generator: &generator)
             } catch let error as TaskError {
                 throw GenerateCommandError(error.description)
             }
             if json {
-                poems.append(AcrosticPoem(head: head, lines: poem.lines, poem: poem.poem))
+                poems.append(poem)
             } else {
                 if index > 0 { print() }
                 print(poem.lines.joined(separator: "\n"))
@@ -196,12 +211,6 @@ struct GenerateAcrosticCommand: ParsableCommand {
         }
     }
 
-    /// One poem of the `--json` output.
-    struct AcrosticPoem: Codable {
-        var head: String
-        var lines: [String]
-        var poem: String
-    }
 }
 
 /// `seqmodels generate eval`: loss per token and perplexity of a text.

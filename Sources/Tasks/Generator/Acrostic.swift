@@ -1,3 +1,4 @@
+import Foundation
 import SeqModels
 
 /// Acrostic poems (藏头诗): every line starts with its head character, has exactly
@@ -6,8 +7,8 @@ import SeqModels
 /// The format holds by construction (constrained decoding): the head character is forced
 /// at the start of each line, only poem characters (single letters: no punctuation,
 /// whitespace or special tokens such as `<unk>`) are allowed inside a line, and the
-/// punctuation is forced at its end. The model chooses only the characters inside lines.
-/// Beam search is not offered yet: sampling (or greedy decoding) under the same masks.
+/// punctuation is forced at its end. The model chooses only the characters inside lines,
+/// by sampling (or greedy decoding) under those masks, or by beam search (`AcrosticOptions`).
 extension GeneratorModel {
     /// Line-ending punctuation: `，` after odd-numbered lines, `。` after even ones and the last.
     public static let comma = "，"
@@ -20,7 +21,42 @@ extension GeneratorModel {
     ///   not in the vocabulary or is not a poem character, or the vocabulary lacks `，` or `。`.
     public func acrostic(heads: String, lineLength: Int, options: SamplingOptions,
                          generator: inout SeededGenerator) throws -> (poem: String, lines: [String]) {
+        let poem = try acrosticPoem(heads: heads, lineLength: lineLength, options: AcrosticOptions(sampling: options),
+                                    generator: &generator)
+        return (poem.poem, poem.lines)
+    }
+
+    /// An acrostic poem on `heads` decoded as `options` say, with its mean log-probability
+    /// under the model and the check of every constraint (`AcrosticPoem`).
+    ///
+    /// - Throws: as `acrostic(heads:lineLength:options:generator:)`, and `TaskError` for
+    ///   options out of range.
+    public func acrosticPoem(heads: String, lineLength: Int, options: AcrosticOptions,
+                             generator: inout SeededGenerator) throws -> AcrosticPoem {
         try options.validate()
+        let headIDs = try acrosticHeadIDs(heads, lineLength: lineLength)
+        let allowed = poemCharacterMask()
+        let marks = headIDs.indices.map { index in
+            vocabulary.id(of: index == headIDs.count - 1 || index % 2 == 1 ? Self.fullStop : Self.comma)!
+        }
+        var start = IncrementalDecoder(model: model)
+        // Lines models start after <bos>; stream models after a line break (a poem a line).
+        start.feed(startIDs())
+        let best: AcrosticHypothesis
+        if options.beamWidth > 1 {
+            best = acrosticBeamSearch(from: start, heads: headIDs, marks: marks, lineLength: lineLength, allowed: allowed,
+                                      options: options)
+        } else {
+            best = acrosticSample(from: start, heads: headIDs, marks: marks, lineLength: lineLength, allowed: allowed,
+                                  options: options, generator: &generator)
+        }
+        let lines = zip(best.lines, marks).map { vocabulary.decode($0 + [$1]).joined() }
+        return AcrosticPoem(heads: heads, lineLength: lineLength, lines: lines,
+                            meanLogProbability: best.logProbability / Double(best.tokenCount))
+    }
+
+    /// The ids of the head characters, after checking the request against the vocabulary.
+    private func acrosticHeadIDs(_ heads: String, lineLength: Int) throws -> [Int] {
         guard !heads.isEmpty else { throw TaskError("give at least one head character") }
         guard lineLength >= 1 else { throw TaskError("the line length must be at least 1 character, got \(lineLength)") }
         for mark in [Self.comma, Self.fullStop] where !vocabulary.contains(mark) {
@@ -41,23 +77,61 @@ extension GeneratorModel {
             headIDs.append(id)
         }
 
-        var decoder = IncrementalDecoder(model: model)
-        // Lines models start after <bos>; stream models after a line break (a poem a line).
-        decoder.feed(startIDs())
-        var lines: [String] = []
-        for (index, head) in headIDs.enumerated() {
-            var line = [head]
-            decoder.feed([head])
-            while line.count < lineLength {
-                let next = options.choose(from: decoder.logits, allowed: allowed, generator: &generator)
-                line.append(next)
-                decoder.feed([next])
+        return headIDs
+    }
+
+    /// One line at a time, each free character drawn by `options.sampling` from the logits less
+    /// the repetition penalty.
+    private func acrosticSample(from start: IncrementalDecoder, heads: [Int], marks: [Int], lineLength: Int,
+                                allowed: [Bool], options: AcrosticOptions,
+                                generator: inout SeededGenerator) -> AcrosticHypothesis {
+        var poem = AcrosticHypothesis(decoder: start)
+        for (head, mark) in zip(heads, marks) {
+            poem.startLine(with: head)
+            while poem.lines[poem.lines.count - 1].count < lineLength {
+                var logits = poem.decoder.logits
+                if options.repetitionPenalty > 0 {
+                    for id in poem.lines[poem.lines.count - 1] { logits[id] -= options.repetitionPenalty }
+                }
+                poem.append(options.sampling.choose(from: logits, allowed: allowed, generator: &generator),
+                            penalty: options.repetitionPenalty)
             }
-            let mark = index == headIDs.count - 1 || index % 2 == 1 ? Self.fullStop : Self.comma
-            decoder.feed([vocabulary.id(of: mark)!])
-            lines.append(vocabulary.decode(line).joined() + mark)
+            poem.endLine(with: mark)
         }
-        return (lines.joined(), lines)
+        return poem
+    }
+
+    /// Beam search over whole poems: at each free character every hypothesis is extended by
+    /// each allowed character, and the `beamWidth` best extensions by penalised log-probability
+    /// go on (ties to the earlier hypothesis, then the lower id). Forced characters (heads and
+    /// punctuation) are scored too, so the poem kept is the most probable one of the beam under
+    /// the constraints. Every poem of one request has the same length, so no length
+    /// normalisation is needed to compare them.
+    private func acrosticBeamSearch(from start: IncrementalDecoder, heads: [Int], marks: [Int], lineLength: Int,
+                                    allowed: [Bool], options: AcrosticOptions) -> AcrosticHypothesis {
+        var beam = [AcrosticHypothesis(decoder: start)]
+        for (head, mark) in zip(heads, marks) {
+            for index in beam.indices { beam[index].startLine(with: head) }
+            for _ in 1..<max(lineLength, 1) {
+                var candidates: [(hypothesis: Int, id: Int, score: Double)] = []
+                for (index, hypothesis) in beam.enumerated() {
+                    let logProbabilities = AcrosticHypothesis.logSoftmax(hypothesis.decoder.logits)
+                    let line = hypothesis.lines[hypothesis.lines.count - 1]
+                    for id in allowed.indices where allowed[id] {
+                        let penalty = line.contains(id) ? Double(options.repetitionPenalty) : 0
+                        candidates.append((index, id, hypothesis.score + logProbabilities[id] - penalty))
+                    }
+                }
+                candidates.sort { $0.score != $1.score ? $0.score > $1.score : ($0.hypothesis, $0.id) < ($1.hypothesis, $1.id) }
+                beam = candidates.prefix(options.beamWidth).map { candidate in
+                    var extended = beam[candidate.hypothesis]
+                    extended.append(candidate.id, penalty: options.repetitionPenalty)
+                    return extended
+                }
+            }
+            for index in beam.indices { beam[index].endLine(with: mark) }
+        }
+        return beam.max { $0.score != $1.score ? $0.score < $1.score : false } ?? beam[0]
     }
 
     /// True for tokens that may stand inside a poem line: a single character that is a letter
@@ -67,5 +141,124 @@ extension GeneratorModel {
             guard id >= vocabulary.specials.count, token.count == 1, let character = token.first else { return false }
             return character.isLetter
         }
+    }
+}
+
+/// How the free characters of an acrostic poem are chosen.
+public struct AcrosticOptions: Equatable, Sendable {
+    /// How a character is drawn when `beamWidth` is 1.
+    public var sampling: SamplingOptions
+    /// Poems kept at each step of beam search; 1 samples (or decodes greedily) instead.
+    public var beamWidth: Int
+    /// Subtracted from the score (logit, or log-probability in beam search) of a character that
+    /// already stands in the line, so that a character is repeated within a line only when the
+    /// model prefers it by more than this many nats; 0 turns it off. Repeated characters are the
+    /// first thing a reader of a generated poem notices.
+    public var repetitionPenalty: Float
+
+    /// The penalty `generate acrostic` uses unless told otherwise: a repeat must be e³ ≈ 20 times
+    /// more probable than the best other character to be chosen.
+    public static let defaultRepetitionPenalty: Float = 3
+
+    public init(sampling: SamplingOptions = SamplingOptions(), beamWidth: Int = 1, repetitionPenalty: Float = 0) {
+        self.sampling = sampling
+        self.beamWidth = beamWidth
+        self.repetitionPenalty = repetitionPenalty
+    }
+
+    /// Throws `TaskError` for sampling options out of range, a beam width below 1 or a negative penalty.
+    public func validate() throws {
+        try sampling.validate()
+        guard beamWidth >= 1 else { throw TaskError("the beam width must be at least 1, got \(beamWidth)") }
+        guard repetitionPenalty >= 0, repetitionPenalty.isFinite else {
+            throw TaskError("the repetition penalty must be 0 (off) or positive, got \(repetitionPenalty)")
+        }
+    }
+}
+
+/// An acrostic poem with its score under the model and the check of each constraint, made
+/// from the text of its lines alone (independently of how it was decoded).
+public struct AcrosticPoem: Codable, Equatable, Sendable {
+    /// The head characters asked for.
+    public var head: String
+    /// The lines, each with its closing punctuation.
+    public var lines: [String]
+    /// The lines joined, as in `tang_poems.txt`.
+    public var poem: String
+    /// Mean natural-log probability per token under the model (temperature 1, no penalty),
+    /// punctuation and head characters included.
+    public var meanLogProbability: Double
+    /// Whether each constraint holds.
+    public var constraints: Constraints
+
+    /// The constraints of an acrostic poem, each true when it holds.
+    public struct Constraints: Codable, Equatable, Sendable {
+        /// One line per head character, each starting with it.
+        public var heads: Bool
+        /// Every line has the asked number of characters before its punctuation.
+        public var lineLength: Bool
+        /// Lines end with ， and 。 alternately, the last with 。, and hold no other punctuation.
+        public var punctuation: Bool
+        /// No character stands twice in one line.
+        public var noRepeatedCharacterInALine: Bool
+    }
+
+    public init(heads: String, lineLength: Int, lines: [String], meanLogProbability: Double) {
+        head = heads
+        self.lines = lines
+        poem = lines.joined()
+        self.meanLogProbability = meanLogProbability
+        let headCharacters = Array(heads)
+        let bodies = lines.map { Array($0.dropLast()) }
+        constraints = Constraints(
+            heads: lines.count == headCharacters.count && zip(bodies, headCharacters).allSatisfy { $0.first == $1 },
+            lineLength: bodies.allSatisfy { $0.count == lineLength },
+            punctuation: lines.enumerated().allSatisfy { index, line in
+                let mark: Character = index == lines.count - 1 || index % 2 == 1 ? "。" : "，"
+                return line.last == mark && line.dropLast().allSatisfy(\.isLetter)
+            },
+            noRepeatedCharacterInALine: bodies.allSatisfy { Set($0).count == $0.count })
+    }
+}
+
+/// A poem being decoded: the model's state after it, its lines as ids, and its scores.
+struct AcrosticHypothesis {
+    var decoder: IncrementalDecoder
+    var lines: [[Int]] = []
+    /// Log-probability under the model of every token fed after the start.
+    var logProbability = 0.0
+    /// `logProbability` less the repetition penalties taken.
+    var score = 0.0
+    var tokenCount = 0
+
+    init(decoder: IncrementalDecoder) { self.decoder = decoder }
+
+    mutating func startLine(with head: Int) {
+        lines.append([])
+        append(head, penalty: 0)
+    }
+
+    mutating func append(_ id: Int, penalty: Float) {
+        let repeated = lines[lines.count - 1].contains(id)
+        lines[lines.count - 1].append(id)
+        feed(id)
+        if repeated { score -= Double(penalty) }
+    }
+
+    mutating func endLine(with mark: Int) { feed(mark) }
+
+    private mutating func feed(_ id: Int) {
+        let logProbability = Self.logSoftmax(decoder.logits)[id]
+        self.logProbability += logProbability
+        score += logProbability
+        tokenCount += 1
+        decoder.feed([id])
+    }
+
+    /// log softmax of `logits`, in `Double`.
+    static func logSoftmax(_ logits: [Float]) -> [Double] {
+        let top = Double(logits.max() ?? 0)
+        let logTotal = Foundation.log(logits.reduce(0.0) { $0 + Foundation.exp(Double($1) - top) })
+        return logits.map { Double($0) - top - logTotal }
     }
 }

@@ -109,21 +109,28 @@ struct GenerateSampleCommand: ParsableCommand {
     @Option(help: "Most tokens to generate (characters or words); models trained on lines stop at the end of a line.")
     var length: Int = 200
 
+    @Option(help: "Beam search keeping this many continuations at every token: the most probable text it finds, with no sampling (--temperature, --top-k, --top-p and --seed do not apply). 1: sample.")
+    var beam: Int = 1
+
     @OptionGroup var sampling: SamplingFlags
 
     func validate() throws {
         if length < 0 { throw ValidationError("--length must be 0 or more, got \(length)") }
+        if beam < 1 { throw ValidationError("--beam must be at least 1, got \(beam)") }
+        if beam > 1 && sampling.count > 1 { throw ValidationError("--beam gives one text (the most probable it finds): --count does not apply") }
     }
 
     func run() throws {
         BLAS.setThreadCount(sampling.threads)
         let generatorModel = try loadModel(model)
-        var generator = sampling.makeGenerator()
+        var generator = beam > 1 ? SeededGenerator(seed: 0) : sampling.makeGenerator()   // beam search draws nothing
         var warned = false
         for index in 0..<sampling.count {
             let sample: GeneratorModel.Sample
             do {
-                sample = try generatorModel.sample(prefix: prefix, length: length, options: sampling.options, generator: &generator)
+                sample = beam > 1
+                    ? try generatorModel.beamSearch(prefix: prefix, length: length, beamWidth: beam)
+                    : try generatorModel.sample(prefix: prefix, length: length, options: sampling.options, generator: &generator)
             } catch let error as TaskError {
                 throw GenerateCommandError(error.description)
             }

@@ -84,6 +84,67 @@ public struct GeneratorModel: Sendable {
             ids.append(next)
             decoder.feed([next])
         }
+        return makeSample(prefix: prefix, prefixTokens: prefixTokens, ids: ids, unknown: unknown, ended: ended)
+    }
+
+    /// The most probable continuation of `prefix` that beam search finds, keeping `beamWidth`
+    /// hypotheses at every token: up to `length` tokens (exactly `length` for `stream` models,
+    /// which never end). Continuations that end at `<eos>` (`lines` models) are compared with
+    /// the others by their mean log-probability per token, `<eos>` included, so that short
+    /// endings are not favoured for having fewer terms. Deterministic: ties go to the earlier
+    /// hypothesis, then the lower id.
+    public func beamSearch(prefix: String, length: Int, beamWidth: Int) throws -> Sample {
+        guard length >= 0 else { throw TaskError("the length must be 0 or more tokens, got \(length)") }
+        guard beamWidth >= 1 else { throw TaskError("the beam width must be at least 1, got \(beamWidth)") }
+        let prefixTokens = configuration.level.tokenizer.tokenize(prefix)
+        let unknown = prefixTokens.filter { !vocabulary.contains($0) }
+        var decoder = IncrementalDecoder(model: model)
+        let start = configuration.records == .lines || prefixTokens.isEmpty ? startIDs() : []
+        decoder.feed(start + prefixTokens.map { vocabulary.id(of: $0)! })
+        var allowed = ordinaryTokenMask()
+        let end = configuration.records == .lines ? vocabulary.endID : nil
+        if let end { allowed[end] = true }
+
+        struct Hypothesis { var decoder: IncrementalDecoder; var ids: [Int]; var logProbability: Double }
+        func mean(_ logProbability: Double, _ count: Int) -> Double { count > 0 ? logProbability / Double(count) : 0 }
+        var beam = [Hypothesis(decoder: decoder, ids: [], logProbability: 0)]
+        var finished: [(ids: [Int], score: Double)] = []
+        for _ in 0..<length where !beam.isEmpty {
+            var candidates: [(hypothesis: Int, id: Int, logProbability: Double)] = []
+            for (index, hypothesis) in beam.enumerated() {
+                let logProbabilities = AcrosticHypothesis.logSoftmax(hypothesis.decoder.logits)
+                for id in allowed.indices where allowed[id] {
+                    candidates.append((index, id, hypothesis.logProbability + logProbabilities[id]))
+                }
+            }
+            candidates.sort {
+                $0.logProbability != $1.logProbability ? $0.logProbability > $1.logProbability : ($0.hypothesis, $0.id) < ($1.hypothesis, $1.id)
+            }
+            var next: [Hypothesis] = []
+            for candidate in candidates where next.count < beamWidth {
+                let parent = beam[candidate.hypothesis]
+                if candidate.id == end {
+                    finished.append((parent.ids, mean(candidate.logProbability, parent.ids.count + 1)))
+                    if finished.count >= beamWidth { break }
+                    continue
+                }
+                var extended = parent
+                extended.ids.append(candidate.id)
+                extended.logProbability = candidate.logProbability
+                extended.decoder.feed([candidate.id])
+                next.append(extended)
+            }
+            beam = finished.count >= beamWidth ? [] : next
+        }
+        let open = beam.map { (ids: $0.ids, score: mean($0.logProbability, $0.ids.count), ended: false) }
+        let all = finished.map { (ids: $0.ids, score: $0.score, ended: true) } + open
+        guard let best = all.enumerated().max(by: { $0.element.score != $1.element.score ? $0.element.score < $1.element.score : $0.offset > $1.offset })?.element else {
+            return makeSample(prefix: prefix, prefixTokens: prefixTokens, ids: [], unknown: unknown, ended: false)
+        }
+        return makeSample(prefix: prefix, prefixTokens: prefixTokens, ids: best.ids, unknown: unknown, ended: best.ended)
+    }
+
+    private func makeSample(prefix: String, prefixTokens: [String], ids: [Int], unknown: [String], ended: Bool) -> Sample {
         let tokens = vocabulary.decode(ids)
         let text: String
         switch configuration.level {

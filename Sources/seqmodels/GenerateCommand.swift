@@ -179,11 +179,14 @@ struct GenerateAcrosticCommand: ParsableCommand {
     @Option(help: "Nats taken from a character already in the line (0: off).")
     var repetitionPenalty: Float = AcrosticOptions.defaultRepetitionPenalty
 
+    @Flag(help: "Rhyme: the last characters of the even lines share a rhyme of 中华新韵, and no line's last character stands elsewhere in the poem.")
+    var rhyme = false
+
     @Flag(help: "Print the poems as one JSON array of objects with head, lines, poem, meanLogProbability and constraints.")
     var json = false
 
     var options: AcrosticOptions {
-        AcrosticOptions(sampling: sampling.options, beamWidth: beam, repetitionPenalty: repetitionPenalty)
+        AcrosticOptions(sampling: sampling.options, beamWidth: beam, repetitionPenalty: repetitionPenalty, rhyme: rhyme)
     }
 
     func validate() throws {

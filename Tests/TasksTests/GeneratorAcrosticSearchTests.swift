@@ -87,15 +87,75 @@ final class GeneratorAcrosticSearchTests: XCTestCase {
 
     func testTheConstraintChecksReadThePoemText() {
         let good = AcrosticPoem(heads: "春花", lineLength: 5, lines: ["春风吹柳岸，", "花开满山谷。"], meanLogProbability: -2)
-        XCTAssertEqual(good.constraints, .init(heads: true, lineLength: true, punctuation: true, noRepeatedCharacterInALine: true))
+        XCTAssertEqual(good.constraints, .init(heads: true, lineLength: true, punctuation: true, noRepeatedCharacterInALine: true,
+                                               evenLinesRhyme: true, lineEndsNotRepeated: true))
         XCTAssertEqual(good.poem, "春风吹柳岸，花开满山谷。")
         let bad = AcrosticPoem(heads: "春花", lineLength: 5, lines: ["春风吹风岸。", "秋开满山。"], meanLogProbability: -2)
-        XCTAssertEqual(bad.constraints, .init(heads: false, lineLength: false, punctuation: false, noRepeatedCharacterInALine: false))
+        XCTAssertEqual(bad.constraints, .init(heads: false, lineLength: false, punctuation: false, noRepeatedCharacterInALine: false,
+                                              evenLinesRhyme: true, lineEndsNotRepeated: true))
     }
 
     func testOptionsOutOfRangeAreRefused() {
         XCTAssertThrowsError(try AcrosticOptions(beamWidth: 0).validate())
         XCTAssertThrowsError(try AcrosticOptions(repetitionPenalty: -1).validate())
         XCTAssertNoThrow(try AcrosticOptions(beamWidth: 4, repetitionPenalty: AcrosticOptions.defaultRepetitionPenalty).validate())
+    }
+}
+
+/// Rhyme: the groups of 中华新韵 from the committed table, and acrostics that keep the rules.
+final class GeneratorRhymeTests: XCTestCase {
+    func testCharactersFallInTheRhymeGroupsOfTheirReadings() {
+        XCTAssertEqual(RhymeGroups.names.count, 14)
+        for (a, b) in [("长", "阳"), ("高", "绕"), ("啼", "地"), ("花", "家"), ("风", "东"), ("月", "雪"), ("人", "春")] {
+            XCTAssertTrue(RhymeGroups.rhyme(a, b), "\(a) \(b)")
+        }
+        for (a, b) in [("高", "啼"), ("长", "风"), ("知", "你"), ("花", "月")] {
+            XCTAssertFalse(RhymeGroups.rhyme(a, b), "\(a) \(b)")
+        }
+        XCTAssertEqual(RhymeGroups.names(of: RhymeGroups.mask(of: "思")), ["开", "支"], "sī and sāi")
+        XCTAssertEqual(RhymeGroups.names(of: RhymeGroups.mask(of: "是")), ["齐", "支"], "shì and tí")
+        XCTAssertEqual(RhymeGroups.mask(of: "，"), 0)
+        XCTAssertEqual(RhymeGroups.mask(of: "ab"), 0)
+        XCTAssertEqual(RhymeGroups.names(of: RhymeGroups.mask(of: "𠀀")), ["波"], "hē: characters outside the BMP are in the table too")
+    }
+
+    /// On the poem model, with sampling and with beam search, every poem keeps the rhyme rules,
+    /// checked from its text.
+    func testRhymingAcrosticsKeepTheRulesForManyHeads() throws {
+        let model = try GeneratorTestSupport.poemModel()
+        let letters = model.vocabulary.tokens.filter { $0.count == 1 && $0.first!.isLetter }
+        var draw = SeededGenerator(seed: 5)
+        var generator = SeededGenerator(seed: 6)
+        for trial in 0..<16 {
+            let heads = String((0..<4).map { _ in Character(letters[draw.nextInt(below: letters.count)]) })
+            let options = AcrosticOptions(sampling: SamplingOptions(temperature: 1), beamWidth: trial % 2 == 0 ? 1 : 3,
+                                          repetitionPenalty: AcrosticOptions.defaultRepetitionPenalty, rhyme: true)
+            let poem = try model.acrosticPoem(heads: heads, lineLength: trial % 3 == 0 ? 5 : 7, options: options, generator: &generator)
+            XCTAssertTrue(poem.constraints.evenLinesRhyme && poem.constraints.lineEndsNotRepeated, "\(heads): \(poem.lines)")
+            XCTAssertTrue(poem.constraints.heads && poem.constraints.lineLength && poem.constraints.punctuation, "\(poem.lines)")
+            let ends = poem.lines.map { String($0.dropLast().last!) }
+            XCTAssertTrue(RhymeGroups.rhyme(ends[1], ends[3]), "\(ends)")
+        }
+    }
+
+    func testTheRhymeChecksReadThePoemText() {
+        let rhyming = AcrosticPoem(heads: "春花秋月", lineLength: 5, lines: ["春风吹柳岸，", "花开满山高。", "秋水映天边，", "月明照小桥。"],
+                                   meanLogProbability: -2)
+        XCTAssertTrue(rhyming.constraints.evenLinesRhyme && rhyming.constraints.lineEndsNotRepeated)
+        let flat = AcrosticPoem(heads: "春花秋月", lineLength: 5, lines: ["春风吹柳岸，", "花开满山谷。", "秋水映天边，", "月明照小桥。"],
+                                meanLogProbability: -2)
+        XCTAssertFalse(flat.constraints.evenLinesRhyme, "谷 (u) and 桥 (iao) do not rhyme")
+        let repeated = AcrosticPoem(heads: "春花秋月", lineLength: 5, lines: ["春风吹柳岸，", "花开岸山高。", "秋水映天边，", "月明照小桥。"],
+                                    meanLogProbability: -2)
+        XCTAssertFalse(repeated.constraints.lineEndsNotRepeated, "岸 ends line 1 and stands in line 2")
+    }
+
+    func testAVocabularyTooSmallToRhymeIsAClearError() {
+        let model = GeneratorTestSupport.untrainedModel(tokens: ["春", "花", "秋", "月", "，", "。"])
+        var generator = SeededGenerator(seed: 1)
+        XCTAssertThrowsError(try model.acrosticPoem(heads: "春花秋月", lineLength: 3, options: AcrosticOptions(rhyme: true),
+                                                    generator: &generator)) { error in
+            XCTAssertTrue(String(describing: error).contains("no character of the model's vocabulary can end line"), "\(error)")
+        }
     }
 }

@@ -42,13 +42,14 @@ extension GeneratorModel {
         var start = IncrementalDecoder(model: model)
         // Lines models start after <bos>; stream models after a line break (a poem a line).
         start.feed(startIDs())
+        let rules = AcrosticRules(base: allowed, rhymes: options.rhyme ? RhymeGroups.masks(of: vocabulary.tokens) : nil,
+                                  lineLength: lineLength)
         let best: AcrosticHypothesis
         if options.beamWidth > 1 {
-            best = acrosticBeamSearch(from: start, heads: headIDs, marks: marks, lineLength: lineLength, allowed: allowed,
-                                      options: options)
+            best = try acrosticBeamSearch(from: start, heads: headIDs, marks: marks, rules: rules, options: options)
         } else {
-            best = acrosticSample(from: start, heads: headIDs, marks: marks, lineLength: lineLength, allowed: allowed,
-                                  options: options, generator: &generator)
+            best = try acrosticSample(from: start, heads: headIDs, marks: marks, rules: rules, options: options,
+                                      generator: &generator)
         }
         let lines = zip(best.lines, marks).map { vocabulary.decode($0 + [$1]).joined() }
         return AcrosticPoem(heads: heads, lineLength: lineLength, lines: lines,
@@ -81,14 +82,15 @@ extension GeneratorModel {
     }
 
     /// One line at a time, each free character drawn by `options.sampling` from the logits less
-    /// the repetition penalty.
-    private func acrosticSample(from start: IncrementalDecoder, heads: [Int], marks: [Int], lineLength: Int,
-                                allowed: [Bool], options: AcrosticOptions,
-                                generator: inout SeededGenerator) -> AcrosticHypothesis {
+    /// the repetition penalty, among the characters the rules allow.
+    private func acrosticSample(from start: IncrementalDecoder, heads: [Int], marks: [Int], rules: AcrosticRules,
+                                options: AcrosticOptions, generator: inout SeededGenerator) throws -> AcrosticHypothesis {
         var poem = AcrosticHypothesis(decoder: start)
-        for (head, mark) in zip(heads, marks) {
+        for (line, (head, mark)) in zip(heads, marks).enumerated() {
             poem.startLine(with: head)
-            while poem.lines[poem.lines.count - 1].count < lineLength {
+            for position in 1..<max(rules.lineLength, 1) {
+                let allowed = rules.allowed(after: poem, line: line, position: position)
+                guard allowed.contains(true) else { throw rules.exhausted(line: line, vocabulary: vocabulary, poem: poem) }
                 var logits = poem.decoder.logits
                 if options.repetitionPenalty > 0 {
                     for id in poem.lines[poem.lines.count - 1] { logits[id] -= options.repetitionPenalty }
@@ -96,32 +98,34 @@ extension GeneratorModel {
                 poem.append(options.sampling.choose(from: logits, allowed: allowed, generator: &generator),
                             penalty: options.repetitionPenalty)
             }
-            poem.endLine(with: mark)
+            poem.endLine(with: mark, line: line, rules: rules)
         }
         return poem
     }
 
     /// Beam search over whole poems: at each free character every hypothesis is extended by
-    /// each allowed character, and the `beamWidth` best extensions by penalised log-probability
-    /// go on (ties to the earlier hypothesis, then the lower id). Forced characters (heads and
-    /// punctuation) are scored too, so the poem kept is the most probable one of the beam under
-    /// the constraints. Every poem of one request has the same length, so no length
-    /// normalisation is needed to compare them.
-    private func acrosticBeamSearch(from start: IncrementalDecoder, heads: [Int], marks: [Int], lineLength: Int,
-                                    allowed: [Bool], options: AcrosticOptions) -> AcrosticHypothesis {
+    /// each character the rules allow it, and the `beamWidth` best extensions by penalised
+    /// log-probability go on (ties to the earlier hypothesis, then the lower id). Forced
+    /// characters (heads and punctuation) are scored too, so the poem kept is the most probable
+    /// one of the beam under the constraints. Every poem of one request has the same length, so
+    /// no length normalisation is needed to compare them.
+    private func acrosticBeamSearch(from start: IncrementalDecoder, heads: [Int], marks: [Int], rules: AcrosticRules,
+                                    options: AcrosticOptions) throws -> AcrosticHypothesis {
         var beam = [AcrosticHypothesis(decoder: start)]
-        for (head, mark) in zip(heads, marks) {
+        for (line, (head, mark)) in zip(heads, marks).enumerated() {
             for index in beam.indices { beam[index].startLine(with: head) }
-            for _ in 1..<max(lineLength, 1) {
+            for position in 1..<max(rules.lineLength, 1) {
                 var candidates: [(hypothesis: Int, id: Int, score: Double)] = []
                 for (index, hypothesis) in beam.enumerated() {
+                    let allowed = rules.allowed(after: hypothesis, line: line, position: position)
                     let logProbabilities = AcrosticHypothesis.logSoftmax(hypothesis.decoder.logits)
-                    let line = hypothesis.lines[hypothesis.lines.count - 1]
+                    let current = hypothesis.lines[hypothesis.lines.count - 1]
                     for id in allowed.indices where allowed[id] {
-                        let penalty = line.contains(id) ? Double(options.repetitionPenalty) : 0
+                        let penalty = current.contains(id) ? Double(options.repetitionPenalty) : 0
                         candidates.append((index, id, hypothesis.score + logProbabilities[id] - penalty))
                     }
                 }
+                guard !candidates.isEmpty else { throw rules.exhausted(line: line, vocabulary: vocabulary, poem: beam[0]) }
                 candidates.sort { $0.score != $1.score ? $0.score > $1.score : ($0.hypothesis, $0.id) < ($1.hypothesis, $1.id) }
                 beam = candidates.prefix(options.beamWidth).map { candidate in
                     var extended = beam[candidate.hypothesis]
@@ -129,7 +133,7 @@ extension GeneratorModel {
                     return extended
                 }
             }
-            for index in beam.indices { beam[index].endLine(with: mark) }
+            for index in beam.indices { beam[index].endLine(with: mark, line: line, rules: rules) }
         }
         return beam.max { $0.score != $1.score ? $0.score < $1.score : false } ?? beam[0]
     }
@@ -160,10 +164,17 @@ public struct AcrosticOptions: Equatable, Sendable {
     /// more probable than the best other character to be chosen.
     public static let defaultRepetitionPenalty: Float = 3
 
-    public init(sampling: SamplingOptions = SamplingOptions(), beamWidth: Int = 1, repetitionPenalty: Float = 0) {
+    /// Rhyme (`--rhyme`): the last characters of the even lines (2nd, 4th, …) share a rhyme
+    /// group of 中华新韵 (`RhymeGroups`), and the last character of every line stands nowhere
+    /// else in the poem. Enforced in decoding, like the format.
+    public var rhyme: Bool
+
+    public init(sampling: SamplingOptions = SamplingOptions(), beamWidth: Int = 1, repetitionPenalty: Float = 0,
+                rhyme: Bool = false) {
         self.sampling = sampling
         self.beamWidth = beamWidth
         self.repetitionPenalty = repetitionPenalty
+        self.rhyme = rhyme
     }
 
     /// Throws `TaskError` for sampling options out of range, a beam width below 1 or a negative penalty.
@@ -201,6 +212,11 @@ public struct AcrosticPoem: Codable, Equatable, Sendable {
         public var punctuation: Bool
         /// No character stands twice in one line.
         public var noRepeatedCharacterInALine: Bool
+        /// The last characters of the even lines share a rhyme group (`RhymeGroups`); true for a
+        /// poem of fewer than four lines, which has at most one even line.
+        public var evenLinesRhyme: Bool
+        /// The last character of every line stands nowhere else in the poem.
+        public var lineEndsNotRepeated: Bool
     }
 
     public init(heads: String, lineLength: Int, lines: [String], meanLogProbability: Double) {
@@ -217,7 +233,18 @@ public struct AcrosticPoem: Codable, Equatable, Sendable {
                 let mark: Character = index == lines.count - 1 || index % 2 == 1 ? "。" : "，"
                 return line.last == mark && line.dropLast().allSatisfy(\.isLetter)
             },
-            noRepeatedCharacterInALine: bodies.allSatisfy { Set($0).count == $0.count })
+            noRepeatedCharacterInALine: bodies.allSatisfy { Set($0).count == $0.count },
+            evenLinesRhyme: Self.evenLinesRhyme(bodies),
+            lineEndsNotRepeated: bodies.allSatisfy { body in
+                guard let last = body.last else { return true }
+                return bodies.reduce(0) { $0 + $1.filter { $0 == last }.count } == 1
+            })
+    }
+
+    private static func evenLinesRhyme(_ bodies: [[Character]]) -> Bool {
+        let ends = bodies.enumerated().filter { AcrosticRules.isEven(line: $0.offset) }.map { $0.element.last.map(String.init) ?? "" }
+        guard ends.count >= 2 else { return true }
+        return ends.reduce(UInt16.max) { $0 & RhymeGroups.mask(of: $1) } != 0
     }
 }
 
@@ -225,6 +252,12 @@ public struct AcrosticPoem: Codable, Equatable, Sendable {
 struct AcrosticHypothesis {
     var decoder: IncrementalDecoder
     var lines: [[Int]] = []
+    /// Every character id of the poem so far.
+    var used: Set<Int> = []
+    /// The last character of each finished line.
+    var lineEnds: Set<Int> = []
+    /// The rhyme groups (`RhymeGroups` bits) every even line's last character shares so far.
+    var evenLineRhymes: UInt16 = .max
     /// Log-probability under the model of every token fed after the start.
     var logProbability = 0.0
     /// `logProbability` less the repetition penalties taken.
@@ -241,11 +274,19 @@ struct AcrosticHypothesis {
     mutating func append(_ id: Int, penalty: Float) {
         let repeated = lines[lines.count - 1].contains(id)
         lines[lines.count - 1].append(id)
+        used.insert(id)
         feed(id)
         if repeated { score -= Double(penalty) }
     }
 
-    mutating func endLine(with mark: Int) { feed(mark) }
+    /// Feeds the line's punctuation and records its last character for the rhyme rules.
+    mutating func endLine(with mark: Int, line: Int, rules: AcrosticRules) {
+        if let rhymes = rules.rhymes, let last = lines[lines.count - 1].last {
+            lineEnds.insert(last)
+            if AcrosticRules.isEven(line: line) { evenLineRhymes &= rhymes[last] }
+        }
+        feed(mark)
+    }
 
     private mutating func feed(_ id: Int) {
         let logProbability = Self.logSoftmax(decoder.logits)[id]
@@ -260,5 +301,42 @@ struct AcrosticHypothesis {
         let top = Double(logits.max() ?? 0)
         let logTotal = Foundation.log(logits.reduce(0.0) { $0 + Foundation.exp(Double($1) - top) })
         return logits.map { Double($0) - top - logTotal }
+    }
+}
+
+/// Which characters may come next in an acrostic poem: the poem characters of the vocabulary
+/// (`base`), and with rhyme (`rhymes`, each id's rhyme groups) the rhyme rules: a character
+/// that ended a line appears nowhere else, a line's last character appears nowhere before it,
+/// and an even line's last character shares a group with the other even lines' last characters.
+/// (A head character is the user's: it is never refused, and a one-character line has no free
+/// last character to constrain.)
+struct AcrosticRules {
+    let base: [Bool]
+    let rhymes: [UInt16]?
+    let lineLength: Int
+
+    /// Lines are counted from 0: lines 1, 3, 5, … are the even lines of the poem.
+    static func isEven(line: Int) -> Bool { line % 2 == 1 }
+
+    /// The characters allowed at `position` (1 or more) of line `line` of `poem`.
+    func allowed(after poem: AcrosticHypothesis, line: Int, position: Int) -> [Bool] {
+        guard let rhymes else { return base }
+        var allowed = base
+        for id in poem.lineEnds { allowed[id] = false }
+        if position == lineLength - 1 {
+            for id in poem.used { allowed[id] = false }
+            if Self.isEven(line: line) {
+                for id in allowed.indices where allowed[id] && rhymes[id] & poem.evenLineRhymes == 0 { allowed[id] = false }
+            }
+        }
+        return allowed
+    }
+
+    /// The error when no character satisfies the rules (a small vocabulary with rhyme).
+    func exhausted(line: Int, vocabulary: Vocabulary, poem: AcrosticHypothesis) -> TaskError {
+        let groups = RhymeGroups.names(of: poem.evenLineRhymes)
+        return TaskError("no character of the model's vocabulary can end line \(line + 1) under the rhyme rules"
+            + (groups.isEmpty ? "" : " (it must rhyme in \(groups.joined(separator: " or ")) and stand nowhere else in the poem)")
+            + "; try without --rhyme or with other head characters")
     }
 }

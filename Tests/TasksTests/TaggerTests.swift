@@ -160,9 +160,9 @@ final class TaggerTests: XCTestCase {
         XCTAssertGreaterThan(unseen.count, 20)
     }
 
-    func testTrainingOnTheSampleWithTheSharedLoopLearnsAndKeepsTheBestEpoch() throws {
-        let train = Array(try TaggedCorpus.read(path: Self.sample).prefix(100))
-        let dev = Array(try TaggedCorpus.read(path: Self.sampleDev).prefix(25))
+    /// A tagger small enough to train on the sample in a few debug-build seconds, with its options.
+    private func smallTrainingRun(outputLayer: TaggerConfiguration.OutputLayer)
+        throws -> (train: [TaggedSentence], dev: [TaggedSentence], configuration: TaggerConfiguration, options: TrainerOptions) {
         var configuration = TaggerConfiguration()
         configuration.wordEmbeddingSize = 16
         configuration.characterEmbeddingSize = 8
@@ -170,10 +170,17 @@ final class TaggerTests: XCTestCase {
         configuration.hiddenSize = 16
         configuration.layerCount = 1
         configuration.dropout = 0.1
+        configuration.outputLayer = outputLayer
         var options = TaggerTraining.defaultOptions
         options.epochs = 5
         options.batchSize = 8
         options.learningRate = 2e-2
+        return (Array(try TaggedCorpus.read(path: Self.sample).prefix(100)), Array(try TaggedCorpus.read(path: Self.sampleDev).prefix(25)),
+                configuration, options)
+    }
+
+    func testTrainingOnTheSampleWithTheSharedLoopLearnsAndKeepsTheBestEpoch() throws {
+        let (train, dev, configuration, options) = try smallTrainingRun(outputLayer: .softmax)
         let directory = try temporaryDirectory()
         let (tagger, summary) = try TaggerTraining.train(configuration: configuration, options: options,
                                                          train: train, dev: dev, directory: directory)
@@ -190,20 +197,7 @@ final class TaggerTests: XCTestCase {
     /// With a CRF the same small tagger learns the sample's tags as well, and Viterbi decoding
     /// gives what evaluation reports.
     func testACRFTaggerTrainsOnTheSample() throws {
-        let train = Array(try TaggedCorpus.read(path: Self.sample).prefix(100))
-        let dev = Array(try TaggedCorpus.read(path: Self.sampleDev).prefix(25))
-        var configuration = TaggerConfiguration()
-        configuration.wordEmbeddingSize = 16
-        configuration.characterEmbeddingSize = 8
-        configuration.characterHiddenSize = 8
-        configuration.hiddenSize = 16
-        configuration.layerCount = 1
-        configuration.dropout = 0.1
-        configuration.outputLayer = .crf
-        var options = TaggerTraining.defaultOptions
-        options.epochs = 5
-        options.batchSize = 8
-        options.learningRate = 2e-2
+        let (train, dev, configuration, options) = try smallTrainingRun(outputLayer: .crf)
         let (tagger, summary) = try TaggerTraining.train(configuration: configuration, options: options,
                                                          train: train, dev: dev, directory: try temporaryDirectory())
         XCTAssertLessThan(summary.history.last!.trainLoss, summary.history.first!.trainLoss)

@@ -68,14 +68,8 @@ public struct GeneratorModel: Sendable {
                        generator: inout SeededGenerator) throws -> Sample {
         try options.validate()
         guard length >= 0 else { throw TaskError("the length must be 0 or more tokens, got \(length)") }
-        let prefixTokens = configuration.level.tokenizer.tokenize(prefix)
-        let unknown = prefixTokens.filter { !vocabulary.contains($0) }
-        var decoder = IncrementalDecoder(model: model)
-        let start = configuration.records == .lines || prefixTokens.isEmpty ? startIDs() : []
-        decoder.feed(start + prefixTokens.map { vocabulary.id(of: $0)! })
-
-        var allowed = ordinaryTokenMask()
-        if configuration.records == .lines { allowed[vocabulary.endID!] = true }
+        let (decoderAfterPrefix, prefixTokens, unknown, allowed, _) = start(after: prefix)
+        var decoder = decoderAfterPrefix
         var ids: [Int] = []
         var ended = false
         while ids.count < length {
@@ -96,14 +90,7 @@ public struct GeneratorModel: Sendable {
     public func beamSearch(prefix: String, length: Int, beamWidth: Int) throws -> Sample {
         guard length >= 0 else { throw TaskError("the length must be 0 or more tokens, got \(length)") }
         guard beamWidth >= 1 else { throw TaskError("the beam width must be at least 1, got \(beamWidth)") }
-        let prefixTokens = configuration.level.tokenizer.tokenize(prefix)
-        let unknown = prefixTokens.filter { !vocabulary.contains($0) }
-        var decoder = IncrementalDecoder(model: model)
-        let start = configuration.records == .lines || prefixTokens.isEmpty ? startIDs() : []
-        decoder.feed(start + prefixTokens.map { vocabulary.id(of: $0)! })
-        var allowed = ordinaryTokenMask()
-        let end = configuration.records == .lines ? vocabulary.endID : nil
-        if let end { allowed[end] = true }
+        let (decoder, prefixTokens, unknown, allowed, end) = start(after: prefix)
 
         struct Hypothesis { var decoder: IncrementalDecoder; var ids: [Int]; var logProbability: Double }
         func mean(_ logProbability: Double, _ count: Int) -> Double { count > 0 ? logProbability / Double(count) : 0 }
@@ -142,6 +129,22 @@ public struct GeneratorModel: Sendable {
             return makeSample(prefix: prefix, prefixTokens: prefixTokens, ids: [], unknown: unknown, ended: false)
         }
         return makeSample(prefix: prefix, prefixTokens: prefixTokens, ids: best.ids, unknown: unknown, ended: best.ended)
+    }
+
+    /// The decoder after the start and `prefix`; the prefix's tokens and those the vocabulary
+    /// lacks; the tokens that may be generated (ordinary ones, and `<eos>` for `lines` models,
+    /// also given as `end`).
+    private func start(after prefix: String)
+        -> (decoder: IncrementalDecoder, prefixTokens: [String], unknown: [String], allowed: [Bool], end: Int?) {
+        let prefixTokens = configuration.level.tokenizer.tokenize(prefix)
+        let unknown = prefixTokens.filter { !vocabulary.contains($0) }
+        var decoder = IncrementalDecoder(model: model)
+        let start = configuration.records == .lines || prefixTokens.isEmpty ? startIDs() : []
+        decoder.feed(start + prefixTokens.map { vocabulary.id(of: $0)! })
+        var allowed = ordinaryTokenMask()
+        let end = configuration.records == .lines ? vocabulary.endID : nil
+        if let end { allowed[end] = true }
+        return (decoder, prefixTokens, unknown, allowed, end)
     }
 
     private func makeSample(prefix: String, prefixTokens: [String], ids: [Int], unknown: [String], ended: Bool) -> Sample {

@@ -201,6 +201,7 @@ struct TagTrainCommand: ParsableCommand {
     @Option(help: "Probability of replacing a training word by <unk>.") var wordDropout: Float = TaggerConfiguration().wordDropout
     @Option(help: "Words seen fewer times in training become <unk>.") var minWordFrequency: Int = TaggerConfiguration().minWordFrequency
     @Option(help: "Longer words keep their first and last half of this many characters.") var maxWordLength: Int = TaggerConfiguration().maxWordLength
+    @Option(help: "Share of training sentences also trained on all lower case or in title case (half each).") var caseVariants: Float = TaggerConfiguration().caseVariants
     @Flag(help: "A CRF over each sentence's tag scores (BiLSTM-CRF: sentence-level training, Viterbi decoding) instead of a softmax per token.")
     var crf = false
 
@@ -219,6 +220,7 @@ struct TagTrainCommand: ParsableCommand {
             configuration.minWordFrequency = minWordFrequency
             configuration.maxWordLength = maxWordLength
             configuration.outputLayer = crf ? .crf : .softmax
+            configuration.caseVariants = caseVariants
             try configuration.validate()
             let options = try training.trainerOptions(defaults: TaggerTraining.defaultOptions)
             let trainSentences = try corpus.read(train)

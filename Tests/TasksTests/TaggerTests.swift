@@ -206,6 +206,27 @@ final class TaggerTests: XCTestCase {
         XCTAssertEqual(tagger.evaluate(on: try tagger.encode(dev)).metric, best.devMetric, accuracy: 1e-12)
     }
 
+    /// About `share` of the sentences come back in another case, half lower case and half title
+    /// case, with their tags, the same for the same seed; copies equal to their sentence are left out.
+    func testCaseVariantsAreLowerAndTitleCaseCopiesWithTheirTags() {
+        let sentences = (0..<2_000).map { i in
+            TaggedSentence(tokens: ["The", "cat", "of", "Ann\(i)", "sat", "."], tags: ["DET", "NOUN", "ADP", "PROPN", "VERB", "PUNCT"])
+        }
+        let variants = TaggerTraining.caseVariants(of: sentences, share: 0.2, seed: 7)
+        XCTAssertEqual(variants, TaggerTraining.caseVariants(of: sentences, share: 0.2, seed: 7))
+        XCTAssertEqual(Double(variants.count), 400, accuracy: 60)
+        let lower = variants.filter { $0.tokens[0] == "the" }, title = variants.filter { $0.tokens[0] == "The" }
+        XCTAssertEqual(lower.count + title.count, variants.count)
+        XCTAssertEqual(Double(lower.count), Double(title.count), accuracy: 60)
+        XCTAssertTrue(lower.allSatisfy { $0.tokens == $0.tokens.map { $0.lowercased() } && $0.tokens[3].hasPrefix("ann") })
+        XCTAssertTrue(title.allSatisfy { $0.tokens[1] == "Cat" && $0.tokens[2] == "Of" && $0.tokens[5] == "." })
+        XCTAssertTrue(variants.allSatisfy { $0.tags == sentences[0].tags })
+        XCTAssertEqual(TaggerTraining.caseVariants(of: sentences, share: 0, seed: 7), [])
+        let already = [TaggedSentence(tokens: ["ok", "."], tags: ["INTJ", "PUNCT"])]
+        XCTAssertTrue(TaggerTraining.caseVariants(of: Array(repeating: already[0], count: 50), share: 1, seed: 1)
+            .allSatisfy { $0.tokens == ["Ok", "."] }, "lower-case copies of lower-case text are left out")
+    }
+
     func testEmptyTrainingCorpusAndBadHyperparametersAreExplained() {
         var generator = SeededGenerator(seed: 1)
         XCTAssertThrowsError(try Tagger(configuration: TaggerConfiguration(), training: [], generator: &generator)) { error in

@@ -28,6 +28,10 @@ public struct TaggerConfiguration: Codable, Equatable, Sendable {
     public var minWordFrequency: Int = 1
     /// Longer words keep their first and last `maxWordLength / 2` characters.
     public var maxWordLength: Int = 24
+    /// Share of the training sentences also trained on in another case: half of them all lower
+    /// case, half in title case (every word capitalised, as in headlines), so that text written
+    /// in another case than edited prose still tags well. Chosen with the training seed.
+    public var caseVariants: Float = 0.2
     /// How tags are chosen from the per-token scores: a softmax per token, or a CRF over the
     /// whole sentence (`tag train --crf`), which learns which tags follow which.
     public var outputLayer: OutputLayer = .softmax
@@ -48,11 +52,12 @@ public struct TaggerConfiguration: Codable, Equatable, Sendable {
 
     private enum CodingKeys: String, CodingKey {
         case task, version, wordEmbeddingSize, characterEmbeddingSize, characterHiddenSize, hiddenSize, layerCount,
-             dropout, wordDropout, minWordFrequency, maxWordLength, outputLayer
+             dropout, wordDropout, minWordFrequency, maxWordLength, caseVariants, outputLayer
     }
 
     /// Reads a `config.json`; a key that a model directory written before it existed lacks
-    /// (`outputLayer`) takes its default, so older taggers load as they were trained.
+    /// (`outputLayer`, `caseVariants`) takes its default: older taggers load as they were trained
+    /// (`caseVariants` only matters to training).
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = TaggerConfiguration()
@@ -70,6 +75,7 @@ public struct TaggerConfiguration: Codable, Equatable, Sendable {
         wordDropout = try value(.wordDropout, defaults.wordDropout)
         minWordFrequency = try value(.minWordFrequency, defaults.minWordFrequency)
         maxWordLength = try value(.maxWordLength, defaults.maxWordLength)
+        caseVariants = try value(.caseVariants, defaults.caseVariants)
         outputLayer = try value(.outputLayer, defaults.outputLayer)
     }
 
@@ -87,5 +93,6 @@ public struct TaggerConfiguration: Codable, Equatable, Sendable {
         guard maxWordLength >= 2 else { throw TaskError("maximum word length must be at least 2, got \(maxWordLength)") }
         guard dropout >= 0 && dropout < 1 else { throw TaskError("dropout must be in [0, 1), got \(dropout)") }
         guard wordDropout >= 0 && wordDropout < 1 else { throw TaskError("word dropout must be in [0, 1), got \(wordDropout)") }
+        guard caseVariants >= 0 && caseVariants <= 1 else { throw TaskError("the share of case variants must be in [0, 1], got \(caseVariants)") }
     }
 }

@@ -24,8 +24,9 @@ public enum TaggerTraining {
                              train: [TaggedSentence], dev: [TaggedSentence], directory: URL, resume: Bool = false,
                              progress: any TrainingProgressReporter = SilentProgress()) throws -> (tagger: Tagger, summary: TrainingSummary) {
         var generator = SeededGenerator(seed: options.seed)
-        var tagger = try Tagger(configuration: configuration, training: train, generator: &generator)
-        let trainExamples = try tagger.encode(train)
+        let training = train + caseVariants(of: train, share: configuration.caseVariants, seed: options.seed)
+        var tagger = try Tagger(configuration: configuration, training: training, generator: &generator)
+        let trainExamples = try tagger.encode(training)
         let devExamples: [TaggerExample]
         do {
             devExamples = try tagger.encode(dev)
@@ -38,5 +39,26 @@ public enum TaggerTraining {
             try model.save(to: directory)
         }
         return (tagger, summary)
+    }
+
+    /// Copies of about `share` of `sentences` in another case, chosen with `seed`: half all
+    /// lower case, half in title case (each word's first letter upper case, the rest lower).
+    /// A copy that would equal its sentence is left out. Tags are the sentence's.
+    public static func caseVariants(of sentences: [TaggedSentence], share: Float, seed: UInt64) -> [TaggedSentence] {
+        guard share > 0 else { return [] }
+        var generator = SeededGenerator(seed: seed ^ 0x6361_7365)   // its own stream: initialisation is unchanged
+        var variants: [TaggedSentence] = []
+        for sentence in sentences {
+            let draw = generator.nextFloat()
+            guard draw < share else { continue }
+            let tokens = draw < share / 2
+                ? sentence.tokens.map { $0.lowercased() }
+                : sentence.tokens.map { $0.prefix(1).uppercased() + $0.dropFirst().lowercased() }
+            guard tokens != sentence.tokens else { continue }
+            var variant = sentence
+            variant.tokens = tokens
+            variants.append(variant)
+        }
+        return variants
     }
 }

@@ -326,6 +326,14 @@ struct GenerateTrainCommand: ParsableCommand {
     @Option(help: "Share of the text held out for validation. (default: 0.1; see the small-text note above)")
     var validationFraction: Double?
 
+    @Option(help: "Output layer: auto (an adaptive softmax for vocabularies of 2,000 tokens or more), full or adaptive.")
+    var softmax: SoftmaxKind = .auto
+
+    @Option(help: "Cutoffs of the adaptive softmax, comma-separated (default with --softmax adaptive: 1000,4000, those below the vocabulary size).")
+    var cutoffs: String?
+
+    enum SoftmaxKind: String, ExpressibleByArgument, CaseIterable { case auto, full, adaptive }
+
     @Option(help: "Prefix of the sample shown after each epoch.")
     var samplePrefix: String = ""
 
@@ -339,7 +347,17 @@ struct GenerateTrainCommand: ParsableCommand {
         return GeneratorRecipe(level: level, records: records, embeddingSize: embeddingSize, hiddenSize: hiddenSize,
                                layerCount: layers, dropout: dropout, sequenceLength: seqLength ?? defaults.sequenceLength,
                                stride: chunkStride, sampling: sampling ?? defaults.sampling,
-                               validationFraction: validationFraction ?? defaults.validationFraction)
+                               validationFraction: validationFraction ?? defaults.validationFraction, softmax: softmaxChoice)
+    }
+
+    var softmaxChoice: GeneratorRecipe.Softmax {
+        switch softmax {
+        case .auto: return .automatic
+        case .full: return .full
+        case .adaptive:
+            let given = cutoffs.map { $0.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+            return .adaptive(cutoffs: given ?? [1_000, 4_000])
+        }
     }
 
     /// The choices left to the defaults, which `SmallTextFit` may fit to a small text.
@@ -359,6 +377,10 @@ struct GenerateTrainCommand: ParsableCommand {
         }
         do { try recipe.validate() } catch { throw ValidationError(String(describing: error)) }
         if sampleLength < 0 { throw ValidationError("--sample-length must be 0 or more, got \(sampleLength)") }
+        if cutoffs != nil && softmax != .adaptive { throw ValidationError("--cutoffs needs --softmax adaptive") }
+        if let cutoffs, cutoffs.split(separator: ",").contains(where: { Int($0.trimmingCharacters(in: .whitespaces)) == nil }) {
+            throw ValidationError("--cutoffs takes whole numbers separated by commas, got \(cutoffs)")
+        }
     }
 
     func run() throws {

@@ -10,15 +10,26 @@ final class GeneratorModelTests: XCTestCase {
     }
 
     func testGradientsMatchFiniteDifferencesForEveryParameter() {
+        checkEveryGradient(adaptiveCutoffs: nil)
+    }
+
+    /// The same with an adaptive softmax of two clusters (every target cluster is hit).
+    func testAdaptiveSoftmaxGradientsMatchFiniteDifferencesForEveryParameter() {
+        checkEveryGradient(adaptiveCutoffs: [3, 5])
+    }
+
+    private func checkEveryGradient(adaptiveCutoffs: [Int]?, file: StaticString = #filePath, line: UInt = #line) {
         var generator = SeededGenerator(seed: 11)
-        let configuration = GeneratorConfiguration(vocabularySize: 7, embeddingSize: 3, hiddenSize: 4, layerCount: 2, dropout: 0)
+        let configuration = GeneratorConfiguration(vocabularySize: 7, embeddingSize: 3, hiddenSize: 4, layerCount: 2, dropout: 0,
+                                                   adaptiveCutoffs: adaptiveCutoffs)
         var model = LanguageModel(configuration, generator: &generator)
         let batch = [TokenSequence(inputs: [4, 5, 6, 1, 4], targets: [5, 6, 1, 4, 2]),
                      TokenSequence(inputs: [6, 6, 3], targets: [6, 3, 5])]
         model.zeroGradients()
         let batchLoss = model.accumulateGradients(on: batch, generator: &generator)
         XCTAssertEqual(batchLoss.count, 8)
-        XCTAssertEqual(batchLoss.mean, meanLoss(model, batch), accuracy: 1e-5, "training and inference losses differ without dropout")
+        XCTAssertEqual(batchLoss.mean, meanLoss(model, batch), accuracy: 1e-5, "training and inference losses differ without dropout",
+                       file: file, line: line)
 
         let gradients = Dictionary(uniqueKeysWithValues: model.namedGradients().map { ($0.name, $0.gradient) })
         var worst = 0.0
@@ -38,7 +49,7 @@ final class GeneratorModelTests: XCTestCase {
                 if error > worst { worst = error; worstName = "\(name)[\(i)] analytic \(analytic) numeric \(numeric)" }
             }
         }
-        XCTAssertLessThan(worst, 1e-2, "worst gradient error at \(worstName)")
+        XCTAssertLessThan(worst, 1e-2, "worst gradient error at \(worstName)", file: file, line: line)
     }
 
     func testEvaluationWindowsCarryTheStateExactly() {

@@ -74,7 +74,7 @@ final class GeneratorSamplingTests: XCTestCase {
         stepwise.feed(ids)
         let layout = try PackingLayout(lengths: [ids.count])
         let (output, finalState) = model.lstm(layout.packedSequence(data: model.embedding.forward(ids)))
-        let expected = model.decoder.forward(output.data.rows((ids.count - 1)..<ids.count)).scalars
+        let expected = model.decoder!.forward(output.data.rows((ids.count - 1)..<ids.count)).scalars
         XCTAssertEqual(stepwise.logits.count, expected.count)
         for (a, b) in zip(stepwise.logits, expected) { XCTAssertEqual(a, b, accuracy: 1e-5) }
         XCTAssertLessThan(stepwise.state.hidden.maxAbsoluteDifference(finalState.hidden), 1e-5)
@@ -94,7 +94,7 @@ final class GeneratorSamplingTests: XCTestCase {
         // A model whose decoder always prefers <eos> stops at once.
         var model = GeneratorTestSupport.untrainedModel(tokens: ["a", "b"], records: .lines)
         let eos = model.vocabulary.endID!
-        model.model.decoder.bias!.value[flat: eos] = 100
+        model.model.decoder!.bias!.value[flat: eos] = 100
         var g = SeededGenerator(seed: 1)
         let sample = try model.sample(prefix: "", length: 10, options: SamplingOptions(temperature: 1), generator: &g)
         XCTAssertTrue(sample.endedAtEndOfSequence)

@@ -54,7 +54,8 @@ public enum StreamSampling: String, Codable, Sendable, CaseIterable {
 ///
 /// Parameters (PyTorch names, as in PyTorch's `word_language_model` example):
 /// `embedding.weight` `[V, E]`, `lstm.*` (an `nn.LSTM(E, H, layers)`), `decoder.weight`
-/// `[V, H]` and `decoder.bias` `[V]`, where V is the vocabulary size.
+/// `[V, H]` and `decoder.bias` `[V]`, where V is the vocabulary size; with `adaptiveCutoffs`,
+/// an `nn.AdaptiveLogSoftmaxWithLoss` as `decoder.head.weight`, `decoder.tail.0.0.weight`, ….
 public struct GeneratorConfiguration: Codable, Equatable, Sendable {
     public var level: TokenLevel
     public var records: RecordMode
@@ -66,10 +67,13 @@ public struct GeneratorConfiguration: Codable, Equatable, Sendable {
     public var dropout: Float
     /// Tokens per training chunk in `stream` mode (the truncation length of BPTT).
     public var sequenceLength: Int
+    /// The cutoffs of an adaptive softmax output layer (`AdaptiveLogSoftmax`), or `nil` for a
+    /// full softmax (a `config.json` written before adaptive softmaxes existed has none).
+    public var adaptiveCutoffs: [Int]?
 
     public init(level: TokenLevel = .char, records: RecordMode = .stream, vocabularySize: Int,
                 embeddingSize: Int = 64, hiddenSize: Int = 256, layerCount: Int = 2, dropout: Float = 0.1,
-                sequenceLength: Int = 100) {
+                sequenceLength: Int = 100, adaptiveCutoffs: [Int]? = nil) {
         precondition(vocabularySize > 0 && embeddingSize > 0 && hiddenSize > 0 && layerCount > 0 && sequenceLength > 0,
                      "Generator sizes must be positive")
         precondition(dropout >= 0 && dropout < 1, "Dropout must be in [0, 1), got \(dropout)")
@@ -81,6 +85,24 @@ public struct GeneratorConfiguration: Codable, Equatable, Sendable {
         self.layerCount = layerCount
         self.dropout = dropout
         self.sequenceLength = sequenceLength
+        if let cutoffs = adaptiveCutoffs {
+            precondition(Self.validCutoffs(cutoffs, vocabularySize: vocabularySize),
+                         "Adaptive softmax cutoffs must increase, be positive and stay below the vocabulary size \(vocabularySize), got \(cutoffs)")
+        }
+        self.adaptiveCutoffs = adaptiveCutoffs
+    }
+
+    /// Whether `cutoffs` can cut a vocabulary of `vocabularySize` tokens.
+    public static func validCutoffs(_ cutoffs: [Int], vocabularySize: Int) -> Bool {
+        !cutoffs.isEmpty && cutoffs[0] > 0 && zip(cutoffs, cutoffs.dropFirst()).allSatisfy { $0 < $1 } && cutoffs.last! < vocabularySize
+    }
+
+    /// The cutoffs `generate train --softmax auto` uses: an adaptive softmax for vocabularies of
+    /// 2,000 tokens or more (a character model of Chinese, a word model), with a head of the
+    /// 1,000 most frequent tokens and a cluster up to the 4,000th; a full softmax below.
+    public static func automaticCutoffs(vocabularySize: Int) -> [Int]? {
+        guard vocabularySize >= 2_000 else { return nil }
+        return [1_000, 4_000].filter { $0 < vocabularySize }
     }
 
     /// The configuration of the model's LSTM.

@@ -33,10 +33,34 @@ public struct GeneratorRecipe: Codable, Equatable, Sendable {
     public var sampling: StreamSampling
     /// Share of the text held out for validation: the end of the stream, or the last lines.
     public var validationFraction: Double
+    /// The output layer: a full softmax, an adaptive one with given cutoffs, or (`automatic`)
+    /// whichever `GeneratorConfiguration.automaticCutoffs` picks for the vocabulary's size.
+    public var softmax: Softmax = .automatic
+
+    /// The generator's output layers.
+    public enum Softmax: Codable, Equatable, Sendable {
+        case automatic
+        case full
+        case adaptive(cutoffs: [Int])
+
+        /// The adaptive cutoffs for a vocabulary of `size` tokens, or `nil` for a full softmax.
+        public func cutoffs(vocabularySize size: Int) throws -> [Int]? {
+            switch self {
+            case .automatic: return GeneratorConfiguration.automaticCutoffs(vocabularySize: size)
+            case .full: return nil
+            case let .adaptive(cutoffs):
+                guard GeneratorConfiguration.validCutoffs(cutoffs, vocabularySize: size) else {
+                    throw TaskError("the adaptive softmax cutoffs \(cutoffs) must increase, be positive and stay below "
+                                    + "the vocabulary's \(size) tokens")
+                }
+                return cutoffs
+            }
+        }
+    }
 
     public init(level: TokenLevel = .char, records: RecordMode = .stream, embeddingSize: Int = 64, hiddenSize: Int = 256,
                 layerCount: Int = 2, dropout: Float = 0.1, sequenceLength: Int = 100, stride: Int? = nil,
-                sampling: StreamSampling = .consecutive, validationFraction: Double = 0.1) {
+                sampling: StreamSampling = .consecutive, validationFraction: Double = 0.1, softmax: Softmax = .automatic) {
         self.level = level
         self.records = records
         self.embeddingSize = embeddingSize
@@ -47,6 +71,7 @@ public struct GeneratorRecipe: Codable, Equatable, Sendable {
         self.stride = stride
         self.sampling = sampling
         self.validationFraction = validationFraction
+        self.softmax = softmax
     }
 
     /// Every choice of the recipe by name, as `TrainableModel.resumeRecipe` wants them: a run
@@ -56,7 +81,7 @@ public struct GeneratorRecipe: Codable, Equatable, Sendable {
         ["level": level.rawValue, "records": records.rawValue, "embedding size": "\(embeddingSize)",
          "hidden size": "\(hiddenSize)", "layers": "\(layerCount)", "dropout": "\(dropout)",
          "sequence length": "\(sequenceLength)", "stride": stride.map { "\($0)" } ?? "sequence length",
-         "sampling": sampling.rawValue, "validation fraction": "\(validationFraction)"]
+         "sampling": sampling.rawValue, "validation fraction": "\(validationFraction)", "softmax": "\(softmax)"]
     }
 
     /// The optimisation defaults of the generator head.
@@ -177,7 +202,8 @@ public enum GeneratorTraining {
         let configuration = GeneratorConfiguration(level: recipe.level, records: recipe.records, vocabularySize: data.vocabulary.count,
                                                    embeddingSize: recipe.embeddingSize, hiddenSize: recipe.hiddenSize,
                                                    layerCount: recipe.layerCount, dropout: recipe.dropout,
-                                                   sequenceLength: recipe.sequenceLength)
+                                                   sequenceLength: recipe.sequenceLength,
+                                                   adaptiveCutoffs: try recipe.softmax.cutoffs(vocabularySize: data.vocabulary.count))
         var generator = SeededGenerator(seed: options.seed)
         var model = TrainingLanguageModel(model: LanguageModel(configuration, generator: &generator), vocabulary: data.vocabulary,
                                           consecutiveBatches: data.trainingBatches,

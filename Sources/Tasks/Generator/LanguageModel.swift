@@ -43,8 +43,11 @@ public struct LanguageModel: TrainableModel, Sendable {
     public var embedding: Embedding
     /// `nn.LSTM(E, H, layerCount)`, names `lstm.weight_ih_l0`, ….
     public var lstm: LSTM
-    /// `[V, H]` weight and `[V]` bias, names `decoder.weight`, `decoder.bias`.
-    public var decoder: Linear
+    /// The full-softmax output layer: `[V, H]` weight and `[V]` bias, names `decoder.weight`,
+    /// `decoder.bias`; `nil` when the model has an adaptive softmax.
+    public var decoder: Linear?
+    /// The adaptive-softmax output layer (`configuration.adaptiveCutoffs`), names `decoder.head.weight`, ….
+    public var adaptiveDecoder: AdaptiveLogSoftmax?
 
     /// Steps per window when evaluating long sequences (bounds memory, not the context).
     public var evaluationWindow = 128
@@ -58,14 +61,28 @@ public struct LanguageModel: TrainableModel, Sendable {
         embedding = Embedding(vocabularySize: configuration.vocabularySize, dimension: configuration.embeddingSize,
                               generator: &generator)
         lstm = LSTM(configuration.lstm, generator: &generator)
-        decoder = Linear(inputSize: configuration.hiddenSize, outputSize: configuration.vocabularySize,
-                         generator: &generator)
+        if let cutoffs = configuration.adaptiveCutoffs {
+            adaptiveDecoder = AdaptiveLogSoftmax(inputSize: configuration.hiddenSize, classCount: configuration.vocabularySize,
+                                                 cutoffs: cutoffs, generator: &generator)
+        } else {
+            decoder = Linear(inputSize: configuration.hiddenSize, outputSize: configuration.vocabularySize,
+                             generator: &generator)
+        }
+    }
+
+    /// Scores `[rows, V]` of the next token after LSTM outputs `hidden`: logits of the full
+    /// softmax, or the adaptive softmax's log-probabilities (already normalised); either is
+    /// what a softmax, a cross-entropy or sampling takes.
+    public func scores(_ hidden: Tensor) -> Tensor {
+        if let adaptiveDecoder { return adaptiveDecoder.logProbabilities(hidden) }
+        return decoder!.forward(hidden)
     }
 
     public mutating func visitParameters(prefix: String, _ visit: (String, inout Parameter) throws -> Void) rethrows {
         try embedding.visitParameters(prefix: prefix + "embedding.", visit)
         try lstm.visitParameters(prefix: prefix + "lstm.", visit)
-        try decoder.visitParameters(prefix: prefix + "decoder.", visit)
+        if decoder != nil { try decoder!.visitParameters(prefix: prefix + "decoder.", visit) }
+        if adaptiveDecoder != nil { try adaptiveDecoder!.visitParameters(prefix: prefix + "decoder.", visit) }
     }
 
     public func length(of example: TokenSequence) -> Int { example.count }
@@ -103,10 +120,15 @@ public struct LanguageModel: TrainableModel, Sendable {
         let (output, finalState, cache) = lstm.forward(layout.packedSequence(data: embedded), initialState: initialState,
                                                        generator: &generator)
         let (hidden, outputMask) = dropout.forward(output.data, generator: &generator)
-        let logits = decoder.forward(hidden)
-        let (loss, logitsGradient) = CrossEntropyLoss(ignoreIndex: nil)(logits: logits, targets: targets)
+        let loss: Double, hiddenGradient: Tensor
+        if adaptiveDecoder != nil {
+            (loss, hiddenGradient) = adaptiveDecoder!.loss(input: hidden, targets: targets)
+        } else {
+            let (meanLoss, logitsGradient) = CrossEntropyLoss(ignoreIndex: nil)(logits: decoder!.forward(hidden), targets: targets)
+            loss = meanLoss
+            hiddenGradient = decoder!.backward(input: hidden, outputGradient: logitsGradient)
+        }
 
-        let hiddenGradient = decoder.backward(input: hidden, outputGradient: logitsGradient)
         let outputGradient = dropout.backward(outputGradient: hiddenGradient, mask: outputMask)
         let (inputGradient, _) = lstm.backward(cache, outputGradient: outputGradient)
         embedding.backward(ids: ids, outputGradient: dropout.backward(outputGradient: inputGradient, mask: embeddingMask))
@@ -158,7 +180,7 @@ public struct LanguageModel: TrainableModel, Sendable {
             let targets = layout.pack(pieces.map { Array($0.targets[t0..<min($0.count, t1)]) })
             let initial = state.map { Self.firstRows($0, count: live) }
             let (output, finalState) = lstm(layout.packedSequence(data: embedding.forward(ids)), initialState: initial)
-            let logits = decoder.forward(output.data)
+            let logits = scores(output.data)
             let (loss, _) = CrossEntropyLoss(ignoreIndex: nil, reduction: .sum)(logits: logits, targets: targets)
             total.sum += loss
             total.count += ids.count

@@ -76,7 +76,8 @@ public struct SamplingOptions: Equatable, Sendable {
 /// of every layer between steps.
 ///
 /// One step is two GEMVs per layer (`W_ih x`, `W_hh h`), the gate nonlinearities over
-/// hoisted pointers and one decoder GEMV: no allocation of tensors, no packing. (A
+/// hoisted pointers and one decoder GEMV (or the adaptive softmax's log-probabilities): no
+/// packing. (A
 /// one-row GEMM through `LSTM.callAsFunction` spends most of its time packing the
 /// weight matrices, about 4x slower for a 2×256 model.) The arithmetic is PyTorch's
 /// `nn.LSTM` cell, so the logits equal those of a whole-sequence forward pass.
@@ -149,8 +150,12 @@ public struct IncrementalDecoder {
             }
             input = hidden[layer]
         }
-        var scores = model.decoder.bias?.value.scalars ?? [Float](repeating: 0, count: v)
-        model.decoder.weight.value.withUnsafeBufferPointer { w in
+        guard let decoder = model.decoder else {
+            logits = model.scores(Tensor(shape: [1, h], scalars: input)).scalars
+            return
+        }
+        var scores = decoder.bias?.value.scalars ?? [Float](repeating: 0, count: v)
+        decoder.weight.value.withUnsafeBufferPointer { w in
             input.withUnsafeBufferPointer { x in
                 scores.withUnsafeMutableBufferPointer { y in
                     BLAS.gemv(transposeA: false, m: v, n: h, a: w.baseAddress!, lda: h, x: x.baseAddress!, beta: 1, y: y.baseAddress!)

@@ -198,7 +198,7 @@ struct GenerateAcrosticCommand: ParsableCommand {
     func run() throws {
         BLAS.setThreadCount(sampling.threads)
         let generatorModel = try loadModel(model)
-        var generator = sampling.makeGenerator()
+        var generator = beam > 1 ? SeededGenerator(seed: 0) : sampling.makeGenerator()   // beam search draws nothing
         var poems: [AcrosticPoem] = []
         for index in 0..<sampling.count {
             let poem: AcrosticPoem

@@ -24,16 +24,8 @@ case "$output_layer" in
 esac
 mkdir -p "$out"
 cd "$root"
-step() { echo "== $1 ($(date -u +%H:%M:%S))"; }
-seconds() { date +%s; }
-
-step "build (release)"
-t0=$(seconds)
-bash Tools/install-dependencies.sh >/dev/null
-swift build -c release --product seqmodels 2>&1 | tail -1
-seqmodels=$root/.build/release/seqmodels
-"$seqmodels" --version | sed -n '2,6p'
-echo "build: $(( $(seconds) - t0 )) s"
+source "$root/Tools/recipes/common.sh"
+build_seqmodels
 
 step "train ($output_layer output layer, 15 minutes at most, 2 threads, seed 1)"
 t0=$(seconds)

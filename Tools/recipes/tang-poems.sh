@@ -14,16 +14,8 @@ poems=${TANG_POEMS:-$root/../shared/corpora/generation/tang_poems.txt}
 [ -f "$poems" ] || { echo "missing $poems (set TANG_POEMS)" >&2; exit 1; }
 mkdir -p "$out"
 cd "$root"
-step() { echo "== $1 ($(date -u +%H:%M:%S))"; }
-seconds() { date +%s; }
-
-step "build (release)"
-t0=$(seconds)
-bash Tools/install-dependencies.sh >/dev/null
-swift build -c release --product seqmodels 2>&1 | tail -1
-seqmodels=$root/.build/release/seqmodels
-"$seqmodels" --version | sed -n '2,6p'
-echo "build: $(( $(seconds) - t0 )) s"
+source "$root/Tools/recipes/common.sh"
+build_seqmodels
 
 step "train (defaults, 30 minutes at most, 2 threads, seed 1)"
 t0=$(seconds)

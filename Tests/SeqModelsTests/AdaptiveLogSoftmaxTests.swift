@@ -71,6 +71,7 @@ final class AdaptiveLogSoftmaxTests: XCTestCase {
             XCTAssertEqual(row.map(Foundation.exp).reduce(0, +), 1, accuracy: 1e-5, "row \(r) sums to one")
             expected -= row[targets[r]]
         }
+        XCTAssertEqual(model.negativeLogLikelihood(input: input, targets: targets), expected, accuracy: 1e-4)
         XCTAssertEqual(model.loss(input: input, targets: targets).loss, expected / 6, accuracy: 1e-5)
     }
 

@@ -118,6 +118,25 @@ public struct AdaptiveLogSoftmax: ParameterContainer, Sendable {
         return (total / Double(rows), inputGradient)
     }
 
+    /// The summed negative log-likelihood of `targets`, without gradients (evaluation): like
+    /// `loss`, each cluster runs only for the rows whose target lies in it.
+    public func negativeLogLikelihood(input: Tensor, targets: [Int]) -> Double {
+        precondition(input.rank == 2 && input.shape[1] == inputSize && targets.count == input.shape[0]
+                     && targets.allSatisfy { (0..<classCount).contains($0) },
+                     "Adaptive softmax needs [rows, \(inputSize)] inputs and one target in 0..<\(classCount) per row")
+        guard !targets.isEmpty else { return 0 }
+        let headTargets = targets.map { $0 < shortlistSize ? $0 : shortlistSize + clusterIndex(of: $0) }
+        let sum = CrossEntropyLoss(ignoreIndex: nil, reduction: .sum)
+        var total = sum(logits: head.forward(input), targets: headTargets).loss
+        for i in clusters.indices {
+            let members = targets.indices.filter { targets[$0] >= cutoffs[i] && targets[$0] < cutoffs[i + 1] }
+            guard !members.isEmpty else { continue }
+            let logits = clusters[i].output.forward(clusters[i].projection.forward(Self.gather(input, rows: members)))
+            total += sum(logits: logits, targets: members.map { targets[$0] - cutoffs[i] }).loss
+        }
+        return total
+    }
+
     /// The cluster (0-based) of a class past the shortlist.
     func clusterIndex(of target: Int) -> Int {
         var i = 0

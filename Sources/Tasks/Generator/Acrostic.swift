@@ -115,21 +115,21 @@ extension GeneratorModel {
         for (line, (head, mark)) in zip(heads, marks).enumerated() {
             for index in beam.indices { beam[index].startLine(with: head) }
             for position in 1..<max(rules.lineLength, 1) {
-                var candidates: [(hypothesis: Int, id: Int, score: Double)] = []
+                var candidates: [(hypothesis: Int, id: Int, score: Double, logProbability: Double)] = []
                 for (index, hypothesis) in beam.enumerated() {
                     let allowed = rules.allowed(after: hypothesis, line: line, position: position)
                     let logProbabilities = AcrosticHypothesis.logSoftmax(hypothesis.decoder.logits)
                     let current = hypothesis.lines[hypothesis.lines.count - 1]
                     for id in allowed.indices where allowed[id] {
                         let penalty = current.contains(id) ? Double(options.repetitionPenalty) : 0
-                        candidates.append((index, id, hypothesis.score + logProbabilities[id] - penalty))
+                        candidates.append((index, id, hypothesis.score + logProbabilities[id] - penalty, logProbabilities[id]))
                     }
                 }
                 guard !candidates.isEmpty else { throw rules.exhausted(line: line, vocabulary: vocabulary, poem: beam[0]) }
                 candidates.sort { $0.score != $1.score ? $0.score > $1.score : ($0.hypothesis, $0.id) < ($1.hypothesis, $1.id) }
                 beam = candidates.prefix(options.beamWidth).map { candidate in
                     var extended = beam[candidate.hypothesis]
-                    extended.append(candidate.id, penalty: options.repetitionPenalty)
+                    extended.append(candidate.id, penalty: options.repetitionPenalty, logProbability: candidate.logProbability)
                     return extended
                 }
             }
@@ -271,11 +271,13 @@ struct AcrosticHypothesis {
         append(head, penalty: 0)
     }
 
-    mutating func append(_ id: Int, penalty: Float) {
+    /// Appends `id` to the current line; `logProbability` is its log-probability after the poem
+    /// so far when the caller has it already (beam search), else it is computed.
+    mutating func append(_ id: Int, penalty: Float, logProbability: Double? = nil) {
         let repeated = lines[lines.count - 1].contains(id)
         lines[lines.count - 1].append(id)
         used.insert(id)
-        feed(id)
+        feed(id, logProbability: logProbability)
         if repeated { score -= Double(penalty) }
     }
 
@@ -288,8 +290,8 @@ struct AcrosticHypothesis {
         feed(mark)
     }
 
-    private mutating func feed(_ id: Int) {
-        let logProbability = Self.logSoftmax(decoder.logits)[id]
+    private mutating func feed(_ id: Int, logProbability known: Double? = nil) {
+        let logProbability = known ?? Self.logSoftmax(decoder.logits)[id]
         self.logProbability += logProbability
         score += logProbability
         tokenCount += 1

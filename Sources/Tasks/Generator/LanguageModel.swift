@@ -180,9 +180,11 @@ public struct LanguageModel: TrainableModel, Sendable {
             let targets = layout.pack(pieces.map { Array($0.targets[t0..<min($0.count, t1)]) })
             let initial = state.map { Self.firstRows($0, count: live) }
             let (output, finalState) = lstm(layout.packedSequence(data: embedding.forward(ids)), initialState: initial)
-            let logits = scores(output.data)
-            let (loss, _) = CrossEntropyLoss(ignoreIndex: nil, reduction: .sum)(logits: logits, targets: targets)
-            total.sum += loss
+            if let adaptiveDecoder {
+                total.sum += adaptiveDecoder.negativeLogLikelihood(input: output.data, targets: targets)
+            } else {
+                total.sum += CrossEntropyLoss(ignoreIndex: nil, reduction: .sum)(logits: decoder!.forward(output.data), targets: targets).loss
+            }
             total.count += ids.count
             state = finalState
             t0 = t1

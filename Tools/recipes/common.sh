@@ -13,3 +13,14 @@ build_seqmodels() {
     "$seqmodels" --version | sed -n '2,6p'
     echo "build: $(( $(seconds) - t0 )) s"
 }
+
+# The best epoch of a generator's metrics.jsonl: validation loss, perplexity, training tokens/s.
+print_best_validation() {
+    python3 - "$1" <<'PY'
+import json, math, sys
+records = [json.loads(line) for line in open(sys.argv[1])]
+best = min(records, key=lambda r: r["dev_metric"])
+print(f"best validation loss {best['dev_metric']:.4f} nats/token, perplexity {math.exp(best['dev_metric']):.1f} "
+      f"(epoch {best['epoch']}, {best['tokens_per_second']:.0f} training tokens/s)")
+PY
+}

@@ -25,13 +25,7 @@ rm -rf "$out/model"
 echo "train: $(( $(seconds) - t0 )) s"
 
 step "validation (the best epoch, from metrics.jsonl)"
-python3 - "$out/model/metrics.jsonl" <<'PY'
-import json, math, sys
-records = [json.loads(line) for line in open(sys.argv[1])]
-best = min(records, key=lambda r: r["dev_metric"])
-print(f"best validation loss {best['dev_metric']:.4f} nats/char, perplexity {math.exp(best['dev_metric']):.1f} "
-      f"(epoch {best['epoch']}, {best['tokens_per_second']:.0f} training tokens/s)")
-PY
+print_best_validation "$out/model/metrics.jsonl"
 
 step "a rhyming acrostic poem"
 "$seqmodels" generate acrostic --model "$out/model" --head 春花秋月 --line-length 7 --beam 5 --rhyme

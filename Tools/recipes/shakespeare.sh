@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The tinyshakespeare recipe: a character model of tinyshakespeare (../shared/corpora, or the file
+# given by SHAKESPEARE), one stream, trained with the generator's defaults (2×256 LSTM, a full
+# softmax over its 65 characters, consecutive chunks of 100, the last 10% of the text held out), seed 1,
+# 30 minutes on 2 threads. Writes the model to OUTDIR/model, prints the time of each step and the
+# validation loss and perplexity, then a sample from "ROMEO:".
+#
+#   bash Tools/recipes/shakespeare.sh OUTDIR [extra generate-train flags]
+set -euo pipefail
+if [ $# -lt 1 ]; then echo "usage: $0 OUTDIR [extra generate-train flags]" >&2; exit 2; fi
+out=$1; shift
+root=$(cd "$(dirname "$0")/../.." && pwd)
+text=${SHAKESPEARE:-$root/../shared/corpora/generation/tinyshakespeare.txt}
+[ -f "$text" ] || { echo "missing $text (set SHAKESPEARE)" >&2; exit 1; }
+mkdir -p "$out"
+cd "$root"
+source "$root/Tools/recipes/common.sh"
+build_seqmodels
+
+step "train (defaults, 30 minutes at most, 2 threads, seed 1)"
+t0=$(seconds)
+rm -rf "$out/model"
+"$seqmodels" generate train --text "$text" --model "$out/model" \
+    --time-limit 30 --threads 2 --seed 1 --sample-length 0 "$@" 2> >(grep -v '^\s*$' | tail -n 60 >&2)
+echo "train: $(( $(seconds) - t0 )) s"
+
+step "validation (the best epoch, from metrics.jsonl)"
+print_best_validation "$out/model/metrics.jsonl"
+
+step "a sample"
+"$seqmodels" generate --model "$out/model" --prefix "ROMEO:" --length 300 --temperature 0.8 --seed 1

@@ -50,10 +50,12 @@ public struct SmallTextFit: Sendable {
     public init(recipe: GeneratorRecipe, options: TrainerOptions, text: String, leftToDefaults: Choices) {
         self.recipe = recipe
         self.options = options
+        // Only a validation part left to the defaults can make a text small: otherwise the text
+        // is not read at all (it is tokenised again by `GeneratorData`).
+        guard leftToDefaults.contains(.validation), recipe.validationFraction > 0 else { return }
         let records = GeneratorData.records(of: text, level: recipe.level, mode: recipe.records)
         let heldOut = Self.heldOutTokens(records, mode: recipe.records, fraction: recipe.validationFraction)
-        guard leftToDefaults.contains(.validation), recipe.validationFraction > 0,
-              heldOut < Self.minimumValidationTokens else { return }
+        guard heldOut < Self.minimumValidationTokens else { return }
         let total = records.reduce(0) { $0 + $1.count }
         self.recipe.validationFraction = 0
         notes.append("the text has \(total) tokens: its last \(Int(recipe.validationFraction * 100))% (\(heldOut) tokens) "

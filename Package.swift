@@ -15,6 +15,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
     ],
     targets: [
         // OpenBLAS through pkg-config `openblas` on Linux (Debian ships no cblas.pc).
@@ -53,10 +56,20 @@ let package = Package(
         .target(name: "Corpus", dependencies: ["SeqModels", "CXMLReader"]),
         // The three task heads: tagger, classifier, generator (model, recipe, evaluation, prediction).
         .target(name: "Tasks", dependencies: ["SeqModels", "Corpus"]),
+        // `seqmodels serve`: trained models behind an HTTP API and a web page (Hummingbird 2).
+        .target(
+            name: "Serving",
+            dependencies: [
+                "SeqModels", "Corpus", "Tasks",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .executableTarget(
             name: "seqmodels",
             dependencies: [
-                "SeqModels", "Corpus", "Tasks",
+                "SeqModels", "Corpus", "Tasks", "Serving",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -71,6 +84,13 @@ let package = Package(
             name: "TasksTests",
             dependencies: ["Tasks", "Corpus", "SeqModels", "GradientChecking"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "ServingTests",
+            dependencies: [
+                "Serving", "Tasks", "SeqModels",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
         .testTarget(
             name: "CorpusTests",

@@ -114,8 +114,18 @@ public struct CSVRowReader {
         try self.init(input: .bytes(Array(string.utf8), name: name), format: format, hasHeader: hasHeader)
     }
 
-    init(input: ByteInput, format: CSVFormat, hasHeader: Bool, chunkSize: Int = 1 << 20) throws {
+    /// Reads CSV text from chunks that `next` returns one by one (`nil` at the end), as they
+    /// arrive from a stream (an HTTP upload); `name` stands for the file in error messages.
+    /// `next` may block; the reader asks for a chunk only when it needs one.
+    /// A record (row) longer than `maxRecordBytes` is an error naming its line.
+    public init(pulling next: @escaping @Sendable () throws -> [UInt8]?, name: String, format: CSVFormat = .csv,
+                hasHeader: Bool = true, maxRecordBytes: Int = .max) throws {
+        try self.init(input: .pull(next, name: name), format: format, hasHeader: hasHeader, maxRecordBytes: maxRecordBytes)
+    }
+
+    init(input: ByteInput, format: CSVFormat, hasHeader: Bool, chunkSize: Int = 1 << 20, maxRecordBytes: Int = .max) throws {
         parser = CSVParser(chunks: try ByteChunkReader(input, chunkSize: chunkSize), format: format)
+        parser.maxRecordBytes = maxRecordBytes
         if hasHeader {
             guard let first = try parser.nextRecord() else {
                 throw CorpusError("the file is empty: expected a header row", at: SourceLocation(file: input.name, line: 1))
@@ -224,6 +234,11 @@ final class CSVParser {
     private var line = 1
     private var previousWasCR = false
     private var field: [UInt8] = []
+    /// Bytes of the current record's finished fields.
+    private var recordBytes = 0
+    /// Longest record accepted, in bytes (checked each time a chunk is read, so memory stays
+    /// within this plus one chunk even when a quote is left open in a huge stream).
+    var maxRecordBytes = Int.max
 
     private static let quote: UInt8 = 0x22
     private static let carriageReturn: UInt8 = 0x0D
@@ -291,6 +306,7 @@ final class CSVParser {
             throw CorpusError("invalid UTF-8", at: SourceLocation(file: chunks.name, line: line))
         }
         fields.append(text)
+        recordBytes += field.count
         field.removeAll(keepingCapacity: true)
     }
 
@@ -301,8 +317,13 @@ final class CSVParser {
         var recordLine = line
         var quoteLine = line
         var started = false
+        recordBytes = 0
         while true {
             if position >= buffer.count {
+                if recordBytes + field.count > maxRecordBytes {
+                    throw CorpusError("a record longer than \(maxRecordBytes) bytes starts here: is a quote left open?",
+                                      at: SourceLocation(file: chunks.name, line: recordLine))
+                }
                 guard try refill() else {
                     switch state {
                     case .quoted:

@@ -4,16 +4,20 @@ import Glibc
 import Darwin
 #endif
 
-/// Where a reader takes its bytes from: a file on disk, or bytes already in memory
-/// (tests, strings typed by a user). `name` is what error messages call it.
+/// Where a reader takes its bytes from: a file on disk, bytes already in memory (tests,
+/// strings typed by a user), or chunks pulled one by one from a stream (an HTTP upload).
+/// `name` is what error messages call it.
 enum ByteInput: Sendable {
     case file(path: String)
     case bytes([UInt8], name: String)
+    /// Returns the next chunk (not empty), or `nil` at the end; may block.
+    case pull(@Sendable () throws -> [UInt8]?, name: String)
 
     var name: String {
         switch self {
         case .file(let path): return path
         case .bytes(_, let name): return name
+        case .pull(_, let name): return name
         }
     }
 }
@@ -25,6 +29,7 @@ final class ByteChunkReader {
     private var file: UnsafeMutablePointer<FILE>?
     private var memory: [UInt8]
     private var memoryOffset = 0
+    private let pull: (@Sendable () throws -> [UInt8]?)?
     let name: String
     /// Chunk size in bytes: large enough that `fread` costs nothing per byte.
     let chunkSize: Int
@@ -40,9 +45,15 @@ final class ByteChunkReader {
             }
             file = handle
             memory = []
+            pull = nil
         case .bytes(let bytes, _):
             file = nil
             memory = bytes
+            pull = nil
+        case .pull(let next, _):
+            file = nil
+            memory = []
+            pull = next
         }
     }
 
@@ -52,6 +63,12 @@ final class ByteChunkReader {
 
     /// Fills `buffer` with the next chunk; returns `false` at the end of the input.
     func readChunk(into buffer: inout [UInt8]) throws -> Bool {
+        if let pull {
+            while let chunk = try pull() {
+                if !chunk.isEmpty { buffer = chunk; return true }
+            }
+            return false
+        }
         if let file {
             var count = 0
             buffer = [UInt8](unsafeUninitializedCapacity: chunkSize) { pointer, initialized in

@@ -8,7 +8,8 @@ struct SeqModelsCommand: ParsableCommand {
         commandName: "seqmodels",
         abstract: "LSTM sequence models on the CPU: tagging, classification, generation.",
         version: SeqModelsVersion.text,
-        subcommands: [TagCommand.self, ClassifyCommand.self, GenerateCommand.self, CorpusCommand.self, LSTMCommand.self, BenchCommand.self]
+        subcommands: [TagCommand.self, ClassifyCommand.self, GenerateCommand.self, CorpusCommand.self, LSTMCommand.self, BenchCommand.self,
+                      ServeCommand.self]
     )
 
     /// Sets the allocator up for the LSTM's large per-pass buffers (see `ProcessMemory`) and BLAS's

@@ -195,4 +195,54 @@ final class CSVReaderTests: XCTestCase {
         while let review = try reader.next() { counts[review.label, default: 0] += 1 }
         XCTAssertEqual(counts, ["pos": 12_500, "neg": 12_500])
     }
+
+    /// Chunks pulled one by one (an HTTP upload) read as the same rows as the whole text, however
+    /// the chunks cut it; a record over `maxRecordBytes` (a quote left open in a stream) is an
+    /// error naming the line where it starts, raised before the stream is read to its end.
+    func testPulledChunksReadLikeTheWholeTextAndLongRecordsAreRefused() throws {
+        let text = "id,text\r\n1,\"a, \"\"quoted\"\"\nreview\"\n2,plain\n"
+        var whole = try CSVRowReader(string: text)
+        var expected: [CSVRecord] = []
+        while let row = try whole.next() { expected.append(row) }
+        for size in [1, 2, 3, 7, 100] {
+            let bytes = Array(text.utf8)
+            let offset = Locked(0)
+            var pulled = try CSVRowReader(pulling: {
+                offset.withValue { start -> [UInt8]? in
+                    guard start < bytes.count else { return nil }
+                    let end = min(bytes.count, start + size)
+                    defer { start = end }
+                    return Array(bytes[start..<end])
+                }
+            }, name: "upload")
+            var rows: [CSVRecord] = []
+            while let row = try pulled.next() { rows.append(row) }
+            XCTAssertEqual(rows, expected, "chunks of \(size) bytes")
+            XCTAssertEqual(pulled.header, ["id", "text"])
+        }
+        let pulls = Locked(0)
+        var endless = try CSVRowReader(pulling: {
+            pulls.withValue { count -> [UInt8]? in
+                count += 1
+                return count == 1 ? Array("text\nfine\n\"open".utf8) : [UInt8](repeating: 0x61, count: 1000)
+            }
+        }, name: "upload", maxRecordBytes: 10_000)
+        XCTAssertEqual(try endless.next()?.fields, ["fine"])
+        XCTAssertThrowsError(try endless.next()) { error in
+            XCTAssertEqual("\(error)", "upload:3: a record longer than 10000 bytes starts here: is a quote left open?")
+        }
+        XCTAssertLessThan(pulls.withValue { $0 }, 20, "refused after about 10,000 bytes, not at the end of the stream")
+    }
+}
+
+/// A value behind a lock, shared with a `@Sendable` closure.
+private final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withValue<T>(_ body: (inout Value) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
 }

@@ -61,6 +61,23 @@ final class CRFTests: XCTestCase {
         }
     }
 
+    /// The emissions' gradient of the NLL is marginal − one-hot(gold) per row, so the reference's
+    /// gradient plus the gold one-hot is PyTorch's brute-force marginal (every sequence enumerated).
+    func testMarginalsMatchTheBruteForceReference() throws {
+        for c in try cases() {
+            let emissions = Tensor(shape: [c.gold.count, c.tags], scalars: c.emissions)
+            let marginals = crf(c).marginals(emissions: emissions, batchSizes: c.batch_sizes)
+            XCTAssertEqual(marginals.shape, [c.gold.count, c.tags])
+            var expected = c.grad_emissions
+            for (row, tag) in c.gold.enumerated() { expected[row * c.tags + tag] += 1 }
+            assertClose(marginals.scalars, expected, "\(c.name): marginals")
+            for row in 0..<c.gold.count {
+                let sum = (0..<c.tags).reduce(Float(0)) { $0 + marginals.scalars[row * c.tags + $1] }
+                XCTAssertEqual(sum, 1, accuracy: 1e-5, "\(c.name): row \(row) sums to 1")
+            }
+        }
+    }
+
     func testGradientsMatchFiniteDifferences() throws {
         let c = try cases()[3]
         let emissions = Tensor(shape: [c.gold.count, c.tags], scalars: c.emissions)

@@ -81,6 +81,32 @@ final class GeneratorSamplingTests: XCTestCase {
         XCTAssertLessThan(stepwise.state.cell.maxAbsoluteDifference(finalState.cell), 1e-5)
     }
 
+    /// A stream model's prefix follows a line break (when the vocabulary has one), whether or
+    /// not the prefix is empty: generation starts as at the start of a line, not from the zero
+    /// state a model trained on carried-over state rarely saw. Without one, a prefix starts alone.
+    func testAStreamPrefixFollowsALineBreak() throws {
+        let tokens = Array("abcdef \n").map(String.init)
+        let model = GeneratorTestSupport.untrainedModel(tokens: tokens, hidden: 8, layers: 2)
+        let ids = { (text: String) in text.map { model.vocabulary.id(of: String($0))! } }
+        for prefix in ["", "ab", "fed c"] {
+            var g = SeededGenerator(seed: 1)
+            let sample = try model.sample(prefix: prefix, length: 6, options: .greedy, generator: &g)
+            var manual = IncrementalDecoder(model: model.model)
+            manual.feed(ids("\n" + prefix))
+            var expected = ""
+            for _ in 0..<6 {
+                let logits = manual.logits
+                let best = logits.indices.filter { $0 >= model.vocabulary.specials.count }.max { logits[$0] < logits[$1] }!
+                expected += model.vocabulary.tokens[best]
+                manual.feed([best])
+            }
+            XCTAssertEqual(sample.text, prefix + expected, "prefix \(prefix.debugDescription)")
+        }
+        let noLineBreak = GeneratorTestSupport.untrainedModel(tokens: Array("abc").map(String.init), hidden: 8)
+        XCTAssertEqual(noLineBreak.startIDs(beforeEmptyPrefix: false), [])
+        XCTAssertEqual(noLineBreak.startIDs(beforeEmptyPrefix: true), [noLineBreak.vocabulary.specials.count])
+    }
+
     func testUnknownPrefixCharactersBecomeUnknownTokensWithoutACrash() throws {
         let model = GeneratorTestSupport.untrainedModel(tokens: Array("abc ").map(String.init))
         var g = SeededGenerator(seed: 1)

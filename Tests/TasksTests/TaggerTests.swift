@@ -60,6 +60,26 @@ final class TaggerTests: XCTestCase {
         XCTAssertEqual(tagger.tag(["the", "cat"]).count, 2)
     }
 
+    func testTagDistributionsSumToOneAndAgreeWithThePredictedTags() {
+        for outputLayer in [TaggerConfiguration.OutputLayer.softmax, .crf] {
+            let (tagger, examples) = TaggerGradientTests.tinyTagger(outputLayer: outputLayer)
+            let withEmpty = examples + [tagger.encode(tokens: [])]
+            let distributions = tagger.predictTagDistributions(withEmpty, batchSize: 2)
+            XCTAssertEqual(distributions.map(\.tagIDs), tagger.predictTagIDs(withEmpty), "\(outputLayer): the same tags as predictTagIDs")
+            XCTAssertEqual(distributions.last?.tagIDs, [], "an empty sentence gives no tags")
+            for (example, distribution) in zip(withEmpty, distributions) {
+                XCTAssertEqual(distribution.probabilities.count, example.count)
+                for (tag, row) in zip(distribution.tagIDs, distribution.probabilities) {
+                    XCTAssertEqual(row.count, tagger.vocabularies.tags.count)
+                    XCTAssertEqual(row.reduce(0, +), 1, accuracy: 1e-5, "\(outputLayer): probabilities sum to 1")
+                    if outputLayer == .softmax {
+                        XCTAssertEqual(row.max(), row[tag], "softmax: the predicted tag is the most probable one")
+                    }
+                }
+            }
+        }
+    }
+
     func testReportComputesAccuraciesPerTagScoresAndConfusions() {
         // Gold A A B B C, predicted A B B B A; token 2 is OOV.
         let example = TaggerExample(words: [2, 2, 2, 2, 2], characters: Array(repeating: [2], count: 5),

@@ -126,6 +126,26 @@ public struct CRF: ParameterContainer, Sendable {
         }
     }
 
+    /// The marginal probability of every tag at every packed row, `[N, K]`: p(tag of row = k | the
+    /// sequence's emissions), from the forward and backward recurrences; each row sums to 1.
+    /// What a tagger reports as its confidence in each tag (the Viterbi path's tags need not
+    /// each be the most probable one on their own).
+    public func marginals(emissions: Tensor, batchSizes: [Int]) -> Tensor {
+        let pass = Pass(crf: self, emissions: emissions, batchSizes: batchSizes)
+        let alpha = pass.forwardScores(), beta = pass.backwardScores()
+        let K = pass.tags
+        var result = [Float](repeating: 0, count: pass.rows * K)
+        for b in 0..<pass.sequences {
+            let last = pass.lastStep[b]
+            let logZ = pass.logSumExp((0..<K).map { alpha[pass.row(last, b) * K + $0] + pass.end[$0] })
+            for t in 0...last {
+                let row = pass.row(t, b)
+                for j in 0..<K { result[row * K + j] = Float(Foundation.exp(alpha[row * K + j] + beta[row * K + j] - logZ)) }
+            }
+        }
+        return Tensor(shape: [pass.rows, K], scalars: result)
+    }
+
     // MARK: - Decoding
 
     /// The best-scoring tag sequence of every sequence (Viterbi), one tag per packed row, in

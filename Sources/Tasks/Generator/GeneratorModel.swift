@@ -60,10 +60,10 @@ public struct GeneratorModel: Sendable {
     /// Generates up to `length` tokens after `prefix`.
     ///
     /// In `lines` mode the model starts after `<bos>` and stops at `<eos>`; in `stream` mode
-    /// `<eos>` is never produced. An empty prefix in `stream` mode starts after a line break
-    /// (or the most frequent token when the vocabulary has none), which is not part of the
-    /// output. Unknown prefix tokens become `<unk>` and are listed in the result; `<pad>`,
-    /// `<unk>` and `<bos>` are never generated.
+    /// `<eos>` is never produced, and the prefix follows a line break (see `startIDs`; an empty
+    /// prefix at word level follows the most frequent token), which is not part of the output.
+    /// Unknown prefix tokens become `<unk>` and are listed in the result; `<pad>`, `<unk>` and
+    /// `<bos>` are never generated.
     public func sample(prefix: String, length: Int, options: SamplingOptions,
                        generator: inout SeededGenerator) throws -> Sample {
         try options.validate()
@@ -139,7 +139,7 @@ public struct GeneratorModel: Sendable {
         let prefixTokens = configuration.level.tokenizer.tokenize(prefix)
         let unknown = prefixTokens.filter { !vocabulary.contains($0) }
         var decoder = IncrementalDecoder(model: model)
-        let start = configuration.records == .lines || prefixTokens.isEmpty ? startIDs() : []
+        let start = startIDs(beforeEmptyPrefix: prefixTokens.isEmpty)
         decoder.feed(start + prefixTokens.map { vocabulary.id(of: $0)! })
         var allowed = ordinaryTokenMask()
         let end = configuration.records == .lines ? vocabulary.endID : nil
@@ -157,13 +157,19 @@ public struct GeneratorModel: Sendable {
         return Sample(tokens: tokens, text: text, unknownPrefixTokens: unknown, endedAtEndOfSequence: ended)
     }
 
-    /// The ids fed before any prefix: `<bos>` for `lines` models; for `stream` models nothing
-    /// when a prefix follows, else a line break (or the most frequent token).
-    func startIDs() -> [Int] {
+    /// The ids fed before the prefix: `<bos>` for `lines` models; for `stream` models a line
+    /// break when the vocabulary has one, so that generation starts as at the start of a line.
+    /// (Trained with consecutive sampling, a model meets the zero state only at the start of
+    /// its lanes, a few dozen times an epoch; a 2×512 tinyshakespeare model answered "ROMEO:"
+    /// fed from the zero state with `&3$3XXX…`, and "ROMEO:" after a line break with a new line
+    /// and a speech.) Without a line break in the vocabulary (word level): nothing before a
+    /// prefix, the most frequent token before an empty one.
+    func startIDs(beforeEmptyPrefix: Bool = true) -> [Int] {
         switch configuration.records {
         case .lines: return [vocabulary.beginID!]
         case .stream:
             if vocabulary.contains("\n") { return [vocabulary.id(of: "\n")!] }
+            guard beforeEmptyPrefix else { return [] }
             return [vocabulary.specials.count < vocabulary.count ? vocabulary.specials.count : vocabulary.unknownID!]
         }
     }

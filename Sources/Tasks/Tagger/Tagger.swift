@@ -276,6 +276,38 @@ public struct Tagger: TrainableModel, Sendable {
         return result
     }
 
+    /// The predicted tag id of every token and the probability of every tag there
+    /// (`[tokens][tags]`, in the order of `vocabularies.tags`): the softmax of the scores, or
+    /// with a CRF the marginal probabilities given the whole sentence. The predicted tags are
+    /// those of `predictTagIDs` (with a CRF, the Viterbi path). Empty examples give empty results.
+    public func predictTagDistributions(_ examples: [TaggerExample], batchSize: Int = 64)
+        -> [(tagIDs: [Int], probabilities: [[Float]])] {
+        precondition(batchSize > 0, "batchSize must be positive")
+        let nonEmpty = examples.indices.filter { examples[$0].count > 0 }
+        let order = nonEmpty.sorted { examples[$0].count > examples[$1].count }
+        var result = [(tagIDs: [Int], probabilities: [[Float]])](repeating: ([], []), count: examples.count)
+        for start in stride(from: 0, to: order.count, by: batchSize) {
+            let indices = Array(order[start..<min(start + batchSize, order.count)])
+            var unused = SeededGenerator(seed: 0)
+            let (logits, layout, _) = run(indices.map { examples[$0] }, training: false, generator: &unused)
+            let tags: [Int], probabilities: Tensor
+            if let crf {
+                tags = crf.decode(emissions: logits, batchSizes: layout.batchSizes)
+                probabilities = crf.marginals(emissions: logits, batchSizes: layout.batchSizes)
+            } else {
+                tags = Self.argmaxRows(logits)
+                probabilities = Kernels.exp(Kernels.logSoftmax(logits))
+            }
+            let K = probabilities.shape[1]
+            let rows = probabilities.scalars
+            let perRow = (0..<probabilities.shape[0]).map { Array(rows[($0 * K)..<($0 * K + K)]) }
+            for (index, (ids, distributions)) in zip(indices, zip(layout.unpack(tags), layout.unpack(perRow))) {
+                result[index] = (ids, distributions)
+            }
+        }
+        return result
+    }
+
     /// The tags of one sentence's tokens (one tag per token).
     public func tag(_ tokens: [String]) -> [String] {
         tag(sentences: [tokens])[0]

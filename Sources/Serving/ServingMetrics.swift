@@ -1,0 +1,74 @@
+import Foundation
+import Prometheus
+
+/// The server's Prometheus metrics, served as text at `GET /metrics`:
+///
+/// - `seqmodels_http_requests_total{route, status}`: requests answered, by route and status;
+/// - `seqmodels_http_request_errors_total{route}`: answers with a 4xx or 5xx status;
+/// - `seqmodels_http_request_duration_seconds{route}`: time from request to response head;
+/// - `seqmodels_batch_jobs{model}` and `seqmodels_batch_items{model}`: requests and
+///   sentences/texts per batch the model's workers ran.
+///
+/// Routes are the server's own paths; any other path counts as `other`, so a client cannot
+/// grow the set of series.
+public final class ServingMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    static let knownRoutes: Set<String> = [
+        "/", "/health", "/metrics", "/openapi.yaml", "/v1/models", "/v1/tag", "/v1/classify", "/v1/classify/csv",
+        "/v1/generate", "/v1/acrostic",
+    ]
+
+    public init() {}
+
+    static func route(of path: String) -> String { knownRoutes.contains(path) ? path : "other" }
+
+    private static var requests: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "seqmodels", subsystem: "http", metricName: "requests", unitName: "total",
+            helpText: "HTTP requests answered, by route and status.")
+    }
+
+    private static var errors: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "seqmodels", subsystem: "http", metricName: "request_errors", unitName: "total",
+            helpText: "HTTP requests answered with a 4xx or 5xx status.")
+    }
+
+    private static var duration: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "seqmodels", subsystem: "http", metricName: "request_duration", unitName: "seconds",
+            helpText: "Time from a request's arrival to its response head, in seconds.")
+    }
+
+    private static var batchJobs: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "seqmodels", subsystem: "batch", metricName: "jobs", unitName: "",
+            helpText: "Requests run together in one batch.")
+    }
+
+    private static var batchItems: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "seqmodels", subsystem: "batch", metricName: "items", unitName: "",
+            helpText: "Sentences or texts run together in one batch.")
+    }
+
+    func observeRequest(path: String, status: Int, seconds: Double) {
+        let route = Self.route(of: path)
+        registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("status", String(status))]).increment()
+        if status >= 400 {
+            registry.makeCounter(descriptor: Self.errors, labels: [("route", route)]).increment()
+        }
+        registry.makeValueHistogram(descriptor: Self.duration, labels: [("route", route)],
+                                    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]).record(seconds)
+    }
+
+    func observeBatch(model: String, jobs: Int, items: Int) {
+        registry.makeValueHistogram(descriptor: Self.batchJobs, labels: [("model", model)],
+                                    buckets: [1, 2, 4, 8, 16, 32, 64, 128]).record(Double(jobs))
+        registry.makeValueHistogram(descriptor: Self.batchItems, labels: [("model", model)],
+                                    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]).record(Double(items))
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func exposition() -> String { registry.emitToString() }
+}

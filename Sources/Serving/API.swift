@@ -111,7 +111,7 @@ public struct ServingLimits: Sendable, Equatable {
     public var maxBodyBytes = 1 << 20
     /// Most sentences or texts in one call.
     public var maxItemsPerRequest = 256
-    /// Most characters in one sentence or text.
+    /// Most characters (Unicode code points, as JSON Schema counts them) in one sentence or text.
     public var maxCharactersPerItem = 100_000
     /// Most tokens one `generate` call may ask for.
     public var maxGenerateLength = 2_000
@@ -182,8 +182,8 @@ extension GenerateRequest {
         if let beam, !(1...limits.maxBeam).contains(beam) {
             throw APIError.badRequest("beam must be between 1 and \(limits.maxBeam), got \(beam)")
         }
-        if let prefix, prefix.count > limits.maxCharactersPerItem {
-            throw APIError.badRequest("the prefix has \(prefix.count) characters; at most \(limits.maxCharactersPerItem)")
+        if let prefix, prefix.unicodeScalars.count > limits.maxCharactersPerItem {
+            throw APIError.badRequest("the prefix has \(prefix.unicodeScalars.count) characters; at most \(limits.maxCharactersPerItem)")
         }
         try validateSeed(seed)
         try validateSampling(temperature: temperature, topK: topK, topP: topP)
@@ -193,8 +193,8 @@ extension GenerateRequest {
 extension AcrosticRequest {
     func validate(_ limits: ServingLimits) throws {
         guard !head.isEmpty else { throw APIError.badRequest("head is empty: give one character per line") }
-        if head.count > limits.maxHeadCharacters {
-            throw APIError.badRequest("head has \(head.count) characters; at most \(limits.maxHeadCharacters)")
+        if head.unicodeScalars.count > limits.maxHeadCharacters {
+            throw APIError.badRequest("head has \(head.unicodeScalars.count) characters; at most \(limits.maxHeadCharacters)")
         }
         if let lineLength, lineLength != 5 && lineLength != 7 {
             throw APIError.badRequest("line_length must be 5 or 7, got \(lineLength)")
@@ -213,14 +213,14 @@ extension AcrosticRequest {
 private func validateItems(_ items: [String], what: String, _ limits: ServingLimits) throws {
     guard !items.isEmpty else { throw APIError.badRequest("no \(what)s: send at least one") }
     guard items.count <= limits.maxItemsPerRequest else {
-        throw APIError(.contentTooLarge, code: "too_many_items",
+        throw APIError(.badRequest, code: "too_many_items",
                        "\(items.count) \(what)s in one call; at most \(limits.maxItemsPerRequest)")
     }
     for (index, item) in items.enumerated() {
         if item.allSatisfy(\.isWhitespace) { throw APIError.badRequest("\(what) \(index + 1) is empty") }
-        if item.count > limits.maxCharactersPerItem {
-            throw APIError(.contentTooLarge, code: "item_too_long",
-                           "\(what) \(index + 1) has \(item.count) characters; at most \(limits.maxCharactersPerItem)")
+        if item.unicodeScalars.count > limits.maxCharactersPerItem {
+            throw APIError(.badRequest, code: "item_too_long",
+                           "\(what) \(index + 1) has \(item.unicodeScalars.count) characters; at most \(limits.maxCharactersPerItem)")
         }
     }
 }
@@ -230,6 +230,8 @@ private func validateSeed(_ seed: Int64?) throws {
 }
 
 private func validateSampling(temperature: Float?, topK: Int?, topP: Float?) throws {
+    if let temperature, temperature > 100 { throw APIError.badRequest("temperature must be at most 100, got \(temperature)") }
+    if let topP, topP < 0.001 { throw APIError.badRequest("top_p must be at least 0.001, got \(topP)") }
     do {
         try SamplingOptions(temperature: temperature ?? 1, topK: topK, topP: topP).validate()
     } catch let error as TaskError {

@@ -1,5 +1,15 @@
 import Foundation
 
+/// How `BatchingWorkers` forms batches.
+struct BatchLimits: Sendable, Equatable {
+    /// Most items (as counted by the workers' `size`) in one batch.
+    var maxBatchItems: Int
+    /// Longest time a worker waits for more jobs after taking a batch's first one.
+    var maxWait: TimeInterval
+    /// Most jobs waiting to be taken; more are refused as busy.
+    var maxQueued: Int
+}
+
 /// Runs a model's jobs on its own threads, off the server's event loops, and runs the jobs that
 /// arrive close together as one batch (dynamic batching).
 ///
@@ -15,15 +25,7 @@ import Foundation
 /// lets the workers finish every job already queued, then stops them; jobs submitted after it
 /// fail with `ServingError.shuttingDown`.
 final class BatchingWorkers<Job: Sendable, Output: Sendable>: @unchecked Sendable {
-    /// How batches are formed.
-    struct Limits: Sendable {
-        /// Most items (as counted by `size`) in one batch.
-        var maxBatchItems: Int
-        /// Longest time a worker waits for more jobs after taking a batch's first one.
-        var maxWait: TimeInterval
-        /// Most jobs waiting to be taken; more are refused as busy.
-        var maxQueued: Int
-    }
+    typealias Limits = BatchLimits
 
     private struct Pending {
         let job: Job

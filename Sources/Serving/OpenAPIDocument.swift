@@ -13,6 +13,33 @@ info:
     {"error": {"code", "message"}} with a 4xx status for the client's mistakes and 503 when
     the server is busy or shutting down.
 paths:
+  /:
+    get:
+      summary: The web page (HTML, CSS and JavaScript, nothing fetched from elsewhere)
+      responses:
+        "200":
+          description: The page.
+          content:
+            text/html:
+              schema: {type: string}
+  /openapi.yaml:
+    get:
+      summary: This document
+      responses:
+        "200":
+          description: The OpenAPI document.
+          content:
+            application/yaml:
+              schema: {type: string}
+  /metrics:
+    get:
+      summary: Prometheus metrics (text exposition format)
+      responses:
+        "200":
+          description: Requests, errors and latencies by route; batch sizes by model.
+          content:
+            text/plain:
+              schema: {type: string}
   /health:
     get:
       summary: Liveness
@@ -26,7 +53,7 @@ paths:
                 required: [status, models]
                 properties:
                   status: {type: string, enum: [ok]}
-                  models: {type: string}
+                  models: {type: integer, minimum: 1}
   /v1/models:
     get:
       summary: The models this server holds
@@ -94,7 +121,7 @@ paths:
         required: true
         content:
           text/csv:
-            schema: {type: string}
+            schema: {type: string, minLength: 1, description: "CSV (or TSV with format=tsv) with a header row that names the text column."}
       responses:
         "200":
           description: The labelled rows.
@@ -183,10 +210,10 @@ components:
       type: object
       required: [sentences]
       properties:
-        sentences: {type: array, minItems: 1, maxItems: 256, items: {type: string, minLength: 1, maxLength: 100000}}
-        pretokenized: {type: boolean, default: false, description: Tokens separated by whitespace.}
-        probabilities: {type: boolean, default: false, description: Every tag's probability at every token.}
-        model: {type: string}
+        sentences: {type: array, minItems: 1, maxItems: 256, items: {type: string, pattern: '\S', maxLength: 100000}}
+        pretokenized: {type: boolean, default: false, description: Tokens separated by whitespace., nullable: true}
+        probabilities: {type: boolean, default: false, description: Every tag's probability at every token., nullable: true}
+        model: {type: string, nullable: true}
     TagResponse:
       type: object
       required: [model, sentences]
@@ -207,8 +234,8 @@ components:
       type: object
       required: [texts]
       properties:
-        texts: {type: array, minItems: 1, maxItems: 256, items: {type: string, minLength: 1, maxLength: 100000}}
-        model: {type: string}
+        texts: {type: array, minItems: 1, maxItems: 256, items: {type: string, pattern: '\S', maxLength: 100000}}
+        model: {type: string, nullable: true}
     ClassifyResponse:
       type: object
       required: [model, results]
@@ -226,14 +253,14 @@ components:
     GenerateRequest:
       type: object
       properties:
-        prefix: {type: string, maxLength: 100000}
-        length: {type: integer, minimum: 0, maximum: 2000, default: 200}
-        temperature: {type: number, minimum: 0, default: 1}
-        top_k: {type: integer, minimum: 1}
-        top_p: {type: number, exclusiveMinimum: true, minimum: 0, maximum: 1}
-        seed: {type: integer, minimum: 0}
-        beam: {type: integer, minimum: 1, maximum: 10, default: 1}
-        model: {type: string}
+        prefix: {type: string, maxLength: 100000, nullable: true}
+        length: {type: integer, minimum: 0, maximum: 2000, default: 200, nullable: true}
+        temperature: {type: number, minimum: 0, maximum: 100, default: 1, nullable: true}
+        top_k: {type: integer, minimum: 1, nullable: true}
+        top_p: {type: number, minimum: 0.001, maximum: 1, nullable: true}
+        seed: {type: integer, minimum: 0, nullable: true}
+        beam: {type: integer, minimum: 1, maximum: 10, default: 1, nullable: true}
+        model: {type: string, nullable: true}
     GenerateResponse:
       type: object
       required: [model, prefix, text, tokens, ended, unknown_prefix_tokens, seed]
@@ -250,13 +277,13 @@ components:
       required: [head]
       properties:
         head: {type: string, minLength: 1, maxLength: 16}
-        line_length: {type: integer, enum: [5, 7], default: 7}
-        count: {type: integer, minimum: 1, maximum: 10, default: 1}
-        seed: {type: integer, minimum: 0}
-        temperature: {type: number, minimum: 0, default: 1}
-        beam: {type: integer, minimum: 1, maximum: 10, default: 1}
-        rhyme: {type: boolean, default: false}
-        model: {type: string}
+        line_length: {type: integer, enum: [5, 7], default: 7, nullable: true}
+        count: {type: integer, minimum: 1, maximum: 10, default: 1, nullable: true}
+        seed: {type: integer, minimum: 0, nullable: true}
+        temperature: {type: number, minimum: 0, maximum: 100, default: 1, nullable: true}
+        beam: {type: integer, minimum: 1, maximum: 10, default: 1, nullable: true}
+        rhyme: {type: boolean, default: false, nullable: true}
+        model: {type: string, nullable: true}
     AcrosticResponse:
       type: object
       required: [model, poems, seed]

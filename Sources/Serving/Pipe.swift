@@ -39,16 +39,7 @@ final class Pipe<Element: Sendable>: @unchecked Sendable {
     func sendBlocking(_ element: Element) -> Bool {
         condition.lock()
         while !cancelled && elements.count >= capacity { condition.wait() }
-        if cancelled {
-            condition.unlock()
-            return false
-        }
-        elements.append(element)
-        let receivers = takeReceivers()
-        condition.broadcast()
-        condition.unlock()
-        receivers.forEach { $0.resume() }
-        return true
+        return appendAndUnlock(element)
     }
 
     /// Ends the stream; receivers get the queued elements, then `error` (or `nil` without one).
@@ -112,13 +103,19 @@ final class Pipe<Element: Sendable>: @unchecked Sendable {
     /// `true` when queued, `false` when cancelled, `nil` when full.
     private func attemptSend(_ element: Element) -> Bool? {
         condition.lock()
+        guard cancelled || elements.count < capacity else {
+            condition.unlock()
+            return nil
+        }
+        return appendAndUnlock(element)
+    }
+
+    /// With the lock held and room in the pipe (or cancelled): queues `element` unless the pipe
+    /// was cancelled, releases the lock, wakes the receivers; `false` when cancelled.
+    private func appendAndUnlock(_ element: Element) -> Bool {
         if cancelled {
             condition.unlock()
             return false
-        }
-        guard elements.count < capacity else {
-            condition.unlock()
-            return nil
         }
         elements.append(element)
         let receivers = takeReceivers()

@@ -192,8 +192,7 @@ public final class ServedModels: Sendable {
     private static func load(_ specification: ModelSpecification, settings: WorkerSettings,
                              metrics: ServingMetrics) throws -> ServedModel {
         let directory = specification.directory
-        let limits = BatchingWorkers<TagJob, [TaggedSentenceResponse]>.Limits(
-            maxBatchItems: settings.maxBatchItems, maxWait: settings.maxWait, maxQueued: settings.maxQueued)
+        let limits = BatchLimits(maxBatchItems: settings.maxBatchItems, maxWait: settings.maxWait, maxQueued: settings.maxQueued)
         let name = "\(specification.task.rawValue)-\(specification.name)"
         let observe: @Sendable (Int, Int) -> Void = { jobs, items in metrics.observeBatch(model: name, jobs: jobs, items: items) }
         func loading<T>(_ load: () throws -> T) throws -> T {
@@ -221,8 +220,7 @@ public final class ServedModels: Sendable {
                                  parameters: copy.parameterCount, vocabularySize: classifier.vocabulary.count,
                                  labels: classifier.labels, trainedTo: trainedMetric(in: directory))
             let workers = BatchingWorkers<ClassifyJob, [ClassificationResponse]>(
-                name: name, workers: settings.workersPerModel,
-                limits: .init(maxBatchItems: settings.maxBatchItems, maxWait: settings.maxWait, maxQueued: settings.maxQueued),
+                name: name, workers: settings.workersPerModel, limits: limits,
                 size: { max(1, $0.texts.count) }, observeBatch: observe) { jobs in runClassifier(classifier, jobs) }
             return ServedModel(card: card, runner: .classifier(workers, classifier))
         case .generator:

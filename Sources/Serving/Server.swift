@@ -39,7 +39,7 @@ public enum SeqModelsServer {
                      body: .init(byteBuffer: ByteBuffer(string: WebPage.html)))
         }
         router.get("/health") { _, _ in
-            try json(["status": "ok", "models": String(models.models.count)])
+            try json(Health(status: "ok", models: models.models.count))
         }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -129,6 +129,12 @@ public enum SeqModelsServer {
 
 // MARK: - JSON in and out
 
+/// `GET /health`: the server runs, with this many models.
+struct Health: Codable, Equatable {
+    var status: String
+    var models: Int
+}
+
 private let encoder: JSONEncoder = {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -181,7 +187,11 @@ func describe(_ error: DecodingError) -> String {
     case .keyNotFound(let key, let context):
         return "\(path(context.codingPath + [key])) is missing"
     case .dataCorrupted(let context):
-        if context.codingPath.isEmpty { return "the body is not valid JSON (or not UTF-8)" }
+        if context.codingPath.isEmpty {
+            // Foundation reports a number its field cannot hold (-4 for a seed, 1e307 for a
+            // float) the same way as broken JSON, without the field.
+            return "the body is not valid JSON (or not UTF-8), or a number in it is out of its field's range"
+        }
         return "\(path(context.codingPath)): \(context.debugDescription)"
     @unknown default:
         return "the body does not match the request's shape"
@@ -231,6 +241,11 @@ struct ErrorAndMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             response = Self.response(error)
         } catch let error as ServingError {
             response = Self.response(APIError(.serviceUnavailable, code: "unavailable", error.description))
+        } catch let error as HTTPError where error.status == .notFound && ServingMetrics.routeMethods[request.uri.path] != nil {
+            let allowed = ServingMetrics.routeMethods[request.uri.path]!
+            response = Self.response(APIError(.methodNotAllowed, code: "method_not_allowed",
+                                              "\(request.uri.path) answers \(allowed) only, not \(request.method)"))
+            response.headers[.allow] = allowed
         } catch let error as HTTPError {
             let code: String
             switch error.status {

@@ -13,10 +13,12 @@ import Prometheus
 /// grow the set of series.
 public final class ServingMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
-    static let knownRoutes: Set<String> = [
-        "/", "/health", "/metrics", "/openapi.yaml", "/v1/models", "/v1/tag", "/v1/classify", "/v1/classify/csv",
-        "/v1/generate", "/v1/acrostic",
+    /// The server's routes and the method each answers.
+    static let routeMethods: [String: String] = [
+        "/": "GET", "/health": "GET", "/metrics": "GET", "/openapi.yaml": "GET", "/v1/models": "GET",
+        "/v1/tag": "POST", "/v1/classify": "POST", "/v1/classify/csv": "POST", "/v1/generate": "POST", "/v1/acrostic": "POST",
     ]
+    static var knownRoutes: Set<String> { Set(routeMethods.keys) }
 
     public init() {}
 

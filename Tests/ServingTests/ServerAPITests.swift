@@ -16,7 +16,7 @@ final class ServerAPITests: XCTestCase {
         try await fixture.application().test(.live) { client in
             let health = try await client.get("/health")
             XCTAssertEqual(health.status, .ok)
-            XCTAssertEqual(try health.decoded([String: String].self), ["status": "ok", "models": "3"])
+            XCTAssertEqual(try health.decoded(Health.self), Health(status: "ok", models: 3))
 
             struct Models: Decodable { var models: [ModelCard] }
             let cards = try await client.get("/v1/models").decoded(Models.self).models
@@ -80,7 +80,7 @@ final class ServerAPITests: XCTestCase {
 
             let document = try await client.get("/openapi.yaml")
             XCTAssertEqual(document.status, .ok)
-            for route in ServingMetrics.knownRoutes where route.hasPrefix("/v1") || route == "/health" {
+            for route in ServingMetrics.knownRoutes {
                 XCTAssertTrue(document.text.contains("  \(route):\n"), "the OpenAPI document describes \(route)")
             }
             let page = try await client.get("/")
@@ -119,7 +119,7 @@ final class ServerAPITests: XCTestCase {
             Case(path: "/v1/tag", body: json(#"{"texts": ["x"]}"#), status: .badRequest, message: "field 'sentences' is missing"),
             Case(path: "/v1/tag", body: json(#"{"sentences": []}"#), status: .badRequest, message: "no sentences"),
             Case(path: "/v1/tag", body: json(#"{"sentences": ["fine", "  "]}"#), status: .badRequest, message: "sentence 2 is empty"),
-            Case(path: "/v1/tag", body: json(#"{"sentences": ["a", "b", "c", "d"]}"#), status: .contentTooLarge, message: "at most 3"),
+            Case(path: "/v1/tag", body: json(#"{"sentences": ["a", "b", "c", "d"]}"#), status: .badRequest, message: "at most 3"),
             Case(path: "/v1/tag", body: [0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x7D], status: .badRequest, message: "not valid JSON (or not UTF-8)"),
             Case(path: "/v1/tag", body: json(#"{"sentences": ["x"]}"#), contentType: "text/plain", status: .unsupportedMediaType,
                  message: "application/json"),
@@ -133,6 +133,10 @@ final class ServerAPITests: XCTestCase {
             Case(path: "/v1/generate", body: json(#"{"length": -1}"#), status: .badRequest, message: "between 0 and 50"),
             Case(path: "/v1/generate", body: json(#"{"temperature": -1}"#), status: .badRequest, message: "temperature"),
             Case(path: "/v1/generate", body: json(#"{"top_p": 1.5}"#), status: .badRequest, message: "top-p"),
+            Case(path: "/v1/generate", body: json(#"{"top_p": 5e-324}"#), status: .badRequest, message: "out of its field's range"),
+            Case(path: "/v1/generate", body: json(#"{"temperature": 2.4e307}"#), status: .badRequest, message: "out of its field's range"),
+            Case(path: "/v1/generate", body: json(#"{"temperature": 250}"#), status: .badRequest, message: "at most 100"),
+            Case(path: "/v1/generate", body: json(#"{"top_p": 0.0001}"#), status: .badRequest, message: "top_p must be at least 0.001"),
             Case(path: "/v1/generate", body: json(#"{"seed": -4}"#), status: .badRequest, message: "seed must be 0 or more"),
             Case(path: "/v1/generate", body: json(#"{"beam": 11}"#), status: .badRequest, message: "beam"),
             Case(path: "/v1/acrostic", body: json(#"{"head": "春X"}"#), status: .badRequest, message: "'X' is not in the model's vocabulary"),
@@ -150,10 +154,15 @@ final class ServerAPITests: XCTestCase {
                 XCTAssertNotNil(error, "a JSON error body for \(c.message): \(response.text)")
                 XCTAssertTrue(error?.error.message.contains(c.message) == true, "expected '\(c.message)' in \(response.text)")
             }
+            let wrongMethod = try await client.execute(uri: "/v1/tag", method: .get)
+            XCTAssertEqual(wrongMethod.status, .methodNotAllowed, wrongMethod.text)
+            XCTAssertEqual(wrongMethod.headers[.allow], "POST")
+            let trace = try await client.execute(uri: "/health", method: .init("TRACE")!)
+            XCTAssertEqual(trace.status, .methodNotAllowed, trace.text)
             let health = try await client.get("/health")
             XCTAssertEqual(health.status, .ok, "the server is still up")
             let metrics = try await client.get("/metrics").text
-            XCTAssertTrue(metrics.contains(#"seqmodels_http_request_errors_total{route="/v1/tag"} 12"#), metrics)
+            XCTAssertTrue(metrics.contains(#"seqmodels_http_request_errors_total{route="/v1/tag"} 13"#), metrics)
             XCTAssertTrue(metrics.contains(#"route="other""#), "unknown paths count as one route")
         }
     }

@@ -111,7 +111,8 @@ public enum SeqModelsServer {
     }
 
     /// Serves `models` until SIGTERM or SIGINT: then stops accepting connections, finishes the
-    /// requests in flight, stops the models' workers and returns.
+    /// requests in flight, stops the models' workers, logs how many requests were received and
+    /// answered (equal: no accepted request lost its answer) and returns.
     /// - Parameter onRunning: called with the bound port once the server listens.
     public static func run(models: ServedModels, configuration: ServerConfiguration, logger: Logger,
                            onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
@@ -124,6 +125,8 @@ public enum SeqModelsServer {
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         defer { models.shutdown() }
         try await group.run()
+        let counts = models.metrics.requestCounts
+        logger.info("stopped: \(counts.received) requests received, \(counts.answered) answered")
     }
 }
 
@@ -234,6 +237,7 @@ struct ErrorAndMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
+        metrics.requestStarted()
         var response: Response
         do {
             response = try await next(request, context)

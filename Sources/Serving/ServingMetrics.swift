@@ -13,6 +13,7 @@ import Prometheus
 /// grow the set of series.
 public final class ServingMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
+    private let counts = RequestCounts()
     /// The server's routes and the method each answers.
     static let routeMethods: [String: String] = [
         "/": "GET", "/health": "GET", "/metrics": "GET", "/openapi.yaml": "GET", "/v1/models": "GET",
@@ -54,7 +55,16 @@ public final class ServingMetrics: Sendable {
             helpText: "Sentences or texts run together in one batch.")
     }
 
+    /// A request reached the router (its head was read and accepted).
+    func requestStarted() {
+        counts.started()
+    }
+
+    /// Requests accepted and requests answered so far; equal once nothing is in flight.
+    public var requestCounts: (received: Int, answered: Int) { counts.value }
+
     func observeRequest(path: String, status: Int, seconds: Double) {
+        counts.answered()
         let route = Self.route(of: path)
         registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("status", String(status))]).increment()
         if status >= 400 {
@@ -73,4 +83,29 @@ public final class ServingMetrics: Sendable {
 
     /// The Prometheus text exposition of every metric.
     public func exposition() -> String { registry.emitToString() }
+}
+
+/// Requests received and answered, for the shutdown report (every accepted request answered?).
+private final class RequestCounts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var received = 0
+    private var answeredCount = 0
+
+    func started() {
+        lock.lock()
+        received += 1
+        lock.unlock()
+    }
+
+    func answered() {
+        lock.lock()
+        answeredCount += 1
+        lock.unlock()
+    }
+
+    var value: (received: Int, answered: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (received, answeredCount)
+    }
 }

@@ -256,7 +256,7 @@ components:
         prefix: {type: string, maxLength: 100000, nullable: true}
         length: {type: integer, minimum: 0, maximum: 2000, default: 200, nullable: true}
         temperature: {type: number, minimum: 0, maximum: 100, default: 1, nullable: true}
-        top_k: {type: integer, minimum: 1, nullable: true}
+        top_k: {type: integer, minimum: 1, maximum: 1000000000, nullable: true}
         top_p: {type: number, minimum: 0.001, maximum: 1, nullable: true}
         seed: {type: integer, minimum: 0, nullable: true}
         beam: {type: integer, minimum: 1, maximum: 10, default: 1, nullable: true}

@@ -354,10 +354,15 @@ struct GenerateTrainCommand: ParsableCommand {
         switch softmax {
         case .auto: return .automatic
         case .full: return .full
-        case .adaptive:
-            let given = cutoffs.map { $0.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
-            return .adaptive(cutoffs: given ?? [1_000, 4_000])
+        case .adaptive: return .adaptive(cutoffs: parsedCutoffs ?? [1_000, 4_000])
         }
+    }
+
+    /// `--cutoffs` as numbers; `nil` when it is not given or a part is not a whole number.
+    var parsedCutoffs: [Int]? {
+        guard let parts = cutoffs?.split(separator: ",").map({ Int($0.trimmingCharacters(in: .whitespaces)) }),
+              !parts.contains(nil) else { return nil }
+        return parts.compactMap { $0 }
     }
 
     /// The choices left to the defaults, which `SmallTextFit` may fit to a small text.
@@ -378,7 +383,7 @@ struct GenerateTrainCommand: ParsableCommand {
         do { try recipe.validate() } catch { throw ValidationError(String(describing: error)) }
         if sampleLength < 0 { throw ValidationError("--sample-length must be 0 or more, got \(sampleLength)") }
         if cutoffs != nil && softmax != .adaptive { throw ValidationError("--cutoffs needs --softmax adaptive") }
-        if let cutoffs, cutoffs.split(separator: ",").contains(where: { Int($0.trimmingCharacters(in: .whitespaces)) == nil }) {
+        if let cutoffs, parsedCutoffs == nil {
             throw ValidationError("--cutoffs takes whole numbers separated by commas, got \(cutoffs)")
         }
     }

@@ -95,14 +95,14 @@ public struct AdaptiveLogSoftmax: ParameterContainer, Sendable {
         guard rows > 0 else { return (0, input) }
         let scale = 1 / Float(rows)
         // The head: each row's class, or its cluster's score.
-        let headTargets = targets.map { $0 < shortlistSize ? $0 : shortlistSize + clusterIndex(of: $0) }
+        let headTargets = self.headTargets(targets)
         let headLogits = head.forward(input)
         var (total, headGradient) = CrossEntropyLoss(ignoreIndex: nil, reduction: .sum)(logits: headLogits, targets: headTargets)
         headGradient.scale(by: scale)
         var inputGradient = head.backward(input: input, outputGradient: headGradient)
         // Each cluster, over the rows whose target lies in it.
         for i in clusters.indices {
-            let members = targets.indices.filter { targets[$0] >= cutoffs[i] && targets[$0] < cutoffs[i + 1] }
+            let members = self.members(ofCluster: i, targets: targets)
             guard !members.isEmpty else { continue }
             let subset = Self.gather(input, rows: members)
             let projected = clusters[i].projection.forward(subset)
@@ -125,16 +125,26 @@ public struct AdaptiveLogSoftmax: ParameterContainer, Sendable {
                      && targets.allSatisfy { (0..<classCount).contains($0) },
                      "Adaptive softmax needs [rows, \(inputSize)] inputs and one target in 0..<\(classCount) per row")
         guard !targets.isEmpty else { return 0 }
-        let headTargets = targets.map { $0 < shortlistSize ? $0 : shortlistSize + clusterIndex(of: $0) }
+        let headTargets = self.headTargets(targets)
         let sum = CrossEntropyLoss(ignoreIndex: nil, reduction: .sum)
         var total = sum(logits: head.forward(input), targets: headTargets).loss
         for i in clusters.indices {
-            let members = targets.indices.filter { targets[$0] >= cutoffs[i] && targets[$0] < cutoffs[i + 1] }
+            let members = self.members(ofCluster: i, targets: targets)
             guard !members.isEmpty else { continue }
             let logits = clusters[i].output.forward(clusters[i].projection.forward(Self.gather(input, rows: members)))
             total += sum(logits: logits, targets: members.map { targets[$0] - cutoffs[i] }).loss
         }
         return total
+    }
+
+    /// Each row's class in the head: its own class in the shortlist, else its cluster's entry.
+    private func headTargets(_ targets: [Int]) -> [Int] {
+        targets.map { $0 < shortlistSize ? $0 : shortlistSize + clusterIndex(of: $0) }
+    }
+
+    /// The rows whose target lies in cluster `i`.
+    private func members(ofCluster i: Int, targets: [Int]) -> [Int] {
+        targets.indices.filter { targets[$0] >= cutoffs[i] && targets[$0] < cutoffs[i + 1] }
     }
 
     /// The cluster (0-based) of a class past the shortlist.

@@ -257,19 +257,30 @@ public struct Tagger: TrainableModel, Sendable {
     /// *around* BLAS, so set BLAS to one thread (`BLAS.setThreadCount(1)`) first, as
     /// `seqmodels tag --threads N` does. The predictions do not depend on `workers`.
     public func predictTagIDs(_ examples: [TaggerExample], batchSize: Int = 64, workers: Int = 1) -> [[Int]] {
+        batchedPredictions(examples, batchSize: batchSize, workers: workers, empty: []) { model, logits, layout in
+            layout.unpack(model.crf.map { $0.decode(emissions: logits, batchSizes: layout.batchSizes) } ?? Self.argmaxRows(logits))
+        }
+    }
+
+    /// Runs the non-empty `examples` in inference mode in batches of `batchSize` sentences of
+    /// similar length (less work for the last, short-lived LSTM steps), `workers` batches at
+    /// once, and returns `predict`'s result for each example in order (`empty` for empty ones).
+    /// `predict` gets a batch's scores and layout and returns one result per sentence of it.
+    private func batchedPredictions<Prediction: Sendable>(
+        _ examples: [TaggerExample], batchSize: Int, workers: Int, empty: Prediction,
+        _ predict: @escaping @Sendable (Tagger, Tensor, PackingLayout) -> [Prediction]
+    ) -> [Prediction] {
         precondition(batchSize > 0 && workers > 0, "batchSize and workers must be positive")
         let nonEmpty = examples.indices.filter { examples[$0].count > 0 }
-        // Sentences of similar length together: less work for the last, short-lived LSTM steps.
         let order = nonEmpty.sorted { examples[$0].count > examples[$1].count }
         let batches = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
         let model = self
         let results = concurrentResults(count: batches.count, workers: workers) { b in
             var unused = SeededGenerator(seed: 0)
             let (logits, layout, _) = model.run(batches[b].map { examples[$0] }, training: false, generator: &unused)
-            let tags = model.crf.map { $0.decode(emissions: logits, batchSizes: layout.batchSizes) } ?? Self.argmaxRows(logits)
-            return layout.unpack(tags)
+            return predict(model, logits, layout)
         }
-        var result = [[Int]](repeating: [], count: examples.count)
+        var result = [Prediction](repeating: empty, count: examples.count)
         for (b, indices) in batches.enumerated() {
             for (index, prediction) in zip(indices, results[b]) { result[index] = prediction }
         }
@@ -282,30 +293,26 @@ public struct Tagger: TrainableModel, Sendable {
     /// those of `predictTagIDs` (with a CRF, the Viterbi path). Empty examples give empty results.
     public func predictTagDistributions(_ examples: [TaggerExample], batchSize: Int = 64)
         -> [(tagIDs: [Int], probabilities: [[Float]])] {
-        precondition(batchSize > 0, "batchSize must be positive")
-        let nonEmpty = examples.indices.filter { examples[$0].count > 0 }
-        let order = nonEmpty.sorted { examples[$0].count > examples[$1].count }
-        var result = [(tagIDs: [Int], probabilities: [[Float]])](repeating: ([], []), count: examples.count)
-        for start in stride(from: 0, to: order.count, by: batchSize) {
-            let indices = Array(order[start..<min(start + batchSize, order.count)])
-            var unused = SeededGenerator(seed: 0)
-            let (logits, layout, _) = run(indices.map { examples[$0] }, training: false, generator: &unused)
+        batchedPredictions(examples, batchSize: batchSize, workers: 1, empty: TagDistribution(tagIDs: [], probabilities: [])) {
+            model, logits, layout in
             let tags: [Int], probabilities: Tensor
-            if let crf {
+            if let crf = model.crf {
                 tags = crf.decode(emissions: logits, batchSizes: layout.batchSizes)
                 probabilities = crf.marginals(emissions: logits, batchSizes: layout.batchSizes)
             } else {
                 tags = Self.argmaxRows(logits)
                 probabilities = Kernels.exp(Kernels.logSoftmax(logits))
             }
-            let K = probabilities.shape[1]
-            let rows = probabilities.scalars
+            let K = probabilities.shape[1], rows = probabilities.scalars
             let perRow = (0..<probabilities.shape[0]).map { Array(rows[($0 * K)..<($0 * K + K)]) }
-            for (index, (ids, distributions)) in zip(indices, zip(layout.unpack(tags), layout.unpack(perRow))) {
-                result[index] = (ids, distributions)
-            }
-        }
-        return result
+            return zip(layout.unpack(tags), layout.unpack(perRow)).map { TagDistribution(tagIDs: $0, probabilities: $1) }
+        }.map { ($0.tagIDs, $0.probabilities) }
+    }
+
+    /// One sentence's predicted tags and per-token tag probabilities (a Sendable pair).
+    private struct TagDistribution: Sendable {
+        var tagIDs: [Int]
+        var probabilities: [[Float]]
     }
 
     /// The tags of one sentence's tokens (one tag per token).

@@ -22,8 +22,13 @@ The PyTorch model mirrors `TextClassifier` with those defaults (`ClassifierHyper
   40,000 entries with <pad> = 0 and <unk> = 1.
 - Model: Embedding(128, padding_idx=0) -> dropout 0.5 -> 1-layer bidirectional LSTM(48 per
   direction) over a packed batch -> max and mean pooling over the real tokens -> dropout 0.5 ->
-  Linear -> cross-entropy. Parameter names match SeqModels' (`embedding.weight`,
-  `lstm.weight_ih_l0_reverse`, `output.weight`).
+  Linear, plus a bag of n-grams -> cross-entropy. Parameter names match SeqModels'
+  (`embedding.weight`, `lstm.weight_ih_l0_reverse`, `output.weight`, `ngrams.weight`).
+- Bag of n-grams (`NGramFeatures`, `--ngrams 3`; 0 turns it off on both sides): the distinct
+  1- to 3-grams of a text's tokens that occur in at least 2 fitting texts (at most 1,000,000,
+  the most widespread first, ties by code points), an `nn.EmbeddingBag(mode="sum")` of one
+  weight per label starting at zero, its output added to the logits; in training each feature
+  of a text is dropped with probability 0.5 and the sum of the rest doubled.
 - Training: Adam 1e-3, batches of 32 texts of similar length (sorted by length, ties at
   random, batches shuffled), gradient norm clipped at 5, at most 10 epochs, the learning rate
   halved by ReduceLROnPlateau(mode="max", factor=0.5, patience=1) on dev accuracy, early
@@ -96,6 +101,10 @@ CLIP_NORM = 5.0
 MIN_FREQUENCY = 3
 MAX_VOCABULARY = 40_000
 DEV_FRACTION = 0.1
+DEFAULT_NGRAMS = 3  # NGramFeatures.Settings: order 3, in at least 2 texts, at most 1,000,000
+NGRAM_MIN_COUNT = 2
+MAX_NGRAMS = 1_000_000
+NGRAM_DROPOUT = 0.5
 TEST_BATCH = 512  # `seqmodels classify eval --batch-size` default
 
 
@@ -194,6 +203,27 @@ def vocabulary(tokenized):
     return {t: i + 2 for i, t in enumerate(kept[:MAX_VOCABULARY - 2])}
 
 
+def ngram_grams(ts, order):
+    """The distinct n-grams (1 to `order` tokens, joined by spaces) of a token list."""
+    return {" ".join(ts[i:i + n]) for n in range(1, order + 1) for i in range(len(ts) - n + 1)}
+
+
+def ngram_features(tokenized, order):
+    """`NGramFeatures(counting:settings:)`: n-gram -> id, in at least NGRAM_MIN_COUNT texts, most widespread first."""
+    if order == 0:
+        return {}
+    counts = {}
+    for ts in tokenized:
+        for g in ngram_grams(ts, order):
+            counts[g] = counts.get(g, 0) + 1
+    kept = sorted((g for g, c in counts.items() if c >= NGRAM_MIN_COUNT), key=lambda g: (-counts[g], g))
+    return {g: i for i, g in enumerate(kept[:MAX_NGRAMS])}
+
+
+def ngram_ids(ts, features, order):
+    return sorted(features[g] for g in ngram_grams(ts, order) if g in features) if features else []
+
+
 # MARK: - The PyTorch model
 
 
@@ -201,23 +231,38 @@ class Classifier(nn.Module):
     """TextClassifier's shape: embedding -> dropout -> BiLSTM -> max+mean pooling -> dropout -> Linear."""
 
     def __init__(self, vocab, labels, embedding=DEFAULT_EMBEDDING, hidden=DEFAULT_HIDDEN,
-                 embedding_dropout=0.5, dropout=0.5):
+                 embedding_dropout=0.5, dropout=0.5, ngram_count=0):
         super().__init__()
         self.embedding = nn.Embedding(vocab, embedding, padding_idx=0)
         self.embedding_dropout = nn.Dropout(embedding_dropout)
         self.lstm = nn.LSTM(embedding, hidden, bidirectional=True)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(4 * hidden, labels)
+        self.ngrams = None
+        if ngram_count:
+            self.ngrams = nn.EmbeddingBag(ngram_count, labels, mode="sum")
+            nn.init.zeros_(self.ngrams.weight)
 
-    def forward(self, ids, lengths):
-        """ids (B, T) padded with 0, rows by non-increasing length; lengths (B,) -> logits (B, labels)."""
+    def bag(self, features):
+        """The bag's logits (B, labels) for lists of feature ids, with feature dropout in training."""
+        scale = 1.0
+        if self.training:
+            features = [[f for f in fs if random.random() >= NGRAM_DROPOUT] for fs in features]
+            scale = 1 / (1 - NGRAM_DROPOUT)
+        flat = torch.tensor([f for fs in features for f in fs], dtype=torch.long)
+        offsets = torch.tensor([0] + [len(fs) for fs in features[:-1]], dtype=torch.long).cumsum(0)
+        return self.ngrams(flat, offsets) * scale
+
+    def forward(self, ids, lengths, features=None):
+        """ids (B, T) padded with 0, rows by non-increasing length; lengths (B,); feature ids per row -> logits (B, labels)."""
         x = self.embedding_dropout(self.embedding(ids))
         out, _ = self.lstm(pack_padded_sequence(x, lengths, batch_first=True))
         padded, _ = pad_packed_sequence(out, batch_first=True, padding_value=float("-inf"))
         maxed = padded.max(dim=1).values
         mask = (torch.arange(padded.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(2)
         mean = torch.where(mask, padded, torch.zeros(())).sum(dim=1) / lengths.unsqueeze(1)
-        return self.output(self.dropout(torch.cat([maxed, mean], dim=1)))
+        logits = self.output(self.dropout(torch.cat([maxed, mean], dim=1)))
+        return logits + self.bag(features) if self.ngrams is not None else logits
 
 
 def collate(sequences):
@@ -230,10 +275,10 @@ def collate(sequences):
     return ids, lengths, order
 
 
-def predict(model, sequences):
-    """Predicted label ids of `sequences` (lists of token ids), in their order."""
+def predict(model, sequences, features):
+    """Predicted label ids of `sequences` (lists of token ids, with their feature ids), in their order."""
     ids, lengths, order = collate(sequences)
-    predicted = model(ids, lengths).argmax(1).tolist()
+    predicted = model(ids, lengths, [features[i] for i in order]).argmax(1).tolist()
     out = [0] * len(sequences)
     for p, i in zip(predicted, order):
         out[i] = p
@@ -246,7 +291,8 @@ def dev_accuracy(model, examples):
     with torch.inference_mode():
         for k in range(0, len(examples), TEST_BATCH):
             chunk = examples[k:k + TEST_BATCH]
-            correct += sum(int(p == y) for p, (_, y) in zip(predict(model, [x for x, _ in chunk]), chunk))
+            predicted = predict(model, [x for x, _, _ in chunk], [f for _, f, _ in chunk])
+            correct += sum(int(p == y) for p, (_, _, y) in zip(predicted, chunk))
     model.train()
     return correct / max(1, len(examples))
 
@@ -277,7 +323,7 @@ class ParameterAverage:
 
 def length_batches(examples, rng):
     """LengthBucketBatcher: by decreasing length (ties at random), cut into batches, batches shuffled."""
-    keys = [(-len(x), rng.random()) for x, _ in examples]
+    keys = [(-len(x), rng.random()) for x, _, _ in examples]
     order = sorted(range(len(examples)), key=lambda i: keys[i])
     chunks = [order[i:i + BATCH_SIZE] for i in range(0, len(order), BATCH_SIZE)]
     rng.shuffle(chunks)
@@ -286,20 +332,23 @@ def length_batches(examples, rng):
 
 def train_pytorch(train_rows, args, log=sys.stderr):
     """Trains on `train_rows` (dev held out as SeqModels does); returns the best model, its
-    vocabulary and labels, and the training figures."""
+    vocabulary, n-gram features and labels, and the training figures."""
     torch.manual_seed(args.seed)
+    random.seed(args.seed)
     rng = random.Random(args.seed)
     began = time.monotonic()
     deadline = began + args.time_limit * 60 if args.time_limit else None
     fit_rows, dev_rows = split_for_development(train_rows, DEV_FRACTION, args.seed)
     tokenized = [tokens(t, args.max_length) for t, _ in fit_rows]
     ids = vocabulary(tokenized)
+    features = ngram_features(tokenized, args.ngrams)
     labels = sorted({l for _, l in fit_rows})
     label_ids = {l: i for i, l in enumerate(labels)}
-    fit = [([ids.get(x, 1) for x in ts], label_ids[l]) for ts, (_, l) in zip(tokenized, fit_rows) if ts]
-    dev = [([ids.get(x, 1) for x in ts], label_ids[l]) for ts, l in ((tokens(t, args.max_length), l) for t, l in dev_rows)
-           if ts and l in label_ids]
-    model = Classifier(len(ids) + 2, len(labels), args.embedding, args.hidden)
+    fit = [([ids.get(x, 1) for x in ts], ngram_ids(ts, features, args.ngrams), label_ids[l])
+           for ts, (_, l) in zip(tokenized, fit_rows) if ts]
+    dev = [([ids.get(x, 1) for x in ts], ngram_ids(ts, features, args.ngrams), label_ids[l])
+           for ts, l in ((tokens(t, args.max_length), l) for t, l in dev_rows) if ts and l in label_ids]
+    model = Classifier(len(ids) + 2, len(labels), args.embedding, args.hidden, ngram_count=len(features))
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=1)
     loss_fn = nn.CrossEntropyLoss()
@@ -312,9 +361,9 @@ def train_pytorch(train_rows, args, log=sys.stderr):
         done, time_is_up = 0, False
         for chunk in chunks:
             batch_ids, lengths, order = collate([fit[i][0] for i in chunk])
-            targets = torch.tensor([fit[chunk[k]][1] for k in order])
+            targets = torch.tensor([fit[chunk[k]][2] for k in order])
             optimizer.zero_grad()
-            loss = loss_fn(model(batch_ids, lengths), targets)
+            loss = loss_fn(model(batch_ids, lengths, [fit[chunk[k]][1] for k in order]), targets)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
             optimizer.step()
@@ -351,7 +400,7 @@ def train_pytorch(train_rows, args, log=sys.stderr):
     train_seconds = time.monotonic() - began
     model.load_state_dict(best_state)
     model.eval()
-    return model, ids, labels, {"train_seconds": train_seconds, "epochs": completed, "best_epoch": best_epoch,
+    return model, (ids, features), labels, {"train_seconds": train_seconds, "epochs": completed, "best_epoch": best_epoch,
                                 "dev_accuracy": best, "epoch_records": records}
 
 
@@ -369,8 +418,9 @@ def macro_f1(confusion):
     return sum(scores) / n if n else 0.0
 
 
-def evaluate_pytorch(model, ids, labels, test_path, max_length):
+def evaluate_pytorch(model, encoders, labels, test_path, max_length, order):
     """Accuracy, macro-F1, rows, seconds and reviews/s on a test CSV, timed from opening the file."""
+    ids, features = encoders
     label_ids = {l: i for i, l in enumerate(labels)}
     confusion = [[0] * len(labels) for _ in labels]
     start = time.monotonic()
@@ -378,7 +428,7 @@ def evaluate_pytorch(model, ids, labels, test_path, max_length):
         pending = []
 
         def flush():
-            sequences, gold = [], []
+            sequences, bags, gold = [], [], []
             for line, (text, label) in pending:
                 ts = tokens(text, max_length)
                 if not ts:
@@ -386,8 +436,9 @@ def evaluate_pytorch(model, ids, labels, test_path, max_length):
                 if label not in label_ids:
                     sys.exit(f"{test_path}:{line}: label '{label}' was not seen in training ({', '.join(labels)})")
                 sequences.append([ids.get(x, 1) for x in ts])
+                bags.append(ngram_ids(ts, features, order))
                 gold.append(label_ids[label])
-            for g, p in zip(gold, predict(model, sequences)):
+            for g, p in zip(gold, predict(model, sequences, bags)):
                 confusion[g][p] += 1
             pending.clear()
 
@@ -414,7 +465,8 @@ def seqmodels_train_command(args, train_path, model_dir):
                                  ("--embedding-dimension", args.embedding, DEFAULT_EMBEDDING),
                                  ("--max-length", args.max_length, DEFAULT_MAX_LENGTH),
                                  ("--epochs", args.epochs, DEFAULT_EPOCHS),
-                                 ("--average-decay", args.average_decay, DEFAULT_AVERAGE_DECAY)]:
+                                 ("--average-decay", args.average_decay, DEFAULT_AVERAGE_DECAY),
+                                 ("--ngrams", args.ngrams, DEFAULT_NGRAMS)]:
         if value != default:
             command += [flag, str(value)]
     if args.time_limit:
@@ -464,6 +516,7 @@ def print_table(results, args, counts):
     limit = f"{args.time_limit:g} min limit" if args.time_limit else "no time limit"
     print(f"\n{counts[0]} training reviews (10% held out for dev), {counts[1]} test reviews; "
           f"embedding {args.embedding}, BiLSTM {args.hidden} per direction, max length {args.max_length}, "
+          f"{f'bag of 1- to {args.ngrams}-grams' if args.ngrams else 'no bag of n-grams'}, "
           f"at most {args.epochs} epochs, {limit}; {mode}, {args.threads} thread{'s' if args.threads != 1 else ''} each")
     print(f"  {'':16s} {'test acc':>8s} {'macro-F1':>8s} {'train s':>8s} {'epochs':>6s} {'best':>4s} "
           f"{'dev acc':>7s} {'test reviews/s':>14s}")
@@ -484,6 +537,7 @@ def main():
     parser.add_argument("--embedding", type=int, default=DEFAULT_EMBEDDING, help="embedding dimension")
     parser.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH, help="most tokens per text (head+tail); 0: all")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="most epochs")
+    parser.add_argument("--ngrams", type=int, default=DEFAULT_NGRAMS, help="longest n-gram of the bag beside the LSTM; 0: none")
     parser.add_argument("--average-decay", type=float, default=DEFAULT_AVERAGE_DECAY,
                         help="decay of a parameter average evaluated and kept instead of the parameters (both sides); 0: off")
     parser.add_argument("--time-limit", type=float, default=30, help="minutes of training per side; 0: none")
@@ -501,8 +555,8 @@ def main():
         parser.error("--threads, --hidden, --embedding and --epochs must be positive")
     if not 0 <= args.average_decay < 1:
         parser.error("--average-decay must be in [0, 1)")
-    if args.max_length < 0 or args.time_limit < 0 or args.limit < 0:
-        parser.error("--max-length, --time-limit and --limit must not be negative")
+    if args.max_length < 0 or args.time_limit < 0 or args.limit < 0 or args.ngrams < 0:
+        parser.error("--max-length, --time-limit, --limit and --ngrams must not be negative")
     if args.concurrent and (args.skip_seqmodels or args.skip_pytorch):
         parser.error("--concurrent needs both sides: drop --skip-seqmodels / --skip-pytorch")
     if args.skip_seqmodels and args.skip_pytorch:
@@ -557,7 +611,7 @@ def main():
                     eval_out = os.path.join(scratch, "eval.txt")
                     with open(eval_out, "w") as out:
                         evaluator = subprocess.Popen(eval_command, stdout=out, stderr=subprocess.STDOUT)
-                        pytorch.update(evaluate_pytorch(model, ids, labels, test_path, args.max_length))
+                        pytorch.update(evaluate_pytorch(model, ids, labels, test_path, args.max_length, args.ngrams))
                         code = evaluator.wait()
                 except BaseException:  # Ctrl-C or a failure here: do not leave a subprocess running
                     for p in (process, evaluator):
@@ -581,13 +635,13 @@ def main():
                 results["SeqModels"] = seqmodels
             if not args.skip_pytorch:
                 model, ids, labels, pytorch = train_pytorch(train_rows, args)
-                pytorch.update(evaluate_pytorch(model, ids, labels, test_path, args.max_length))
+                pytorch.update(evaluate_pytorch(model, ids, labels, test_path, args.max_length, args.ngrams))
         if not args.skip_pytorch:
             results["PyTorch " + torch.__version__.split("+")[0]] = pytorch
 
     print_table(results, args, (len(train_rows), len(test_rows)))
     if args.json_out:
-        settings = {k: getattr(args, k) for k in ("train", "test", "limit", "hidden", "embedding", "max_length",
+        settings = {k: getattr(args, k) for k in ("train", "test", "limit", "hidden", "embedding", "max_length", "ngrams",
                                                   "epochs", "time_limit", "seed", "threads", "concurrent")}
         settings.update(train_rows=len(train_rows), test_rows=len(test_rows), torch=torch.__version__,
                         seqmodels_model=None if args.skip_seqmodels else model_dir,

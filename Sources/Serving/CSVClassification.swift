@@ -112,7 +112,7 @@ final class CSVClassification: Sendable {
         var header: String? = try CSVWriter.record((rows.header ?? []) + ["predicted_label", "probability"], format: format)
         var group: [CSVRecord] = []
         func flush() throws -> Bool {
-            let ids = group.map { try? classifier.tokenIDs(of: $0.fields[textIndex]) }
+            let ids = group.map { try? classifier.input(of: $0.fields[textIndex]) }
             let readable = ids.compactMap { $0 }
             var predictions = classifier.model.predict(readable, batchSize: 128)[...]
             var text = header ?? ""

@@ -290,12 +290,12 @@ private func runTagger(_ tagger: Tagger, _ jobs: [TagJob]) -> [Result<[TaggedSen
 
 /// Classifies the texts of every job in one call; a job whose text cannot be read fails alone.
 private func runClassifier(_ classifier: TrainedClassifier, _ jobs: [ClassifyJob]) -> [Result<[ClassificationResponse], any Error>] {
-    var ids: [[Int]] = []
+    var ids: [ClassifierInput] = []
     var spans: [Result<Range<Int>, any Error>] = []
     for job in jobs {
         do {
             let encoded = try job.texts.enumerated().map { index, text in
-                try classifier.tokenIDs(of: text, where: job.texts.count > 1 ? "text \(index + 1)" : nil)
+                try classifier.input(of: text, where: job.texts.count > 1 ? "text \(index + 1)" : nil)
             }
             spans.append(.success(ids.count..<(ids.count + encoded.count)))
             ids += encoded

@@ -214,6 +214,18 @@ struct ClassifyTrainCommand: ParsableCommand {
     @Flag(help: "Keep the embeddings fixed during training (with --vectors).")
     var freezeEmbeddings = false
 
+    @Option(help: "Longest n-gram in the bag of n-grams beside the LSTM; 0 trains the LSTM alone.")
+    var ngrams: Int = ClassifierHyperparameters().ngrams?.order ?? 0
+
+    @Option(help: "Keep n-grams found in at least this many training texts.")
+    var ngramMinCount: Int = ClassifierHyperparameters().ngrams?.minDocumentCount ?? 2
+
+    @Option(help: "Most n-grams kept (the most widespread).")
+    var maxNgrams: Int = ClassifierHyperparameters().ngrams?.maxCount ?? 1_000_000
+
+    @Option(help: "Probability of dropping each n-gram of a text in training.")
+    var ngramDropout: Float = ClassifierHyperparameters().ngramDropout
+
     @OptionGroup var training: TrainingOptions
 
     /// The classifier's training defaults: Adam 1e-3, batches of 32 reviews, clipping at 5,
@@ -229,7 +241,10 @@ struct ClassifyTrainCommand: ParsableCommand {
         if embeddingDimension < 1 || hiddenSize < 1 || layers < 1 {
             throw ValidationError("--embedding-dimension, --hidden-size and --layers must be positive")
         }
-        for (name, p) in [("--dropout", dropout), ("--embedding-dropout", embeddingDropout)] where !(p >= 0 && p < 1) {
+        if ngrams < 0 { throw ValidationError("--ngrams must be 0 (no bag of n-grams) or positive") }
+        if ngramMinCount < 1 || maxNgrams < 1 { throw ValidationError("--ngram-min-count and --max-ngrams must be positive") }
+        for (name, p) in [("--dropout", dropout), ("--embedding-dropout", embeddingDropout), ("--ngram-dropout", ngramDropout)]
+        where !(p >= 0 && p < 1) {
             throw ValidationError("\(name) must be in [0, 1), got \(p)")
         }
         if !(devFraction > 0 && devFraction < 1) { throw ValidationError("--dev-fraction must be in (0, 1)") }
@@ -251,6 +266,8 @@ struct ClassifyTrainCommand: ParsableCommand {
         h.classWeighting = classWeights
         h.vectorsPath = vectors
         h.freezeEmbeddings = freezeEmbeddings
+        h.ngrams = ngrams == 0 ? nil : NGramFeatures.Settings(order: ngrams, minDocumentCount: ngramMinCount, maxCount: maxNgrams)
+        h.ngramDropout = ngramDropout
         return h
     }
 
@@ -271,7 +288,8 @@ struct ClassifyTrainCommand: ParsableCommand {
                                                     hyperparameters: hyperparameters, seed: options.seed)
         let bundle = prepared.classifier
         log("labels: \(bundle.labels.joined(separator: ", ")); vocabulary: \(bundle.vocabulary.count) entries"
-            + (prepared.vectorCoverage.map { "; \($0) have pretrained vectors" } ?? ""))
+            + (prepared.vectorCoverage.map { "; \($0) have pretrained vectors" } ?? "")
+            + (bundle.ngramFeatures.map { "; \($0.count) n-grams (1 to \($0.settings.order) tokens)" } ?? ""))
         var classifier = bundle.model
         let trainer = Trainer(options: options, progress: ConsoleProgress.standardError())
         let summary = try trainer.fit(&classifier, train: prepared.training, dev: prepared.development,

@@ -94,6 +94,37 @@ final class LayerGradientTests: XCTestCase {
         }
     }
 
+    // MARK: EmbeddingBag
+
+    func testEmbeddingBagSumsRowsAndItsGradientMatchesFiniteDifferences() {
+        var g = SeededGenerator(seed: 21)
+        let bag = EmbeddingBag(count: 6, dimension: 3, generator: &g)
+        let bags = [[1, 4], [], [5, 5, 0], [2]]
+        let out = bag.forward(bags, scale: 2)
+        XCTAssertEqual(out.shape, [4, 3])
+        for j in 0..<3 {
+            XCTAssertEqual(out[0, j], 2 * (bag.weight.value[1, j] + bag.weight.value[4, j]), accuracy: 1e-6)
+            XCTAssertEqual(out[1, j], 0, "an empty bag sums to zero")
+            XCTAssertEqual(out[2, j], 2 * (2 * bag.weight.value[5, j] + bag.weight.value[0, j]), accuracy: 1e-6)
+        }
+        let r = randomProjection([4, 3], seed: 22)
+        var trained = bag
+        trained.backward(bags, outputGradient: r, scale: 2)
+        checkGradient(of: { w in
+            var l = bag; l.weight.value = w; return projectedSum(l.forward(bags, scale: 2), r)
+        }, analytic: trained.weight.gradient, at: bag.weight.value, tolerance: 1e-3, "embedding bag")
+        XCTAssertEqual(trained.weight.gradient.rows(3..<4).scalars, [0, 0, 0], "an id in no bag gets no gradient")
+    }
+
+    func testZeroInitialisedEmbeddingBagStartsAtZeroAndFrozenGetsNoGradient() {
+        var bag = EmbeddingBag(count: 4, dimension: 2)
+        XCTAssertEqual(bag.weight.value.squaredNorm, 0)
+        bag.weight.isTrainable = false
+        bag.backward([[1, 2]], outputGradient: Tensor(rows: [[1, 1]]))
+        XCTAssertEqual(bag.weight.gradient.squaredNorm, 0)
+        XCTAssertEqual(bag.namedParameters(prefix: "ngrams.").map(\.name), ["ngrams.weight"])
+    }
+
     func testFrozenEmbeddingKeepsZeroGradientAndIsSkippedByOptimizers() throws {
         var g = SeededGenerator(seed: 4)
         var e = Embedding(vocabularySize: 4, dimension: 2, generator: &g)

@@ -45,37 +45,45 @@ final class ClassifierGradientTests: XCTestCase {
     }
 
     /// A tiny two-layer bidirectional classifier with dropout off, so that the loss is a function of the parameters.
-    private func tinyClassifier(pooling: SequencePooling, classWeights: [Float]? = nil) -> TextClassifier {
+    /// With `ngrams`, a bag of five n-gram features (random weights, so that the check does not
+    /// start from the zero initialisation) and no feature dropout.
+    private func tinyClassifier(pooling: SequencePooling, classWeights: [Float]? = nil, ngrams: Bool = false) -> TextClassifier {
         var generator = SeededGenerator(seed: 5)
         let configuration = TextClassifier.Configuration(
             vocabularySize: 7, embeddingDimension: 4, hiddenSize: 3, layerCount: 2, bidirectional: true,
-            embeddingDropout: 0, dropout: 0, pooling: pooling, labelCount: 3, paddingID: 0)
-        return TextClassifier(configuration, classWeights: classWeights, generator: &generator)
+            embeddingDropout: 0, dropout: 0, pooling: pooling, labelCount: 3, paddingID: 0,
+            ngramBag: ngrams ? .init(featureCount: 5, dropout: 0) : nil)
+        var model = TextClassifier(configuration, classWeights: classWeights, generator: &generator)
+        if ngrams { model.ngrams?.weight.value = .normal([5, 3], using: &generator) }
+        return model
     }
 
+    /// Feature ids are read only by a classifier with a bag of n-grams.
     private let tinyBatch = [
-        ClassifierExample(tokenIDs: [1, 2, 3], label: 0),
-        ClassifierExample(tokenIDs: [4, 5, 6, 1, 2], label: 2),
-        ClassifierExample(tokenIDs: [6], label: 1),
-        ClassifierExample(tokenIDs: [3, 3, 5, 1], label: 2),
+        ClassifierExample(tokenIDs: [1, 2, 3], featureIDs: [0, 2], label: 0),
+        ClassifierExample(tokenIDs: [4, 5, 6, 1, 2], featureIDs: [1, 2, 4], label: 2),
+        ClassifierExample(tokenIDs: [6], featureIDs: [], label: 1),
+        ClassifierExample(tokenIDs: [3, 3, 5, 1], featureIDs: [3], label: 2),
     ]
 
     func testWholeClassifierGradientsMatchFiniteDifferences() {
         var skipped = 0, checked = 0
         defer { XCTAssertLessThan(skipped * 10, checked, "most elements must be checked, \(skipped) of \(checked) skipped") }
-        for (pooling, weights) in [(SequencePooling.maxMean, nil), (.last, [Float](arrayLiteral: 0.5, 2, 1)), (.mean, nil)] {
-            var model = tinyClassifier(pooling: pooling, classWeights: weights)
+        for (pooling, weights, ngrams) in [(SequencePooling.maxMean, nil, false), (.last, [Float](arrayLiteral: 0.5, 2, 1), false),
+                                           (.mean, nil, false), (.mean, nil, true)] {
+            var model = tinyClassifier(pooling: pooling, classWeights: weights, ngrams: ngrams)
             let baseWinners = Self.maxPoolingWinners(model, tinyBatch)
             var generator = SeededGenerator(seed: 1)
             model.zeroGradients()
             _ = model.accumulateGradients(on: tinyBatch, generator: &generator)
             let gradients = Dictionary(uniqueKeysWithValues: model.namedGradients().map { ($0.name, $0.gradient) })
+            XCTAssertEqual(gradients["ngrams.weight"] != nil, ngrams, "the bag's weight is a parameter exactly when configured")
             for (name, value) in model.namedParameters() {
                 let loss = { (probe: Tensor) -> Double in
                     var copy = model
                     copy.visitParameters(prefix: "") { n, p in if n == name { p.value = probe } }
                     // Inference logits equal training ones with dropout off; no backward needed.
-                    let logits = copy.logits(for: self.tinyBatch.map(\.tokenIDs))
+                    let logits = copy.logits(for: self.tinyBatch.map(\.input))
                     return CrossEntropyLoss(ignoreIndex: nil, classWeights: weights)(logits: logits, targets: self.tinyBatch.map(\.label)).loss
                 }
                 // Every element of the small tensors; a spread-out sample of the larger ones.
@@ -87,7 +95,7 @@ final class ClassifierGradientTests: XCTestCase {
                     return Self.maxPoolingWinners(copy, self.tinyBatch) == baseWinners
                 }
                 let report = checkGradient(of: loss, analytic: gradients[name]!, at: value, tolerance: 1e-2, elements: elements,
-                                           isSmooth: pooling == .maxMean ? isSmooth : nil, "\(pooling) \(name)")
+                                           isSmooth: pooling == .maxMean ? isSmooth : nil, "\(pooling) \(ngrams) \(name)")
                 XCTAssertLessThanOrEqual(report.skippedCount * 2, elements.count, "\(pooling) \(name): too many kinks to check: \(report)")
                 skipped += report.skippedCount
                 checked += elements.count
@@ -116,5 +124,27 @@ final class ClassifierGradientTests: XCTestCase {
         _ = frozen.accumulateGradients(on: tinyBatch, generator: &generator)
         XCTAssertEqual(frozen.embedding.weight.gradient.squaredNorm, 0)
         XCTAssertGreaterThan(frozen.output.weight.gradient.squaredNorm, 0)
+    }
+
+    func testFeatureDropoutDropsFeaturesAndScalesTheRest() {
+        // Only the bag can change the loss here: LSTM and output weights are the same in both runs.
+        var generator = SeededGenerator(seed: 3)
+        let configuration = TextClassifier.Configuration(
+            vocabularySize: 7, embeddingDimension: 4, hiddenSize: 3, embeddingDropout: 0, dropout: 0, pooling: .mean,
+            labelCount: 3, paddingID: 0, ngramBag: .init(featureCount: 200, dropout: 0.5))
+        var model = TextClassifier(configuration, generator: &generator)
+        let example = ClassifierExample(tokenIDs: [1, 2], featureIDs: Array(0..<200), label: 0)
+        var dropping = SeededGenerator(seed: 4)
+        _ = model.accumulateGradients(on: [example], generator: &dropping)
+        let gradient = model.ngrams!.weight.gradient
+        let touched = (0..<200).filter { row in (0..<3).contains { gradient[row, $0] != 0 } }
+        XCTAssertGreaterThan(touched.count, 70, "about half of the 200 features are kept")
+        XCTAssertLessThan(touched.count, 130, "about half of the 200 features are dropped")
+        // A kept feature's gradient is the logits' gradient scaled by 1 / (1 - 0.5).
+        let first = touched[0], second = touched[1]
+        for label in 0..<3 { XCTAssertEqual(gradient[first, label], gradient[second, label], accuracy: 1e-7) }
+        let probabilities = model.probabilities(for: [ClassifierInput(tokenIDs: [1, 2])]).scalars  // bag at zero: the LSTM's alone
+        XCTAssertEqual(gradient[first, 0], 2 * (probabilities[0] - 1), accuracy: 1e-5)
+        XCTAssertEqual(gradient[first, 1], 2 * probabilities[1], accuracy: 1e-5)
     }
 }

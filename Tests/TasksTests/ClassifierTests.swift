@@ -130,10 +130,12 @@ final class ClassifierTests: XCTestCase {
                                                     hyperparameters: smallHyperparameters, seed: 9)
         let directory = temporaryDirectory()
         try prepared.classifier.save(to: directory)
-        for file in ["model.safetensors", "config.json", "vocabulary.json", "labels.json"] {
+        for file in ["model.safetensors", "config.json", "vocabulary.json", "labels.json", "ngrams.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path), file)
         }
         let loaded = try TrainedClassifier.load(from: directory)
+        XCTAssertEqual(loaded.ngramFeatures, prepared.classifier.ngramFeatures)
+        XCTAssertEqual(loaded.model.ngrams?.weight.value, prepared.classifier.model.ngrams?.weight.value)
         XCTAssertEqual(loaded.labels, prepared.classifier.labels)
         XCTAssertEqual(loaded.vocabulary, prepared.classifier.vocabulary)
         XCTAssertEqual(loaded.preparation, prepared.classifier.preparation)
@@ -147,10 +149,72 @@ final class ClassifierTests: XCTestCase {
         }
     }
 
+    // MARK: Bag of n-grams
+
+    func testNGramFeaturesCountTextsNotOccurrencesAndReadPresence() {
+        let texts = [["not", "good", "not", "good"], ["not", "good", "at", "all"], ["good", "film"]]
+        let features = NGramFeatures(counting: texts, settings: .init(order: 2, minDocumentCount: 2))
+        // "good" is in 3 texts, "not" and "not good" in 2; "good not" (twice in text 1) only in 1.
+        XCTAssertEqual(features.vocabulary.tokens, ["good", "not", "not good"])
+        XCTAssertEqual(features.ids(of: ["not", "good", "not", "good", "film"]), [0, 1, 2], "distinct ids, sorted")
+        XCTAssertEqual(features.ids(of: ["unseen", "words"]), [])
+        let capped = NGramFeatures(counting: texts, settings: .init(order: 3, minDocumentCount: 1, maxCount: 2))
+        XCTAssertEqual(capped.vocabulary.tokens, ["good", "not"], "the most widespread first, ties in Unicode order")
+        let trigrams = NGramFeatures(counting: texts, settings: .init(order: 3, minDocumentCount: 2))
+        XCTAssertTrue(trigrams.vocabulary.tokens.allSatisfy { $0.split(separator: " ").count <= 3 })
+        XCTAssertEqual(NGramFeatures(counting: texts.reversed(), settings: .init(order: 2, minDocumentCount: 2)), features,
+                       "ids do not depend on the order of the texts")
+    }
+
+    func testTheBagOfNGramsIsOptionalAndAModelWithoutItLoadsAsBefore() throws {
+        var h = smallHyperparameters
+        h.ngrams = nil
+        let prepared = try ClassifierRecipe.prepare(training: toyTraining, development: [], hyperparameters: h, seed: 9)
+        XCTAssertNil(prepared.classifier.ngramFeatures)
+        XCTAssertNil(prepared.classifier.model.ngrams)
+        XCTAssertEqual(prepared.training[0].input.featureIDs, [])
+        let directory = temporaryDirectory()
+        try prepared.classifier.save(to: directory)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("ngrams.json").path))
+        let config = try String(contentsOf: directory.appendingPathComponent("config.json"), encoding: .utf8)
+        XCTAssertFalse(config.contains("ngram"), "a model without a bag writes the config.json of earlier versions: \(config)")
+        let loaded = try TrainedClassifier.load(from: directory)
+        XCTAssertNil(loaded.ngramFeatures)
+        XCTAssertEqual(try loaded.classify(["loved it"]), try prepared.classifier.classify(["loved it"]))
+    }
+
+    func testAMissingOrMismatchedNGramFileIsExplained() throws {
+        let prepared = try ClassifierRecipe.prepare(training: toyTraining, development: [], hyperparameters: smallHyperparameters, seed: 9)
+        let count = try XCTUnwrap(prepared.classifier.ngramFeatures?.count)
+        XCTAssertGreaterThan(count, 0)
+        let directory = temporaryDirectory()
+        try prepared.classifier.save(to: directory)
+        let file = directory.appendingPathComponent("ngrams.json")
+        try Data("{\"specials\":[],\"tokens\":[\"only one\"]}".utf8).write(to: file)
+        XCTAssertThrowsError(try TrainedClassifier.load(from: directory)) { error in
+            XCTAssertEqual("\(error)", "\(directory.path): config.json expects \(count) n-gram features, but ngrams.json holds 1")
+        }
+        try FileManager.default.removeItem(at: file)
+        XCTAssertThrowsError(try TrainedClassifier.load(from: directory)) { error in
+            XCTAssertTrue("\(error)".contains("is an incomplete classifier model directory"), "\(error)")
+        }
+    }
+
+    func testTextsGetTheIDsOfTheirNGrams() throws {
+        var h = smallHyperparameters
+        h.ngrams = NGramFeatures.Settings(order: 2, minDocumentCount: 1)  // no bigram of the toy texts is in two of them
+        let prepared = try ClassifierRecipe.prepare(training: toyTraining, development: [], hyperparameters: h, seed: 9)
+        let features = try XCTUnwrap(prepared.classifier.ngramFeatures)
+        let input = try prepared.classifier.input(of: "Loved it, great fun!")
+        XCTAssertEqual(input.featureIDs, features.ids(of: ["loved", "it", ",", "great", "fun", "!"]))
+        XCTAssertTrue(input.featureIDs.contains(try XCTUnwrap(features.vocabulary.id(of: "loved it"))), "bigrams count")
+        XCTAssertEqual(prepared.training[0].input, try prepared.classifier.input(of: toyTraining[0].text))
+    }
+
     func testBatchedPredictionMatchesOneTextAtATime() throws {
         let prepared = try ClassifierRecipe.prepare(training: toyTraining, development: [],
                                                     hyperparameters: smallHyperparameters, seed: 2)
-        let ids = prepared.training.map(\.tokenIDs)
+        let ids = prepared.training.map(\.input)
         let together = prepared.classifier.model.predict(ids, batchSize: 3)
         for (i, text) in ids.enumerated() {
             let alone = prepared.classifier.model.predict([text])[0]
@@ -165,7 +229,7 @@ final class ClassifierTests: XCTestCase {
         let prepared = try ClassifierRecipe.prepare(training: toyTraining, development: [],
                                                     hyperparameters: smallHyperparameters, seed: 2)
         let classifier = prepared.classifier
-        let ids = prepared.training.map(\.tokenIDs)
+        let ids = prepared.training.map(\.input)
         let alone = classifier.model.predict(ids, batchSize: 2)
         let concurrent = classifier.model.predict(ids, batchSize: 2, workers: 3)
         XCTAssertEqual(concurrent.map(\.label), alone.map(\.label))

@@ -24,3 +24,42 @@ print(f"best validation loss {best['dev_metric']:.4f} nats/token, perplexity {ma
       f"(epoch {best['epoch']}, {best['tokens_per_second']:.0f} training tokens/s)")
 PY
 }
+
+# A classifier recipe: trains on DIR/train.csv (a seeded 10% held out for development) with the
+# defaults and TOKENIZER, 30 minutes at most on 2 threads, seed 1; writes OUTDIR/model, then
+# evaluates on DIR/test.csv and on each further labelled CSV given (other domains).
+#   classifier_recipe OUTDIR DIR TOKENIZER [TRANSFER_CSV...] [-- extra classify-train flags]
+classifier_recipe() {
+    local out=$1 data=$2 tokenizer=$3
+    shift 3
+    local transfers=() extra=()
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do transfers+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    extra=("$@")
+    for file in "$data/train.csv" "$data/test.csv" "${transfers[@]}"; do
+        [ -f "$file" ] || { echo "missing $file" >&2; exit 1; }
+    done
+    mkdir -p "$out"
+    cd "$root"
+    build_seqmodels
+
+    step "train (tokenizer $tokenizer, defaults, 30 minutes at most, 2 threads, seed 1)"
+    local t0
+    t0=$(seconds)
+    rm -rf "$out/model"
+    "$seqmodels" classify train --train "$data/train.csv" --model "$out/model" --tokenizer "$tokenizer" \
+        --time-limit 30 --threads 2 --seed 1 "${extra[@]}" 2> >(grep -v '^\s*$' | tail -n 30 >&2)
+    echo "train: $(( $(seconds) - t0 )) s"
+
+    step "evaluate on the test set ($data/test.csv)"
+    t0=$(seconds)
+    "$seqmodels" classify eval --model "$out/model" --test "$data/test.csv" --threads 2 | tee "$out/test-report.txt" | head -n 3
+    tail -n 1 "$out/test-report.txt"
+    echo "evaluate: $(( $(seconds) - t0 )) s"
+
+    local file
+    for file in "${transfers[@]}"; do
+        step "evaluate on another domain ($file)"
+        "$seqmodels" classify eval --model "$out/model" --test "$file" --threads 2 | head -n 3
+    done
+}

@@ -24,7 +24,7 @@ extension TrainedClassifier {
         var written = 0
         func flush() throws {
             let pendingIDs = try pending.concurrentMap(threads: max(workers, BLAS.threadCount)) { record in
-                try tokenIDs(of: record.fields[textIndex], where: "\(input):\(record.line)")
+                try self.input(of: record.fields[textIndex], where: "\(input):\(record.line)")
             }
             let predictions = model.predict(pendingIDs, batchSize: batchSize, workers: workers)
             for (record, prediction) in zip(pending, predictions) {

@@ -47,6 +47,10 @@ public struct ClassifierHyperparameters: Codable, Equatable, Sendable {
     public var vectorsPath: String?
     /// Keep the embeddings fixed during training (sensible only with `vectorsPath`).
     public var freezeEmbeddings = false
+    /// The bag of n-grams beside the LSTM (see `TextClassifier`), or `nil` for the LSTM alone.
+    public var ngrams: NGramFeatures.Settings? = NGramFeatures.Settings()
+    /// Probability of dropping each n-gram feature of a text in training.
+    public var ngramDropout: Float = 0.5
 
     public init() {}
 }
@@ -96,10 +100,16 @@ public enum ClassifierRecipe {
             classWeights = counts.map { Float(training.count) / Float(labels.count * $0) }
         }
 
+        let ngramFeatures = h.ngrams.map { NGramFeatures(counting: tokenized, settings: $0) }
+        if let ngramFeatures, ngramFeatures.count == 0 {
+            throw TaskError("no n-gram occurs in \(ngramFeatures.settings.minDocumentCount) training texts; "
+                            + "lower the minimum document count or train without n-grams")
+        }
         let configuration = TextClassifier.Configuration(
             vocabularySize: vocabulary.count, embeddingDimension: h.embeddingDimension, hiddenSize: h.hiddenSize,
             layerCount: h.layerCount, bidirectional: h.bidirectional, embeddingDropout: h.embeddingDropout,
-            dropout: h.dropout, pooling: h.pooling, labelCount: labels.count, paddingID: vocabulary.paddingID)
+            dropout: h.dropout, pooling: h.pooling, labelCount: labels.count, paddingID: vocabulary.paddingID,
+            ngramBag: ngramFeatures.map { .init(featureCount: $0.count, dropout: h.ngramDropout) })
         var generator = SeededGenerator(seed: seed)
         var model = TextClassifier(configuration, classWeights: classWeights, generator: &generator)
 
@@ -118,11 +128,13 @@ public enum ClassifierRecipe {
         }
         model.embedding.isTrainable = !h.freezeEmbeddings
 
-        let classifier = TrainedClassifier(model: model, vocabulary: vocabulary, labels: labels, preparation: h.text)
+        let classifier = TrainedClassifier(model: model, vocabulary: vocabulary, labels: labels, preparation: h.text,
+                                           ngramFeatures: ngramFeatures)
         var trainingExamples: [ClassifierExample] = []
         trainingExamples.reserveCapacity(training.count)
         for (record, tokens) in zip(training, tokenized) {
             trainingExamples.append(ClassifierExample(tokenIDs: try vocabulary.encode(tokens),
+                                                      featureIDs: ngramFeatures?.ids(of: tokens) ?? [],
                                                       label: try classifier.labelID(of: record.label)))
         }
         let developmentExamples = try development.map { try classifier.example(of: $0) }

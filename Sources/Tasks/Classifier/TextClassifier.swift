@@ -1,23 +1,51 @@
 import Foundation
 import SeqModels
 
-/// One training or evaluation example for `TextClassifier`: a text already turned into
-/// token ids (at least one) and the id of its label.
-public struct ClassifierExample: Equatable, Sendable {
-    /// Token ids from the classifier's vocabulary; never empty.
+/// A text as `TextClassifier` reads it: its token ids (at least one), and the ids of its
+/// n-gram features when the classifier has a bag of n-grams (see `NGramFeatures`).
+public struct ClassifierInput: Equatable, Sendable {
+    /// Token ids from the classifier's vocabulary, in text order; never empty.
     public var tokenIDs: [Int]
-    /// Index into the classifier's label list.
-    public var label: Int
+    /// Ids of the text's distinct n-gram features; empty for a classifier without a bag.
+    public var featureIDs: [Int]
 
-    public init(tokenIDs: [Int], label: Int) {
-        precondition(!tokenIDs.isEmpty, "A classifier example needs at least one token")
+    public init(tokenIDs: [Int], featureIDs: [Int] = []) {
+        precondition(!tokenIDs.isEmpty, "A classifier input needs at least one token")
         self.tokenIDs = tokenIDs
-        self.label = label
+        self.featureIDs = featureIDs
     }
 }
 
+/// One training or evaluation example for `TextClassifier`: a text already turned into
+/// ids (`ClassifierInput`) and the id of its label.
+public struct ClassifierExample: Equatable, Sendable {
+    public var input: ClassifierInput
+    /// Index into the classifier's label list.
+    public var label: Int
+
+    public init(input: ClassifierInput, label: Int) {
+        self.input = input
+        self.label = label
+    }
+
+    public init(tokenIDs: [Int], featureIDs: [Int] = [], label: Int) {
+        self.init(input: ClassifierInput(tokenIDs: tokenIDs, featureIDs: featureIDs), label: label)
+    }
+
+    /// The text's token ids.
+    public var tokenIDs: [Int] { input.tokenIDs }
+}
+
 /// A whole-text classifier: embedding → stacked (Bi)LSTM over a packed batch → pooling over
-/// the real tokens → dropout → Linear → softmax, for any number of labels.
+/// the real tokens → dropout → Linear → softmax, for any number of labels; optionally with a
+/// bag of n-grams beside it, whose per-label weights are added to the logits.
+///
+/// The bag (`Configuration.ngramBag`) is a linear model over the presence of the text's
+/// n-grams (`NGramFeatures`), trained jointly with the LSTM: it sees every phrase of the text
+/// at once, where the LSTM reads it word by word, and the two make different mistakes. It
+/// starts at zero and drops each feature with probability `ngramBag.dropout` in training
+/// (scaling the rest), so that it does not memorise the training texts before the LSTM has
+/// learnt anything. It costs one addition per feature.
 ///
 /// Parameters carry PyTorch names (`embedding.weight`, `lstm.weight_ih_l0_reverse`,
 /// `output.weight`), so the checkpoint loads into the same-shaped module of
@@ -39,10 +67,28 @@ public struct TextClassifier: TrainableModel, Sendable {
         public var labelCount: Int
         /// Id of `<pad>` in the vocabulary (its embedding row stays zero), if any.
         public var paddingID: Int?
+        /// The bag of n-grams beside the LSTM, if any.
+        public var ngramBag: NGramBag?
+
+        /// Size and regularisation of the bag of n-grams.
+        public struct NGramBag: Codable, Equatable, Sendable {
+            /// Number of distinct features (rows of the bag).
+            public var featureCount: Int
+            /// Probability of dropping each feature of a text in training.
+            public var dropout: Float
+
+            public init(featureCount: Int, dropout: Float = 0.5) {
+                precondition(featureCount > 0, "A bag of n-grams needs at least one feature")
+                precondition(dropout >= 0 && dropout < 1, "Feature dropout must be in [0, 1), got \(dropout)")
+                self.featureCount = featureCount
+                self.dropout = dropout
+            }
+        }
 
         public init(vocabularySize: Int, embeddingDimension: Int = 128, hiddenSize: Int = 48, layerCount: Int = 1,
                     bidirectional: Bool = true, embeddingDropout: Float = 0.5, dropout: Float = 0.5,
-                    pooling: SequencePooling = .maxMean, labelCount: Int, paddingID: Int? = nil) {
+                    pooling: SequencePooling = .maxMean, labelCount: Int, paddingID: Int? = nil,
+                    ngramBag: NGramBag? = nil) {
             self.vocabularySize = vocabularySize
             self.embeddingDimension = embeddingDimension
             self.hiddenSize = hiddenSize
@@ -53,6 +99,7 @@ public struct TextClassifier: TrainableModel, Sendable {
             self.pooling = pooling
             self.labelCount = labelCount
             self.paddingID = paddingID
+            self.ngramBag = ngramBag
         }
 
         /// The LSTM part of this configuration.
@@ -71,11 +118,14 @@ public struct TextClassifier: TrainableModel, Sendable {
     public var embedding: Embedding
     public var lstm: LSTM
     public var output: Linear
+    /// Per-label weights of the n-gram features (`[featureCount, labelCount]`, PyTorch name
+    /// `ngrams.weight`), when the configuration has a bag.
+    public var ngrams: EmbeddingBag?
     /// One weight per label for the loss, or `nil` for equal weights.
     public var classWeights: [Float]?
 
     /// A classifier initialised as PyTorch initialises its layers, drawing from `generator`
-    /// in the order embedding, LSTM, output.
+    /// in the order embedding, LSTM, output; the bag of n-grams, if any, starts at zero.
     public init(_ configuration: Configuration, classWeights: [Float]? = nil, generator: inout SeededGenerator) {
         precondition(configuration.labelCount >= 2, "A classifier needs at least two labels, got \(configuration.labelCount)")
         if let w = classWeights {
@@ -86,6 +136,7 @@ public struct TextClassifier: TrainableModel, Sendable {
                                    paddingIndex: configuration.paddingID, generator: &generator)
         self.lstm = LSTM(configuration.lstm, generator: &generator)
         self.output = Linear(inputSize: configuration.pooledSize, outputSize: configuration.labelCount, generator: &generator)
+        self.ngrams = configuration.ngramBag.map { EmbeddingBag(count: $0.featureCount, dimension: configuration.labelCount) }
         self.classWeights = classWeights
     }
 
@@ -93,6 +144,7 @@ public struct TextClassifier: TrainableModel, Sendable {
         try embedding.visitParameters(prefix: prefix + "embedding.", visit)
         try lstm.visitParameters(prefix: prefix + "lstm.", visit)
         try output.visitParameters(prefix: prefix + "output.", visit)
+        try ngrams?.visitParameters(prefix: prefix + "ngrams.", visit)
     }
 
     public func length(of example: ClassifierExample) -> Int { example.tokenIDs.count }
@@ -106,9 +158,17 @@ public struct TextClassifier: TrainableModel, Sendable {
         }
     }
 
-    /// The logits `[texts.count, labelCount]` of a batch of token-id sequences, in inference mode.
+    /// The logits `[texts.count, labelCount]` of a batch of token-id sequences, in inference mode,
+    /// for a classifier without a bag of n-grams.
     public func logits(for texts: [[Int]]) -> Tensor {
-        precondition(!texts.isEmpty, "logits(for:) needs at least one text")
+        precondition(ngrams == nil, "This classifier has a bag of n-grams: pass ClassifierInput values with their feature ids")
+        return logits(for: texts.map { ClassifierInput(tokenIDs: $0) })
+    }
+
+    /// The logits `[inputs.count, labelCount]` of a batch of texts, in inference mode.
+    public func logits(for inputs: [ClassifierInput]) -> Tensor {
+        precondition(!inputs.isEmpty, "logits(for:) needs at least one text")
+        let texts = inputs.map(\.tokenIDs)
         let layout = Self.layout(of: texts)
         // Each distinct token is embedded and projected into the LSTM once (see `LSTM.callAsFunction(distinctRows:…)`).
         let ids = layout.pack(texts)
@@ -124,12 +184,14 @@ public struct TextClassifier: TrainableModel, Sendable {
         }
         let (encoded, _) = lstm(distinctRows: embedding.forward(distinctIDs), rowIndices: rowIndices, layout: layout)
         let (pooled, _) = configuration.pooling.forward(encoded, bidirectional: configuration.bidirectional)
-        return output.forward(pooled)
+        var logits = output.forward(pooled)
+        if let ngrams { logits.add(ngrams.forward(inputs.map(\.featureIDs))) }
+        return logits
     }
 
-    /// Label probabilities `[texts.count, labelCount]` (softmax of the logits), inference mode.
-    public func probabilities(for texts: [[Int]]) -> Tensor {
-        Kernels.exp(Kernels.logSoftmax(logits(for: texts)))
+    /// Label probabilities `[inputs.count, labelCount]` (softmax of the logits), inference mode.
+    public func probabilities(for inputs: [ClassifierInput]) -> Tensor {
+        Kernels.exp(Kernels.logSoftmax(logits(for: inputs)))
     }
 
     /// The loss of one batch and (through `backward`) its gradients; used by `accumulateGradients`
@@ -149,11 +211,21 @@ public struct TextClassifier: TrainableModel, Sendable {
         let (pooled, poolingCache) = config.pooling.forward(encoded, bidirectional: config.bidirectional)
         let outputDropout = Dropout(probability: config.dropout)
         let (droppedPooled, pooledMask) = outputDropout.forward(pooled, generator: &generator)
-        let logits = output.forward(droppedPooled)
+        var logits = output.forward(droppedPooled)
+        var keptFeatures: [[Int]] = []
+        let featureScale = 1 / (1 - (config.ngramBag?.dropout ?? 0))
+        if let ngrams, let bag = config.ngramBag {
+            keptFeatures = batch.map { example in
+                bag.dropout == 0 ? example.input.featureIDs
+                    : example.input.featureIDs.filter { _ in Float.random(in: 0..<1, using: &generator) >= bag.dropout }
+            }
+            logits.add(ngrams.forward(keptFeatures, scale: featureScale))
+        }
         let lossFunction = CrossEntropyLoss(ignoreIndex: nil, classWeights: classWeights)
         let (loss, logitsGradient) = lossFunction(logits: logits, targets: batch.map(\.label))
 
         // Backward, in reverse order.
+        ngrams?.backward(keptFeatures, outputGradient: logitsGradient, scale: featureScale)
         let droppedPooledGradient = output.backward(input: droppedPooled, outputGradient: logitsGradient)
         let pooledGradient = outputDropout.backward(outputGradient: droppedPooledGradient, mask: pooledMask)
         let encodedGradient = config.pooling.backward(poolingCache, pooledGradient: pooledGradient)
@@ -165,16 +237,23 @@ public struct TextClassifier: TrainableModel, Sendable {
         return BatchLoss(sum: loss * Double(batch.count), count: batch.count)
     }
 
+    /// `predict(_:batchSize:workers:)` for a classifier without a bag of n-grams.
+    public func predict(_ texts: [[Int]], batchSize: Int = 256,
+                        workers: Int = 1) -> [(label: Int, probability: Float, probabilities: [Float])] {
+        precondition(ngrams == nil, "This classifier has a bag of n-grams: pass ClassifierInput values with their feature ids")
+        return predict(texts.map { ClassifierInput(tokenIDs: $0) }, batchSize: batchSize, workers: workers)
+    }
+
     /// The most probable label id and its probability for every text (inference mode), in
     /// the order given. Texts are sorted by length and run `batchSize` at a time.
     ///
     /// With `workers > 1`, that many batches are classified at once, longest first:
     /// parallelism *around* BLAS, so set BLAS to one thread (`BLAS.setThreadCount(1)`) first,
     /// as `seqmodels classify --threads N` does. The predictions do not depend on `workers`.
-    public func predict(_ texts: [[Int]], batchSize: Int = 256,
+    public func predict(_ texts: [ClassifierInput], batchSize: Int = 256,
                         workers: Int = 1) -> [(label: Int, probability: Float, probabilities: [Float])] {
         precondition(batchSize > 0 && workers > 0, "batchSize and workers must be positive")
-        let order = texts.indices.sorted { texts[$0].count > texts[$1].count }
+        let order = texts.indices.sorted { texts[$0].tokenIDs.count > texts[$1].tokenIDs.count }
         let batches = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
         let model = self
         let probabilities = concurrentResults(count: batches.count, workers: workers) { b in
@@ -195,7 +274,7 @@ public struct TextClassifier: TrainableModel, Sendable {
 
     /// Accuracy on `examples` (inference mode), with macro-F1 and the mean loss in `details`.
     public func evaluate(on examples: [ClassifierExample]) -> Evaluation {
-        let predictions = predict(examples.map(\.tokenIDs))
+        let predictions = predict(examples.map(\.input))
         var confusion = ConfusionMatrix(labelCount: configuration.labelCount)
         var lossSum = 0.0
         for (example, prediction) in zip(examples, predictions) {

@@ -9,12 +9,16 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
     public var model: TextClassifier.Configuration
     public var text: TextPreparation
     public var classWeights: [Float]?
+    /// How the bag of n-grams finds a text's features (`ngrams.json` lists them), if the model has one.
+    public var ngrams: NGramFeatures.Settings?
 
-    public init(model: TextClassifier.Configuration, text: TextPreparation, classWeights: [Float]? = nil) {
+    public init(model: TextClassifier.Configuration, text: TextPreparation, classWeights: [Float]? = nil,
+                ngrams: NGramFeatures.Settings? = nil) {
         self.kind = Self.kindName
         self.model = model
         self.text = text
         self.classWeights = classWeights
+        self.ngrams = ngrams
     }
 
     public static let kindName = "text-classifier"
@@ -29,8 +33,9 @@ public struct ClassifierPrediction: Equatable, Sendable {
 }
 
 /// A classifier with everything needed to use it on raw text: the network, the vocabulary,
-/// the label names and the text preparation. This is what a model directory holds:
-/// `model.safetensors`, `config.json` (`ClassifierConfiguration`), `vocabulary.json`, `labels.json`.
+/// the label names, the text preparation and the n-gram features. This is what a model
+/// directory holds: `model.safetensors`, `config.json` (`ClassifierConfiguration`),
+/// `vocabulary.json`, `labels.json`, and `ngrams.json` when the model has a bag of n-grams.
 ///
 /// ```swift
 /// let classifier = try TrainedClassifier.load(from: URL(fileURLWithPath: "runs/imdb"))
@@ -42,26 +47,36 @@ public struct TrainedClassifier: Sendable {
     /// Label names; label id `i` is `labels[i]`.
     public var labels: [String]
     public var preparation: TextPreparation
+    /// The n-gram features of the model's bag of n-grams, if it has one.
+    public var ngramFeatures: NGramFeatures?
 
     public static let vocabularyFileName = "vocabulary.json"
     public static let labelsFileName = "labels.json"
 
-    public init(model: TextClassifier, vocabulary: Vocabulary, labels: [String], preparation: TextPreparation) {
+    public init(model: TextClassifier, vocabulary: Vocabulary, labels: [String], preparation: TextPreparation,
+                ngramFeatures: NGramFeatures? = nil) {
         precondition(model.configuration.vocabularySize == vocabulary.count, "The model's vocabulary size must match the vocabulary")
         precondition(model.configuration.labelCount == labels.count, "The model needs one name per label")
+        precondition(model.configuration.ngramBag?.featureCount == ngramFeatures?.count,
+                     "The model's bag of n-grams must match its n-gram features")
         self.model = model
         self.vocabulary = vocabulary
         self.labels = labels
         self.preparation = preparation
+        self.ngramFeatures = ngramFeatures
     }
 
     /// The configuration written to `config.json`.
     public var configuration: ClassifierConfiguration {
-        ClassifierConfiguration(model: model.configuration, text: preparation, classWeights: model.classWeights)
+        ClassifierConfiguration(model: model.configuration, text: preparation, classWeights: model.classWeights,
+                                ngrams: ngramFeatures?.settings)
     }
 
     /// Writes the model directory (created if missing); `config.json` is written last.
     public func save(to directory: URL) throws {
+        if let ngramFeatures {
+            try Checkpoint.writeJSON(ngramFeatures.vocabulary, named: NGramFeatures.fileName, in: directory)
+        }
         try Checkpoint.writeJSON(vocabulary, named: Self.vocabularyFileName, in: directory)
         try Checkpoint.writeJSON(labels, named: Self.labelsFileName, in: directory)
         try Checkpoint.save(model, config: configuration, to: directory)
@@ -96,6 +111,25 @@ public struct TrainedClassifier: Sendable {
             throw TaskError("\(path): config.json expects \(configuration.model.vocabularySize) tokens and \(configuration.model.labelCount) labels, "
                             + "but the directory holds \(vocabulary.count) tokens and \(labels.count) labels")
         }
+        var ngramFeatures: NGramFeatures? = nil
+        switch (configuration.ngrams, configuration.model.ngramBag) {
+        case (nil, nil):
+            break
+        case let (settings?, bag?):
+            let ngrams: Vocabulary
+            do {
+                ngrams = try Checkpoint.readJSON(Vocabulary.self, named: NGramFeatures.fileName, in: directory)
+            } catch {
+                throw TaskError("\(path) is an incomplete classifier model directory: \(error)")
+            }
+            guard ngrams.specials.isEmpty, ngrams.count == bag.featureCount, settings.order >= 1 else {
+                throw TaskError("\(path): config.json expects \(bag.featureCount) n-gram features, but \(NGramFeatures.fileName) "
+                                + "holds \(ngrams.count)\(ngrams.specials.isEmpty ? "" : " and special tokens")")
+            }
+            ngramFeatures = NGramFeatures(settings: settings, vocabulary: ngrams)
+        default:
+            throw TaskError("\(path): config.json describes a bag of n-grams only in part (both \"ngrams\" and \"model.ngramBag\" are needed)")
+        }
         var generator = SeededGenerator(seed: 0)
         var model = TextClassifier(configuration.model, classWeights: configuration.classWeights, generator: &generator)
         do {
@@ -103,18 +137,20 @@ public struct TrainedClassifier: Sendable {
         } catch {
             throw TaskError("\(error)")
         }
-        return TrainedClassifier(model: model, vocabulary: vocabulary, labels: labels, preparation: configuration.text)
+        return TrainedClassifier(model: model, vocabulary: vocabulary, labels: labels, preparation: configuration.text,
+                                 ngramFeatures: ngramFeatures)
     }
 
-    /// The token ids of `text` (truncated as configured), unknown tokens as `<unk>`.
+    /// The ids of `text` as the model reads it: its tokens (truncated as configured, unknown
+    /// ones as `<unk>`) and, with a bag of n-grams, its known n-grams.
     /// - Throws: `TaskError` when the text has no tokens; `where` names it in the message.
-    public func tokenIDs(of text: String, where place: String? = nil) throws -> [Int] {
+    public func input(of text: String, where place: String? = nil) throws -> ClassifierInput {
         let tokens = preparation.tokens(of: text)
         guard !tokens.isEmpty else {
             throw TaskError("\(place.map { $0 + ": " } ?? "")the text is empty (no tokens to classify)")
         }
         do {
-            return try vocabulary.encode(tokens)
+            return ClassifierInput(tokenIDs: try vocabulary.encode(tokens), featureIDs: ngramFeatures?.ids(of: tokens) ?? [])
         } catch {
             throw TaskError("\(place.map { $0 + ": " } ?? "")\(error)")
         }
@@ -131,7 +167,7 @@ public struct TrainedClassifier: Sendable {
     /// The example of a labelled record, with errors naming its file and line.
     public func example(of record: LabelledText) throws -> ClassifierExample {
         let place = record.location?.description
-        return ClassifierExample(tokenIDs: try tokenIDs(of: record.text, where: place),
+        return ClassifierExample(input: try input(of: record.text, where: place),
                                  label: try labelID(of: record.label, where: place))
     }
 
@@ -140,7 +176,7 @@ public struct TrainedClassifier: Sendable {
     public func classify(_ texts: [String], batchSize: Int = 128, workers: Int = 1) throws -> [ClassifierPrediction] {
         let numbered = Array(texts.enumerated().map { (number: $0 + 1, text: $1) })
         let ids = try numbered.concurrentMap(threads: max(workers, BLAS.threadCount)) {
-            try tokenIDs(of: $0.text, where: texts.count > 1 ? "text \($0.number)" : nil)
+            try input(of: $0.text, where: texts.count > 1 ? "text \($0.number)" : nil)
         }
         return model.predict(ids, batchSize: batchSize, workers: workers).map {
             ClassifierPrediction(label: labels[$0.label], probability: $0.probability, probabilities: $0.probabilities)
@@ -152,7 +188,7 @@ public struct TrainedClassifier: Sendable {
     public func evaluate(on records: [LabelledText], workers: Int = 1) throws -> ClassificationReport {
         var confusion = ConfusionMatrix(labelCount: labels.count)
         let examples = try records.concurrentMap(threads: max(workers, BLAS.threadCount)) { try example(of: $0) }
-        for (example, prediction) in zip(examples, model.predict(examples.map(\.tokenIDs), workers: workers)) {
+        for (example, prediction) in zip(examples, model.predict(examples.map(\.input), workers: workers)) {
             confusion.add(gold: example.label, predicted: prediction.label)
         }
         return ClassificationReport(confusion: confusion, labels: labels)
@@ -169,7 +205,7 @@ public struct TrainedClassifier: Sendable {
         var pending: [LabelledText] = []
         func flush() throws {
             let examples = try pending.concurrentMap(threads: max(workers, BLAS.threadCount)) { try example(of: $0) }
-            let predictions = model.predict(examples.map(\.tokenIDs), batchSize: batchSize, workers: workers)
+            let predictions = model.predict(examples.map(\.input), batchSize: batchSize, workers: workers)
             for (example, prediction) in zip(examples, predictions) { confusion.add(gold: example.label, predicted: prediction.label) }
             pending.removeAll(keepingCapacity: true)
         }

@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // OpenBLAS through pkg-config `openblas` on Linux (Debian ships no cblas.pc).
@@ -66,10 +67,18 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // `seqmodels export --format onnx`: the three heads as ONNX graphs, written with
+        // swift-protobuf from ONNX's own schema (Generated/onnx.pb.swift, made by
+        // Tools/generate_onnx_swift.sh and committed).
+        .target(
+            name: "ONNXExport",
+            dependencies: ["SeqModels", "Tasks", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Generated/onnx.proto", "Generated/LICENSE-onnx.txt"]
+        ),
         .executableTarget(
             name: "seqmodels",
             dependencies: [
-                "SeqModels", "Corpus", "Tasks", "Serving",
+                "SeqModels", "Corpus", "Tasks", "Serving", "ONNXExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -91,6 +100,10 @@ let package = Package(
                 "Serving", "Tasks", "SeqModels",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
+        ),
+        .testTarget(
+            name: "ONNXExportTests",
+            dependencies: ["ONNXExport", "Tasks", "Corpus", "SeqModels", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .testTarget(
             name: "CorpusTests",

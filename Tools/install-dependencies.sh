@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages SeqModels needs, if missing: OpenBLAS, libxml2, pkg-config.
 # On Debian/Ubuntu it uses apt-get (as root, or through sudo). Elsewhere it says what to install.
-# With --pytorch it also installs the CPU build of PyTorch used by the benchmarks (optional).
+# With --pytorch it also installs the CPU build of PyTorch used by the benchmarks (optional);
+# with --onnx, onnx and ONNX Runtime from PyPI, for Tools/check_onnx_export.py and the tests
+# that run exported models (optional; they skip without them). Both flags may be given.
 set -euo pipefail
 
 need=()
@@ -25,10 +27,25 @@ if ! command -v swift >/dev/null 2>&1; then
     exit 1
 fi
 
-if [ "${1:-}" = "--pytorch" ]; then
-    if ! python3 -c "import torch, safetensors" >/dev/null 2>&1; then
-        echo "Installing the CPU build of PyTorch (for side-by-side benchmarks) ..."
-        python3 -m pip install -q "torch==2.13.0+cpu" safetensors \
-            || echo "PyTorch could not be installed; benchmarks will print SeqModels figures only."
-    fi
-fi
+for flag in "$@"; do
+    case "$flag" in
+    --pytorch)
+        if ! python3 -c "import torch, safetensors" >/dev/null 2>&1; then
+            echo "Installing the CPU build of PyTorch (for side-by-side benchmarks) ..."
+            python3 -m pip install -q "torch==2.13.0+cpu" safetensors \
+                || echo "PyTorch could not be installed; benchmarks will print SeqModels figures only."
+        fi
+        ;;
+    --onnx)
+        if ! python3 -c "import onnx, onnxruntime, numpy" >/dev/null 2>&1; then
+            echo "Installing onnx and ONNX Runtime (to check exported models) ..."
+            python3 -m pip install -q "onnx==1.23.2" "onnxruntime==1.32.0" numpy \
+                || echo "onnx/onnxruntime could not be installed; the ONNX Runtime checks will skip."
+        fi
+        ;;
+    *)
+        echo "unknown option $flag (known: --pytorch, --onnx)" >&2
+        exit 2
+        ;;
+    esac
+done

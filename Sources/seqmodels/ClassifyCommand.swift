@@ -58,9 +58,21 @@ struct ClassifyPredictCommand: ParsableCommand {
     @Option(help: "Texts classified together.")
     var batchSize: Int = 256
 
+    @Flag(help: "Print one JSON object per text: text, label, probability and every label's probability.")
+    var json = false
+
     @OptionGroup var parallelism: BatchThreadsOption
 
+    /// One line of `--json`.
+    private struct JSONLine: Encodable {
+        var text: String
+        var label: String
+        var probability: Float
+        var probabilities: [String: Float]
+    }
+
     func validate() throws {
+        if json && input != nil { throw ValidationError("--json prints texts given as arguments or on standard input, not --input CSV") }
         if (input == nil) != (output == nil) { throw ValidationError("--input and --output go together") }
         if input != nil && !texts.isEmpty { throw ValidationError("give either TEXT arguments or --input, not both") }
         if format == .xml { throw ValidationError("--format xml is for training and evaluation; label CSV or TSV files") }
@@ -77,9 +89,17 @@ struct ClassifyPredictCommand: ParsableCommand {
             FileHandle.standardError.write(Data("labelled \(count) rows into \(output)\n".utf8))
             return
         }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func emit(_ batch: [String]) throws {
             for (text, prediction) in zip(batch, try classifier.classify(batch, batchSize: batchSize, workers: workers)) {
-                print("\(prediction.label)\t\(TrainedClassifier.formatProbability(prediction.probability))\t\(text)")
+                if json {
+                    let line = JSONLine(text: text, label: prediction.label, probability: prediction.probability,
+                                        probabilities: Dictionary(uniqueKeysWithValues: zip(classifier.labels, prediction.probabilities)))
+                    print(String(decoding: try encoder.encode(line), as: UTF8.self))
+                } else {
+                    print("\(prediction.label)\t\(TrainedClassifier.formatProbability(prediction.probability))\t\(text)")
+                }
             }
         }
         if !texts.isEmpty {

@@ -79,7 +79,22 @@ struct TagTextCommand: ParsableCommand {
     @Option(help: "Output format: slash (word/TAG), conllu, xml or json (one object per line).")
     var output: TaggedTextFormat = .slash
 
+    @Flag(help: "With --output json: add each token's probability of every tag (\"probabilities\", in the order of \"tag_set\"; with a CRF the marginals given the sentence).")
+    var probabilities = false
+
     @OptionGroup var parallelism: BatchThreadsOption
+
+    func validate() throws {
+        if probabilities && output != .json { throw ValidationError("--probabilities needs --output json") }
+    }
+
+    /// One sentence of `--output json --probabilities`.
+    private struct SentenceWithProbabilities: Encodable {
+        var tokens: [String]
+        var tags: [String]
+        var tag_set: [String]
+        var probabilities: [[Float]]
+    }
 
     func run() throws {
         try runReportingErrors {
@@ -89,8 +104,22 @@ struct TagTextCommand: ParsableCommand {
             var number = 0
             var pending: [[String]] = []
             func emit(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             func flush() {
                 var chunk = ""
+                if probabilities {
+                    let distributions = tagger.predictTagDistributions(pending.map { tagger.encode(tokens: $0) })
+                    for (tokens, distribution) in zip(pending, distributions) {
+                        let line = SentenceWithProbabilities(
+                            tokens: tokens, tags: distribution.tagIDs.map { tagger.vocabularies.tags.token(of: $0) },
+                            tag_set: tagger.vocabularies.tags.tokens, probabilities: distribution.probabilities)
+                        chunk += String(decoding: (try? encoder.encode(line)) ?? Data("{}".utf8), as: UTF8.self) + "\n"
+                    }
+                    emit(chunk)
+                    pending.removeAll(keepingCapacity: true)
+                    return
+                }
                 for (tokens, tags) in zip(pending, tagger.tag(sentences: pending, workers: workers)) {
                     number += 1
                     chunk += output.render(tokens: tokens, tags: tags, number: number)

@@ -99,6 +99,16 @@ public enum Checkpoint {
         }
     }
 
+    /// Writes `data` to `url` atomically (a temporary file in the same directory, flushed, then
+    /// renamed): an interrupted write never leaves a partial file under the final name.
+    public static func writeFileAtomically(_ data: Data, to url: URL) throws {
+        do {
+            try AtomicFile.write([data], to: url)
+        } catch let failure as AtomicFile.Failure {
+            throw CheckpointError(path: url.path, problem: .writeFailed(reason: failure.reason))
+        }
+    }
+
     /// Writes `value` as pretty-printed JSON with sorted keys to `directory/fileName`, atomically
     /// (for vocabularies, label sets and other small files beside the parameters).
     /// The directory is created if missing.

@@ -105,6 +105,11 @@ let package = Package(
             name: "ONNXExportTests",
             dependencies: ["ONNXExport", "Tasks", "Corpus", "SeqModels", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
+        // The `seqmodels` binary run as a user runs it (error messages, exit statuses, input).
+        .testTarget(
+            name: "CommandLineTests",
+            dependencies: ["seqmodels"]
+        ),
         .testTarget(
             name: "CorpusTests",
             dependencies: ["Corpus", "SeqModels"],

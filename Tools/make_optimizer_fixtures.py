@@ -7,7 +7,7 @@ schedules to torch's own numbers:
     `steps` steps with fixed gradients, for several SGD / Adam / AdamW / RMSprop settings;
     the parameter values after every step are recorded.
   - clipping: torch.nn.utils.clip_grad_norm_ on three gradients, clipped and not.
-  - schedules: learning rates from StepLR and ReduceLROnPlateau stepped once per epoch
+  - schedules: learning rates from StepLR, CosineAnnealingLR and ReduceLROnPlateau stepped once per epoch
     (ReduceLROnPlateau with a given metric sequence).
 
 Usage: python3 Tools/make_optimizer_fixtures.py   (from the repository root)
@@ -92,6 +92,16 @@ def schedules():
         sched.step()
         rates.append(opt.param_groups[0]["lr"])
     out["stepLR"] = {"initial": 0.1, "stepSize": 3, "gamma": 0.5, "rates": rates}
+
+    # CosineAnnealingLR over T_max epochs, read up to T_max (SeqModels holds the minimum after it).
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=7, eta_min=0.002)
+    rates = [opt.param_groups[0]["lr"]]
+    for _ in range(7):
+        opt.step()
+        sched.step()
+        rates.append(opt.param_groups[0]["lr"])
+    out["cosine"] = {"initial": 0.1, "epochs": 7, "minimum": 0.002, "rates": rates}
 
     losses = [1.0, 0.9, 0.95, 0.91, 0.92, 0.9, 0.89995, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91,
               0.84, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93]

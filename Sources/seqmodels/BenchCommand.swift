@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SeqModels
+import Tasks
 
 /// `seqmodels bench …`: speed measurements next to PyTorch.
 struct BenchCommand: ParsableCommand {
@@ -141,7 +142,7 @@ struct LSTMBench: ParsableCommand {
                 .deletingLastPathComponent().appendingPathComponent("Tools/bench_lstm_pytorch.py").path,
         ]
         guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            throw BenchmarkError("Tools/bench_lstm_pytorch.py not found; pass --pytorch-script PATH")
+            throw TaskError("Tools/bench_lstm_pytorch.py not found; pass --pytorch-script PATH")
         }
         return found
     }

@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import Corpus
 import SeqModels
+import Tasks
 
 /// `seqmodels corpus …`: inspect corpora in XML, CSV, CoNLL-U or plain text.
 struct CorpusCommand: ParsableCommand {
@@ -192,7 +193,7 @@ struct CorpusFileOptions: ParsableArguments {
         if let format { return format }
         let inferred = Set(paths.map { CorpusFormat(inferringFrom: $0) })
         guard inferred.count == 1, let only = inferred.first, let format = only else {
-            throw CorpusCommandError("cannot infer one format from the file extensions of \(paths.joined(separator: ", ")); pass --format")
+            throw TaskError("cannot infer one format from the file extensions of \(paths.joined(separator: ", ")); pass --format")
         }
         return format
     }
@@ -222,12 +223,3 @@ struct CorpusFileOptions: ParsableArguments {
 }
 
 extension CoNLLUTagColumn: ExpressibleByArgument {}
-
-/// A problem with what `corpus` was asked to do, printed as its message alone.
-struct CorpusCommandError: Error, CustomStringConvertible {
-    var description: String
-
-    init(_ description: String) {
-        self.description = description
-    }
-}

@@ -34,13 +34,9 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let result = try ONNXExporter.export(modelDirectory: URL(fileURLWithPath: model), to: URL(fileURLWithPath: output),
-                                                 producerVersion: SeqModelsVersion.number)
-            print("exported the \(result.task) in \(model) to \(result.model.path) (\(result.byteCount) bytes, opset \(ONNXVersions.opset)) "
-                  + "and \(result.sidecar.path)")
-        } catch let error as ExportError {
-            throw ValidationError(error.description)
-        }
+        let result = try ONNXExporter.export(modelDirectory: URL(fileURLWithPath: model), to: URL(fileURLWithPath: output),
+                                             producerVersion: SeqModelsVersion.number)
+        print("exported the \(result.task) in \(model) to \(result.model.path) (\(result.byteCount) bytes, opset \(ONNXVersions.opset)) "
+              + "and \(result.sidecar.path)")
     }
 }

@@ -21,19 +21,16 @@ struct GenerateCommand: ParsableCommand {
     )
 }
 
-/// A run-time problem (unreadable file, unusable model or text), printed as `Error: message`
-/// without the usage text that ArgumentParser adds to validation errors.
-struct GenerateCommandError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
 
-/// Reads a whole UTF-8 text file, with a plain error message.
+/// Reads a whole UTF-8 text file, or standard input for `-`, with a plain error message.
 private func readText(_ path: String) throws -> String {
+    if path == "-" {
+        return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+    }
     do {
         return try String(contentsOf: URL(fileURLWithPath: path), encoding: .utf8)
     } catch {
-        throw GenerateCommandError("cannot read \(path) as UTF-8 text: \(error.localizedDescription)")
+        throw TaskError("cannot read \(path) as UTF-8 text: \(error.localizedDescription)")
     }
 }
 
@@ -42,7 +39,7 @@ private func loadModel(_ path: String) throws -> GeneratorModel {
     do {
         return try GeneratorModel.load(from: URL(fileURLWithPath: path))
     } catch {
-        throw GenerateCommandError("cannot load the generator model in \(path): \(error)")
+        throw TaskError("cannot load the generator model in \(path): \(error)")
     }
 }
 
@@ -132,7 +129,7 @@ struct GenerateSampleCommand: ParsableCommand {
                     ? try generatorModel.beamSearch(prefix: prefix, length: length, beamWidth: beam)
                     : try generatorModel.sample(prefix: prefix, length: length, options: sampling.options, generator: &generator)
             } catch let error as TaskError {
-                throw GenerateCommandError(error.description)
+                throw TaskError(error.description)
             }
             if !warned && !sample.unknownPrefixTokens.isEmpty {
                 note("warning: the model does not know \(sample.unknownPrefixTokens.map { "'\($0)'" }.joined(separator: ", ")) in the prefix; fed as <unk>")
@@ -205,7 +202,7 @@ struct GenerateAcrosticCommand: ParsableCommand {
             do {
                 poem = try generatorModel.acrosticPoem(heads: head, lineLength: lineLength, options: options, generator: &generator)
             } catch let error as TaskError {
-                throw GenerateCommandError(error.description)
+                throw TaskError(error.description)
             }
             if json {
                 poems.append(poem)
@@ -238,7 +235,7 @@ struct GenerateEvalCommand: ParsableCommand {
     @Option(help: "Model directory written by 'generate train'.")
     var model: String
 
-    @Option(help: "UTF-8 text to score.")
+    @Option(help: "UTF-8 text file to score ('-': standard input).")
     var text: String
 
     @Flag(help: "Print JSON (loss, perplexity, tokens, unknownTokens).")
@@ -254,7 +251,7 @@ struct GenerateEvalCommand: ParsableCommand {
         do {
             result = try generatorModel.evaluate(text: readText(text))
         } catch let error as TaskError {
-            throw GenerateCommandError("\(text): \(error.description)")
+            throw TaskError("\(text): \(error.description)")
         }
         if json {
             let encoder = JSONEncoder()
@@ -401,9 +398,9 @@ struct GenerateTrainCommand: ParsableCommand {
                 samplePrefix: samplePrefix, sampleLength: sampleLength,
                 showSample: { note("sample: \($0.replacingOccurrences(of: "\n", with: "\n        "))") })
         } catch let error as TaskError {
-            throw GenerateCommandError(error.description)
+            throw TaskError(error.description)
         } catch let error as TrainingError {
-            throw GenerateCommandError(error.description)
+            throw TaskError(error.description)
         }
     }
 }

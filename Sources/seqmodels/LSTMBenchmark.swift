@@ -1,5 +1,6 @@
 import Foundation
 import SeqModels
+import Tasks
 
 /// One benchmark shape of `seqmodels bench lstm`, as listed in the issue.
 struct LSTMBenchmarkShape {
@@ -110,9 +111,9 @@ final class PyTorchWorker {
         try process.run()
         let hello = try PyTorchWorker.readLine(fromWorker.fileHandleForReading, buffer: &buffer)
         guard let object = try JSONSerialization.jsonObject(with: Data(hello.utf8)) as? [String: Any] else {
-            throw BenchmarkError("the PyTorch worker said something unexpected: \(hello)")
+            throw TaskError("the PyTorch worker said something unexpected: \(hello)")
         }
-        if let error = object["error"] as? String { throw BenchmarkError(error) }
+        if let error = object["error"] as? String { throw TaskError(error) }
         version = object["ready"] as? String ?? "?"
     }
 
@@ -133,10 +134,10 @@ final class PyTorchWorker {
         try toWorker.fileHandleForWriting.write(contentsOf: line)
         let answer = try PyTorchWorker.readLine(fromWorker.fileHandleForReading, buffer: &buffer)
         guard let object = try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any] else {
-            throw BenchmarkError("the PyTorch worker said something unexpected: \(answer)")
+            throw TaskError("the PyTorch worker said something unexpected: \(answer)")
         }
-        if let error = object["error"] as? String { throw BenchmarkError("PyTorch failed on (\(shape.key)): \(error)") }
-        guard let seconds = object["seconds"] as? [Double] else { throw BenchmarkError("the PyTorch worker sent no timings") }
+        if let error = object["error"] as? String { throw TaskError("PyTorch failed on (\(shape.key)): \(error)") }
+        guard let seconds = object["seconds"] as? [Double] else { throw TaskError("the PyTorch worker sent no timings") }
         return seconds
     }
 
@@ -150,17 +151,13 @@ final class PyTorchWorker {
             // `availableData` returns as soon as anything arrives (`read(upToCount:)` waits for the full count).
             let chunk = handle.availableData
             guard !chunk.isEmpty else {
-                throw BenchmarkError("the PyTorch worker exited early")
+                throw TaskError("the PyTorch worker exited early")
             }
             buffer.append(chunk)
         }
     }
 }
 
-struct BenchmarkError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// Wall-clock seconds of `body`.
 func timeSeconds(_ body: () -> Void) -> Double {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SeqModels
+import Tasks
 
 /// `seqmodels lstm …`: direct access to the LSTM layer, used to check parity with PyTorch.
 struct LSTMCommand: ParsableCommand {
@@ -127,11 +128,6 @@ struct LSTMInitCommand: ParsableCommand {
 
 // MARK: - Reading, running, writing
 
-/// A problem with the user's files or options; its description is the whole message.
-struct LSTMCommandError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// A validated batch from the `--input` file, in PyTorch's padded time-major layout.
 struct LSTMBatch {
@@ -151,20 +147,20 @@ struct LSTMBatch {
     init(path: String, configuration: LSTM.Configuration) throws {
         let file = try LSTMFiles.open(path)
         if let unknown = file.names.first(where: { !Self.knownNames.contains($0) }) {
-            throw LSTMCommandError("\(path): tensor '\(unknown)' is not understood; the input file may hold only "
+            throw TaskError("\(path): tensor '\(unknown)' is not understood; the input file may hold only "
                                    + Self.knownNames.map { "'\($0)'" }.joined(separator: ", "))
         }
         let I = configuration.inputSize, H = configuration.hiddenSize
         let D = configuration.directionCount, L = configuration.layerCount
         guard let inputShape = file.shape(of: "input") else {
-            throw LSTMCommandError("\(path): tensor 'input' is missing: it must hold the batch, (T, B, \(I)) float32, time-major")
+            throw TaskError("\(path): tensor 'input' is missing: it must hold the batch, (T, B, \(I)) float32, time-major")
         }
         guard inputShape.count == 3 else {
-            throw LSTMCommandError("\(path): tensor 'input' has shape \(inputShape), but it must be (T, B, I) = (T, B, \(I)), time-major")
+            throw TaskError("\(path): tensor 'input' has shape \(inputShape), but it must be (T, B, I) = (T, B, \(I)), time-major")
         }
         let T = inputShape[0], B = inputShape[1]
         guard T >= 1, B >= 1 else {
-            throw LSTMCommandError("\(path): tensor 'input' has shape \(inputShape): it needs at least one time step and one sequence")
+            throw TaskError("\(path): tensor 'input' has shape \(inputShape): it needs at least one time step and one sequence")
         }
         let states = "(directions·layers, batch, hidden) = (\(D)·\(L), \(B), \(H))"
         input = try LSTMFiles.float32(file, "input", path: path, shape: [T, B, I],
@@ -172,14 +168,14 @@ struct LSTMBatch {
 
         if file.contains("lengths") {
             guard file.dtype(of: "lengths") == .int64 else {
-                throw LSTMCommandError("\(path): tensor 'lengths' is \(file.dtype(of: "lengths")!), but it must be int64 (I64)")
+                throw TaskError("\(path): tensor 'lengths' is \(file.dtype(of: "lengths")!), but it must be int64 (I64)")
             }
             guard file.shape(of: "lengths") == [B] else {
-                throw LSTMCommandError("\(path): tensor 'lengths' has shape \(file.shape(of: "lengths")!), but it must be [\(B)], one length per sequence of 'input'")
+                throw TaskError("\(path): tensor 'lengths' has shape \(file.shape(of: "lengths")!), but it must be [\(B)], one length per sequence of 'input'")
             }
             let values = try file.int64Array("lengths")
             if let bad = values.firstIndex(where: { $0 < 1 || $0 > Int64(T) }) {
-                throw LSTMCommandError("\(path): tensor 'lengths' gives sequence \(bad) the length \(values[bad]), but lengths must be between 1 and T = \(T)")
+                throw TaskError("\(path): tensor 'lengths' gives sequence \(bad) the length \(values[bad]), but lengths must be between 1 and T = \(T)")
             }
             lengths = values.map { Int($0) }
         } else {
@@ -195,7 +191,7 @@ struct LSTMBatch {
             initialState = nil
         case (let hasH0, _):
             let (present, absent) = hasH0 ? ("h0", "c0") : ("c0", "h0")
-            throw LSTMCommandError("\(path): tensor '\(absent)' is missing: '\(present)' is given, and an LSTM's initial state needs both h0 and c0")
+            throw TaskError("\(path): tensor '\(absent)' is missing: '\(present)' is given, and an LSTM's initial state needs both h0 and c0")
         }
 
         if file.contains("grad_output") {
@@ -207,7 +203,7 @@ struct LSTMBatch {
             finalStateGradient = LSTMState(hidden: dh, cell: dc)
         } else {
             if let stray = ["grad_h_n", "grad_c_n"].first(where: file.contains) {
-                throw LSTMCommandError("\(path): tensor '\(stray)' is given without 'grad_output': the backward pass needs grad_output (T, B, \(D * H))")
+                throw TaskError("\(path): tensor '\(stray)' is given without 'grad_output': the backward pass needs grad_output (T, B, \(D * H))")
             }
             outputGradient = nil
             finalStateGradient = nil
@@ -215,31 +211,31 @@ struct LSTMBatch {
     }
 }
 
-/// File handling of `seqmodels lstm`: every user-facing failure becomes an `LSTMCommandError`.
+/// File handling of `seqmodels lstm`: every user-facing failure becomes a `TaskError`.
 enum LSTMFiles {
     static func open(_ path: String) throws -> SafeTensors {
         do {
             return try SafeTensors(contentsOf: URL(fileURLWithPath: path))
         } catch let error as SafeTensorsError {
-            throw LSTMCommandError(error.description)
+            throw TaskError(error.description)
         }
     }
 
     /// A float32 tensor of exactly `shape`, or an error naming it.
     static func float32(_ file: SafeTensors, _ name: String, path: String, shape: [Int], meaning: String) throws -> Tensor {
         guard let found = file.shape(of: name), let dtype = file.dtype(of: name) else {
-            throw LSTMCommandError("\(path): tensor '\(name)' is missing")
+            throw TaskError("\(path): tensor '\(name)' is missing")
         }
         guard dtype == .float32 else {
-            throw LSTMCommandError("\(path): tensor '\(name)' is \(dtype), but it must be float32 (F32)")
+            throw TaskError("\(path): tensor '\(name)' is \(dtype), but it must be float32 (F32)")
         }
         guard found == shape else {
-            throw LSTMCommandError("\(path): tensor '\(name)' has shape \(found), but \(shape) is needed: \(meaning)")
+            throw TaskError("\(path): tensor '\(name)' has shape \(found), but \(shape) is needed: \(meaning)")
         }
         do {
             return try file.floatTensor(name)
         } catch let error as SafeTensorsError {
-            throw LSTMCommandError(error.description)
+            throw TaskError(error.description)
         }
     }
 
@@ -258,12 +254,12 @@ enum LSTMFiles {
                 do {
                     _ = try LSTMStateDict.configuration(of: file)
                 } catch let error as LSTMStateDictError {
-                    throw LSTMCommandError("\(path): \(error)")
+                    throw TaskError("\(path): \(error)")
                 }
                 prefix = ""
             }
             if let stray = file.names.first(where: { !$0.hasPrefix(prefix) }) {
-                throw LSTMCommandError("\(path): tensor '\(stray)' is not a parameter of the LSTM '\(prefix)weight_ih_l0…': "
+                throw TaskError("\(path): tensor '\(stray)' is not a parameter of the LSTM '\(prefix)weight_ih_l0…': "
                                        + "the weights file must hold one nn.LSTM state dict (pass --prefix '\(prefix)' to ignore other tensors)")
             }
         }
@@ -271,7 +267,7 @@ enum LSTMFiles {
         do {
             configuration = try LSTMStateDict.configuration(of: file, prefix: prefix)
         } catch let error as LSTMStateDictError {
-            throw LSTMCommandError("\(path): \(error)")
+            throw TaskError("\(path): \(error)")
         }
         var unused = SeededGenerator(seed: 0)
         var lstm = LSTM(configuration, generator: &unused)
@@ -282,7 +278,7 @@ enum LSTMFiles {
         do {
             try lstm.loadParameters(tensors, prefix: prefix)
         } catch let error as ParameterLoadingError {
-            throw LSTMCommandError("\(path): \(error)")
+            throw TaskError("\(path): \(error)")
         }
         return (lstm, prefix)
     }
@@ -324,7 +320,7 @@ enum LSTMFiles {
         do {
             try file.write(to: URL(fileURLWithPath: path))
         } catch let error as SafeTensorsError {
-            throw LSTMCommandError(error.description)
+            throw TaskError(error.description)
         }
     }
 }

@@ -68,31 +68,29 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
-            // Parallelism is around BLAS: every model's workers run their own batches.
-            BLAS.setThreadCount(1)
-            var specifications: [ModelSpecification] = []
-            for (task, arguments) in [(ModelTask.tagger, tagger), (.classifier, classifier), (.generator, generator)] {
-                specifications += try arguments.map { try ModelSpecification(task: task, argument: $0) }
-            }
-            var settings = WorkerSettings(maxBatchItems: maxBatch, maxWait: maxWaitMs / 1000)
-            if let workers { settings.workersPerModel = workers }
-            let models = try ServedModels(specifications, settings: settings, metrics: ServingMetrics())
-            var limits = ServingLimits()
-            limits.maxBodyBytes = maxBodyBytes
-            limits.maxItemsPerRequest = maxItems
-            limits.maxGenerateLength = maxLength
-            let configuration = ServerConfiguration(host: host, port: port, limits: limits)
-            let logger = Logger(label: "seqmodels.serve")
-            let cards = models.cardsDescription
-            let host = self.host
-            try blockingRun {
-                try await SeqModelsServer.run(models: models, configuration: configuration, logger: logger) { port in
-                    FileHandle.standardError.write(Data("serving \(cards) on http://\(host):\(port)/ (Ctrl-C to stop)\n".utf8))
-                }
-            }
-            FileHandle.standardError.write(Data("stopped\n".utf8))
+        // Parallelism is around BLAS: every model's workers run their own batches.
+        BLAS.setThreadCount(1)
+        var specifications: [ModelSpecification] = []
+        for (task, arguments) in [(ModelTask.tagger, tagger), (.classifier, classifier), (.generator, generator)] {
+            specifications += try arguments.map { try ModelSpecification(task: task, argument: $0) }
         }
+        var settings = WorkerSettings(maxBatchItems: maxBatch, maxWait: maxWaitMs / 1000)
+        if let workers { settings.workersPerModel = workers }
+        let models = try ServedModels(specifications, settings: settings, metrics: ServingMetrics())
+        var limits = ServingLimits()
+        limits.maxBodyBytes = maxBodyBytes
+        limits.maxItemsPerRequest = maxItems
+        limits.maxGenerateLength = maxLength
+        let configuration = ServerConfiguration(host: host, port: port, limits: limits)
+        let logger = Logger(label: "seqmodels.serve")
+        let cards = models.cardsDescription
+        let host = self.host
+        try blockingRun {
+            try await SeqModelsServer.run(models: models, configuration: configuration, logger: logger) { port in
+                FileHandle.standardError.write(Data("serving \(cards) on http://\(host):\(port)/ (Ctrl-C to stop)\n".utf8))
+            }
+        }
+        FileHandle.standardError.write(Data("stopped\n".utf8))
     }
 }
 

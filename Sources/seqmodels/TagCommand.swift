@@ -37,30 +37,16 @@ struct TaggedCorpusOptions: ParsableArguments {
     }
 }
 
-/// Prints a task-level error as it is (no "Error: TaskError(…)" wrapping).
-func runReportingErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as ValidationError {
-        throw error
-    } catch let error as CleanExit {
-        throw error
-    } catch let error as ExitCode {
-        throw error
-    } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode.failure
-    }
-}
-
 /// `seqmodels tag --model M [TEXT …]`: tags sentences given as arguments or one per line on stdin.
 struct TagTextCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "text",
-        abstract: "Tag sentences: the arguments, or one sentence per line of standard input.",
+        abstract: "Tag sentences: the arguments, or one sentence per line of --input or standard input.",
         discussion: """
             Raw text is split with the word tokenizer; with --pretokenized tokens are separated by \
-            whitespace. Output: word/TAG per token (default), or --output conllu, xml, json.
+            whitespace. Output: word/TAG per token (default), or --output conllu, xml, json. In a file \
+            or on standard input a blank line is a paragraph break: an empty line in the slash output, \
+            nothing in the others.
 
                 seqmodels tag --model models/ewt "I love apples."
                 I/PRON love/VERB apples/NOUN ./PUNCT
@@ -70,8 +56,11 @@ struct TagTextCommand: ParsableCommand {
     @Option(help: "Model directory written by `seqmodels tag train`.")
     var model: String
 
-    @Argument(help: "Sentences to tag; when none are given, lines of standard input are.")
+    @Argument(help: "Sentences to tag; when none are given, the lines of --input or standard input are.")
     var text: [String] = []
+
+    @Option(help: "Text file to tag, one sentence per line ('-': standard input, the default without TEXT).")
+    var input: String?
 
     @Flag(help: "Input is already tokenised: tokens separated by whitespace.")
     var pretokenized = false
@@ -86,6 +75,7 @@ struct TagTextCommand: ParsableCommand {
 
     func validate() throws {
         if probabilities && output != .json { throw ValidationError("--probabilities needs --output json") }
+        if input != nil && !text.isEmpty { throw ValidationError("give either TEXT arguments or --input, not both") }
     }
 
     /// One sentence of `--output json --probabilities`.
@@ -97,58 +87,68 @@ struct TagTextCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
-            let workers = parallelism.startWorkers()
-            let tagger = try Tagger.load(from: URL(fileURLWithPath: model))
-            let tokenizer: any Tokenizer = pretokenized ? PreTokenizedTokenizer() : WordTokenizer()
-            var number = 0
-            var pending: [[String]] = []
-            func emit(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            func flush() {
-                var chunk = ""
-                if probabilities {
-                    let distributions = tagger.predictTagDistributions(pending.map { tagger.encode(tokens: $0) })
-                    for (tokens, distribution) in zip(pending, distributions) {
-                        let line = SentenceWithProbabilities(
-                            tokens: tokens, tags: distribution.tagIDs.map { tagger.vocabularies.tags.token(of: $0) },
-                            tag_set: tagger.vocabularies.tags.tokens, probabilities: distribution.probabilities)
-                        chunk += String(decoding: (try? encoder.encode(line)) ?? Data("{}".utf8), as: UTF8.self) + "\n"
-                    }
-                    emit(chunk)
-                    pending.removeAll(keepingCapacity: true)
-                    return
-                }
-                for (tokens, tags) in zip(pending, tagger.tag(sentences: pending, workers: workers)) {
-                    number += 1
-                    chunk += output.render(tokens: tokens, tags: tags, number: number)
+        let workers = parallelism.startWorkers()
+        let tagger = try Tagger.load(from: URL(fileURLWithPath: model))
+        let tokenizer: any Tokenizer = pretokenized ? PreTokenizedTokenizer() : WordTokenizer()
+        var number = 0
+        var pending: [[String]] = []
+        func emit(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        func flush() {
+            var chunk = ""
+            if probabilities {
+                let distributions = tagger.predictTagDistributions(pending.map { tagger.encode(tokens: $0) })
+                for (tokens, distribution) in zip(pending, distributions) {
+                    let line = SentenceWithProbabilities(
+                        tokens: tokens, tags: distribution.tagIDs.map { tagger.vocabularies.tags.token(of: $0) },
+                        tag_set: tagger.vocabularies.tags.tokens, probabilities: distribution.probabilities)
+                    chunk += String(decoding: (try? encoder.encode(line)) ?? Data("{}".utf8), as: UTF8.self) + "\n"
                 }
                 emit(chunk)
                 pending.removeAll(keepingCapacity: true)
+                return
             }
-            func add(_ line: String, _ where_: String) throws {
+            for (tokens, tags) in zip(pending, tagger.tag(sentences: pending, workers: workers)) {
+                number += 1
+                chunk += output.render(tokens: tokens, tags: tags, number: number)
+            }
+            emit(chunk)
+            pending.removeAll(keepingCapacity: true)
+        }
+        func add(_ line: String, _ where_: String) throws {
+            let tokens = tokenizer.tokenize(line)
+            guard !tokens.isEmpty else {
+                flush()   // what came before is still tagged
+                throw TaskError("\(where_) is empty: give one non-empty sentence per argument")
+            }
+            pending.append(tokens)
+            if pending.count == 256 { flush() }
+        }
+        emit(output.header)
+        if text.isEmpty {
+            // A blank line (or several) between sentences is a paragraph break.
+            var sentencesSeen = false, breakPending = false
+            for line in try InputLines(path: input ?? "-") {
                 let tokens = tokenizer.tokenize(line)
-                guard !tokens.isEmpty else {
-                    flush()   // what came before is still tagged
-                    throw TaskError("\(where_) is empty: give one non-empty sentence per line")
+                if tokens.isEmpty {
+                    breakPending = sentencesSeen
+                    continue
                 }
+                if breakPending && output == .slash {
+                    flush()
+                    emit("\n")
+                }
+                breakPending = false
+                sentencesSeen = true
                 pending.append(tokens)
                 if pending.count == 256 { flush() }
             }
-            emit(output.header)
-            if text.isEmpty {
-                var lineNumber = 0
-                while let line = readLine() {
-                    lineNumber += 1
-                    try add(line, "line \(lineNumber) of the input")
-                }
-            } else {
-                for (i, sentence) in text.enumerated() { try add(sentence, "argument \(i + 1)") }
-            }
-            flush()
-            emit(output.footer)
+        } else {
+            for (i, sentence) in text.enumerated() { try add(sentence, "argument \(i + 1)") }
         }
+        flush()
+        emit(output.footer)
     }
 }
 
@@ -173,21 +173,19 @@ struct TagEvalCommand: ParsableCommand {
     @OptionGroup var parallelism: BatchThreadsOption
 
     func run() throws {
-        try runReportingErrors {
-            let workers = parallelism.startWorkers()
-            let tagger = try Tagger.load(from: URL(fileURLWithPath: model))
-            let examples = try tagger.encode(corpus.read(test))
-            let start = Date()
-            let report = TaggingReport(examples: examples, predictions: tagger.predictTagIDs(examples, workers: workers),
-                                       tags: tagger.vocabularies.tags.tokens)
-            let seconds = Date().timeIntervalSince(start)
-            if json {
-                print(report.json)
-            } else {
-                print(report.text)
-                print(String(format: "\ntagged %d tokens in %.2f s (%.0f tokens/s)", report.tokens, seconds,
-                             Double(report.tokens) / max(seconds, 1e-9)))
-            }
+        let workers = parallelism.startWorkers()
+        let tagger = try Tagger.load(from: URL(fileURLWithPath: model))
+        let examples = try tagger.encode(corpus.read(test))
+        let start = Date()
+        let report = TaggingReport(examples: examples, predictions: tagger.predictTagIDs(examples, workers: workers),
+                                   tags: tagger.vocabularies.tags.tokens)
+        let seconds = Date().timeIntervalSince(start)
+        if json {
+            print(report.json)
+        } else {
+            print(report.text)
+            print(String(format: "\ntagged %d tokens in %.2f s (%.0f tokens/s)", report.tokens, seconds,
+                         Double(report.tokens) / max(seconds, 1e-9)))
         }
     }
 }
@@ -237,31 +235,29 @@ struct TagTrainCommand: ParsableCommand {
     @OptionGroup(title: "Training") var training: TrainingOptions
 
     func run() throws {
-        try runReportingErrors {
-            var configuration = TaggerConfiguration()
-            configuration.wordEmbeddingSize = wordEmbeddingSize
-            configuration.characterEmbeddingSize = charEmbeddingSize
-            configuration.characterHiddenSize = charHiddenSize
-            configuration.hiddenSize = hiddenSize
-            configuration.layerCount = layers
-            configuration.dropout = dropout
-            configuration.wordDropout = wordDropout
-            configuration.minWordFrequency = minWordFrequency
-            configuration.maxWordLength = maxWordLength
-            configuration.outputLayer = crf ? .crf : .softmax
-            configuration.caseVariants = caseVariants
-            try configuration.validate()
-            let options = try training.trainerOptions(defaults: TaggerTraining.defaultOptions)
-            let trainSentences = try corpus.read(train)
-            let devSentences = try corpus.read(dev)
-            let (tagger, _) = try TaggerTraining.train(
-                configuration: configuration, options: options, train: trainSentences, dev: devSentences,
-                directory: URL(fileURLWithPath: model), resume: training.resume, progress: ConsoleProgress.standardError())
-            let report = TaggingReport(examples: try tagger.encode(devSentences),
-                                       predictions: tagger.predictTagIDs(try tagger.encode(devSentences)),
-                                       tags: tagger.vocabularies.tags.tokens)
-            print(String(format: "dev: accuracy %.2f%%, OOV accuracy %.2f%% (%d OOV tokens), sentence accuracy %.2f%%; model in %@",
-                         100 * report.accuracy, 100 * report.oovAccuracy, report.oovTokens, 100 * report.sentenceAccuracy, model))
-        }
+        var configuration = TaggerConfiguration()
+        configuration.wordEmbeddingSize = wordEmbeddingSize
+        configuration.characterEmbeddingSize = charEmbeddingSize
+        configuration.characterHiddenSize = charHiddenSize
+        configuration.hiddenSize = hiddenSize
+        configuration.layerCount = layers
+        configuration.dropout = dropout
+        configuration.wordDropout = wordDropout
+        configuration.minWordFrequency = minWordFrequency
+        configuration.maxWordLength = maxWordLength
+        configuration.outputLayer = crf ? .crf : .softmax
+        configuration.caseVariants = caseVariants
+        try configuration.validate()
+        let options = try training.trainerOptions(defaults: TaggerTraining.defaultOptions)
+        let trainSentences = try corpus.read(train)
+        let devSentences = try corpus.read(dev)
+        let (tagger, _) = try TaggerTraining.train(
+            configuration: configuration, options: options, train: trainSentences, dev: devSentences,
+            directory: URL(fileURLWithPath: model), resume: training.resume, progress: ConsoleProgress.standardError())
+        let report = TaggingReport(examples: try tagger.encode(devSentences),
+                                   predictions: tagger.predictTagIDs(try tagger.encode(devSentences)),
+                                   tags: tagger.vocabularies.tags.tokens)
+        print(String(format: "dev: accuracy %.2f%%, OOV accuracy %.2f%% (%d OOV tokens), sentence accuracy %.2f%%; model in %@",
+                     100 * report.accuracy, 100 * report.oovAccuracy, report.oovTokens, 100 * report.sentenceAccuracy, model))
     }
 }

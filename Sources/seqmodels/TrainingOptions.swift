@@ -34,7 +34,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Clip the global gradient norm to this value before each step; 0 turns clipping off.")
     var clipNorm: Float?
 
-    @Option(help: "Learning-rate schedule: constant, step (× --decay every --step-size epochs) or plateau (× --decay after --plateau-patience epochs without a better dev metric).")
+    @Option(help: "Learning-rate schedule: constant, step (× --decay every --step-size epochs), plateau (× --decay after --plateau-patience epochs without a better dev metric) or cosine (half a cosine down to --decay × the rate, default 0, over --epochs).")
     var schedule: ScheduleKind?
 
     @Option(help: "Epochs between two decays of the step schedule (default: 5).")
@@ -66,7 +66,7 @@ struct TrainingOptions: ParsableArguments {
 
     /// The learning-rate schedules the command line offers.
     enum ScheduleKind: String, ExpressibleByArgument, CaseIterable {
-        case constant, step, plateau
+        case constant, step, plateau, cosine
     }
 
     /// `defaults` (a head's recipe) with the flags given on the command line applied.
@@ -91,6 +91,7 @@ struct TrainingOptions: ParsableArguments {
         case .constant: break
         case let .step(size, gamma): step = (size, gamma); kind = .step
         case let .plateau(factor, patience): plateau = (factor, patience); kind = .plateau
+        case .cosine: kind = .cosine
         }
         kind = schedule ?? kind
         if kind == .constant, decay != nil || stepSize != nil || plateauPatience != nil {
@@ -98,6 +99,9 @@ struct TrainingOptions: ParsableArguments {
         }
         if kind == .step, plateauPatience != nil { throw ValidationError("--plateau-patience needs --schedule plateau") }
         if kind == .plateau, stepSize != nil { throw ValidationError("--step-size needs --schedule step") }
+        if kind == .cosine, stepSize != nil || plateauPatience != nil {
+            throw ValidationError("--step-size and --plateau-patience do not apply to --schedule cosine (it anneals over --epochs)")
+        }
         switch kind {
         case .constant:
             options.schedule = .constant
@@ -105,6 +109,8 @@ struct TrainingOptions: ParsableArguments {
             options.schedule = .step(stepSize: stepSize ?? step.size, gamma: decay ?? step.gamma)
         case .plateau:
             options.schedule = .plateau(factor: decay ?? plateau.factor, patience: plateauPatience ?? plateau.patience)
+        case .cosine:
+            options.schedule = .cosine(epochs: options.epochs, minimumFactor: decay ?? 0)
         }
         if let patience { options.patience = patience }
         if let timeLimit { options.timeLimit = timeLimit * 60 }

@@ -137,7 +137,7 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(list.parameters[1].gradient[0], 0.6, accuracy: 1e-6)
     }
 
-    func testStepLRAndReduceLROnPlateauMatchPyTorch() throws {
+    func testStepLRCosineAnnealingAndReduceLROnPlateauMatchPyTorch() throws {
         let f = try XCTUnwrap(try fixture()["schedules"] as? [String: Any])
         let step = try XCTUnwrap(f["stepLR"] as? [String: Any])
         let rates = floats(step["rates"])
@@ -145,6 +145,18 @@ final class OptimizerTests: XCTestCase {
         var ours = [decay.learningRate]
         for _ in 1..<rates.count { ours.append(decay.epochEnded(metric: 0)) }
         XCTAssertEqual(ours, rates)
+
+        let cosine = try XCTUnwrap(f["cosine"] as? [String: Any])
+        let cosineRates = floats(cosine["rates"])
+        let epochs = try XCTUnwrap(cosine["epochs"] as? Int)
+        var annealing = CosineAnnealing(initialLearningRate: 0.1, epochs: epochs, minimumLearningRate: 0.002)
+        var annealed = [annealing.learningRate]
+        for e in 1..<(cosineRates.count + 3) {
+            annealed.append(annealing.epochEnded(metric: 0))
+            if e == 3 { annealing = try JSONDecoder().decode(CosineAnnealing.self, from: JSONEncoder().encode(annealing)) }
+        }
+        for (a, e) in zip(annealed, cosineRates) { XCTAssertEqual(a, e, accuracy: 1e-6 * e) }
+        XCTAssertEqual(Array(annealed.suffix(3)), [0.002, 0.002, 0.002], "held at the minimum after the last epoch")
 
         for c in try XCTUnwrap(f["plateau"] as? [[String: Any]]) {
             func d(_ k: String) -> Double { (c[k] as? NSNumber)?.doubleValue ?? .nan }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Chooses the learning rate epoch by epoch.
 ///
 /// The training loop reads `learningRate` for the first epoch, then calls
@@ -41,6 +43,39 @@ public struct StepDecay: LearningRateSchedule, Equatable {
     public mutating func epochEnded(metric: Double) -> Float {
         epoch += 1
         if epoch % stepSize == 0 { rate *= gamma }
+        return learningRate
+    }
+}
+
+/// Half a cosine from the initial rate down to `minimumLearningRate` over `epochs` epochs, as
+/// `torch.optim.lr_scheduler.CosineAnnealingLR(T_max: epochs, eta_min:)` stepped once per epoch
+/// (its closed form): epoch e (from 0) uses `min + (initial − min) · (1 + cos(π e / epochs)) / 2`.
+/// After `epochs` the rate stays at the minimum (PyTorch's would climb back up).
+///
+/// Why: a run with a time limit ends at its best when the rate has come down by the end; a
+/// constant rate keeps the last epochs noisy, and the plateau schedule waits for epochs that
+/// the time limit does not leave.
+public struct CosineAnnealing: LearningRateSchedule, Equatable {
+    public let initialLearningRate: Double
+    public let minimumLearningRate: Double
+    public let epochs: Int
+    /// Epochs completed so far.
+    public private(set) var epoch: Int = 0
+
+    public init(initialLearningRate: Float, epochs: Int, minimumLearningRate: Float = 0) {
+        precondition(epochs > 0, "CosineAnnealing needs a positive number of epochs, got \(epochs)")
+        self.initialLearningRate = Double(initialLearningRate)
+        self.minimumLearningRate = Double(minimumLearningRate)
+        self.epochs = epochs
+    }
+
+    public var learningRate: Float {
+        let progress = min(Double(epoch), Double(epochs)) / Double(epochs)
+        return Float(minimumLearningRate + (initialLearningRate - minimumLearningRate) * (1 + cos(Double.pi * progress)) / 2)
+    }
+
+    public mutating func epochEnded(metric: Double) -> Float {
+        epoch += 1
         return learningRate
     }
 }

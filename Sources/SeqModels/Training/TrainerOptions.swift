@@ -26,6 +26,8 @@ public struct TrainerOptions: Codable, Equatable, Sendable {
         /// Multiply the rate by `factor` after more than `patience` epochs without a better
         /// development metric (`ReduceOnPlateau`, its mode taken from `Evaluation.higherIsBetter`).
         case plateau(factor: Double, patience: Int)
+        /// Half a cosine from the rate down to `minimumFactor` times it over `epochs` epochs (`CosineAnnealing`).
+        case cosine(epochs: Int, minimumFactor: Double)
     }
 
     /// Number of passes over the training set (the most; early stopping and the time limit may end sooner).
@@ -98,6 +100,9 @@ public struct TrainerOptions: Codable, Equatable, Sendable {
         case let .plateau(factor, patience):
             guard factor.isFinite && factor >= 0 && factor < 1 else { throw fail("decay", "must be in [0, 1) for the plateau schedule, got \(factor)") }
             guard patience >= 0 else { throw fail("plateau-patience", "must be non-negative, got \(patience)") }
+        case let .cosine(epochs, factor):
+            guard epochs >= 1 else { throw fail("epochs", "must be at least 1 for the cosine schedule, got \(epochs)") }
+            guard factor.isFinite && factor >= 0 && factor <= 1 else { throw fail("decay", "must be in [0, 1] for the cosine schedule, got \(factor)") }
         }
         if let patience, patience < 1 { throw fail("patience", "must be at least 1, got \(patience)") }
         if let limit = timeLimit, !(limit.isFinite && limit > 0) { throw fail("time-limit", "must be a positive number, got \(limit)") }
@@ -172,9 +177,12 @@ enum ScheduleState: Codable, Sendable {
     case constant(ConstantLearningRate)
     case step(StepDecay)
     case plateau(ReduceOnPlateau?)
+    case cosine(CosineAnnealing)
 
     init(_ schedule: TrainerOptions.Schedule, learningRate: Float) {
         switch schedule {
+        case let .cosine(epochs, factor):
+            self = .cosine(CosineAnnealing(initialLearningRate: learningRate, epochs: epochs, minimumLearningRate: learningRate * Float(factor)))
         case .constant: self = .constant(ConstantLearningRate(learningRate))
         case let .step(stepSize, gamma): self = .step(StepDecay(initialLearningRate: learningRate, stepSize: stepSize, gamma: gamma))
         case .plateau: self = .plateau(nil)
@@ -186,6 +194,7 @@ enum ScheduleState: Codable, Sendable {
         switch self {
         case var .constant(s): let rate = s.epochEnded(metric: evaluation.metric); self = .constant(s); return rate
         case var .step(s): let rate = s.epochEnded(metric: evaluation.metric); self = .step(s); return rate
+        case var .cosine(s): let rate = s.epochEnded(metric: evaluation.metric); self = .cosine(s); return rate
         case let .plateau(existing):
             guard case let .plateau(factor, patience) = options.schedule else { return currentRate }
             var s = existing ?? ReduceOnPlateau(initialLearningRate: currentRate, mode: evaluation.higherIsBetter ? .max : .min,

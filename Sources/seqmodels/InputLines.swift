@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Tasks
+
+/// The lines of a text file, or of standard input for `-`, read one at a time (memory stays
+/// bounded however long the input), without their line ends (`\n` or `\r\n`). Invalid UTF-8 is
+/// repaired with U+FFFD. A final class: it owns a `FILE*` that it closes once.
+final class InputLines: Sequence, IteratorProtocol {
+    private let file: UnsafeMutablePointer<FILE>
+    private let ownsFile: Bool
+    /// What messages call the input: the path, or "standard input".
+    let name: String
+    /// 1-based number of the line `next()` returned last.
+    private(set) var lineNumber = 0
+
+    /// - Throws: `TaskError` naming the file when it cannot be opened.
+    init(path: String) throws {
+        if path == "-" {
+            guard let standardInput = fdopen(STDIN_FILENO, "r") else { throw TaskError("cannot read standard input") }
+            file = standardInput
+            ownsFile = false
+            name = "standard input"
+        } else {
+            guard let opened = fopen(path, "r") else {
+                throw TaskError("cannot open \(path): \(String(cString: strerror(errno)))")
+            }
+            file = opened
+            ownsFile = true
+            name = path
+        }
+    }
+
+    deinit {
+        if ownsFile { fclose(file) }
+    }
+
+    func next() -> String? {
+        var buffer: UnsafeMutablePointer<CChar>? = nil
+        var capacity = 0
+        defer { free(buffer) }
+        let count = getline(&buffer, &capacity, file)
+        guard count >= 0, let buffer else { return nil }
+        var length = count
+        if length > 0 && buffer[length - 1] == 0x0A { length -= 1 }
+        if length > 0 && buffer[length - 1] == 0x0D { length -= 1 }
+        lineNumber += 1
+        return buffer.withMemoryRebound(to: UInt8.self, capacity: length) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+        }
+    }
+
+    /// A place in the input for messages: "FILE:LINE" or "line N of standard input".
+    var location: String {
+        name == "standard input" ? "line \(lineNumber) of standard input" : "\(name):\(lineNumber)"
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import XCTest
+
+/// Runs the `seqmodels` binary the way a user does: every command given a bad input must say
+/// `error: ` with the file or what was wrong on standard error, and end with the status the
+/// README documents (64 usage, 65 bad input, 74 cannot write); help and a blank line between
+/// paragraphs are not errors.
+final class ErrorPathTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The binary built beside the test bundle (the test target depends on it).
+    private static var binary: URL {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("seqmodels")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+            let candidate = bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("seqmodels")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return root.appendingPathComponent(".build/debug/seqmodels")
+    }
+
+    private func run(_ arguments: [String], input: String = "") throws -> (status: Int32, output: String, error: String) {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        let error = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
+    }
+
+    private func write(_ name: String, _ text: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try Data(text.utf8).write(to: url)
+        return url.path
+    }
+
+    func testEveryCommandReportsBadInputTheSameWay() throws {
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary.path), "no seqmodels binary at \(Self.binary.path)")
+        let badCSV = try write("bad.csv", "text,label\n\"never closed,pos\n")
+        let badXML = try write("bad.xml", "<corpus><s><w pos=\"NOUN\">cat</w></corpus>")
+        let text = try write("text.txt", "hello world\n")
+        let sample = Self.root.appendingPathComponent("Corpora/pos/sample.xml").path
+        let missing = directory.appendingPathComponent("missing").path
+        let cases: [(arguments: [String], status: Int32, mentions: String)] = [
+            (["tag", "--model", missing, "a sentence"], 65, missing),
+            (["tag", "train", "--train", badXML, "--dev", badXML, "--model", "m"], 65, badXML),
+            (["tag", "eval", "--model", missing, "--test", sample], 65, missing),
+            (["classify", "--model", missing, "a review"], 65, missing),
+            (["classify", "train", "--train", badCSV, "--model", "m"], 65, "bad.csv:2"),
+            (["classify", "eval", "--model", missing, "--test", badCSV], 65, missing),
+            (["generate", "--model", missing], 65, missing),
+            (["generate", "train", "--text", missing, "--model", "m"], 65, missing),
+            (["generate", "eval", "--model", missing, "--text", text], 65, missing),
+            (["generate", "acrostic", "--model", missing, "--head", "春花"], 65, missing),
+            (["corpus", "stats", missing], 65, missing),
+            (["corpus", "check", badXML], 65, badXML),
+            (["lstm", "forward", "--weights", missing, "--input", missing, "--output", "o.safetensors"], 65, missing),
+            (["serve", "--tagger", missing], 65, missing),
+            (["export", "--model", missing, "--output", "m.onnx"], 65, missing),
+            (["classify", "--model", missing, "--bogus"], 64, "Unknown option '--bogus'"),
+            (["tag", "train", "--train", sample, "--dev", sample, "--model", "m", "--epochs", "0"], 64, "--epochs"),
+            (["srve", "--help"], 64, "did you mean 'serve'?"),
+            (["bench", "lstm", "--threads", "0"], 64, "--threads"),
+        ]
+        for (arguments, status, mentions) in cases {
+            let result = try run(arguments)
+            let command = "seqmodels " + arguments.joined(separator: " ")
+            XCTAssertEqual(result.status, status, "\(command): \(result.error)")
+            XCTAssertTrue(result.error.hasPrefix("error: "), "\(command) must start its message with 'error: ', got: \(result.error)")
+            XCTAssertFalse(result.error.contains("Error: "), "\(command): one prefix only: \(result.error)")
+            XCTAssertTrue(result.error.contains(mentions), "\(command) must mention \(mentions): \(result.error)")
+        }
+    }
+
+    func testHelpAndVersionAreNotErrors() throws {
+        let help = try run(["tag", "--help"])
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.output.contains("USAGE: seqmodels tag"), help.output)
+        let version = try run(["--version"])
+        XCTAssertEqual(version.status, 0)
+        XCTAssertTrue(version.output.hasPrefix("seqmodels "), version.output)
+        XCTAssertTrue(version.output.contains("SeqModels kernels:"), version.output)
+    }
+
+    func testBlankLinesBetweenParagraphsAreNotAnError() throws {
+        let model = directory.appendingPathComponent("tagger").path
+        let sample = Self.root.appendingPathComponent("Corpora/pos/sample.xml").path
+        let dev = Self.root.appendingPathComponent("Corpora/pos/sample-dev.xml").path
+        let trained = try run(["tag", "train", "--train", sample, "--dev", dev, "--model", model, "--epochs", "1", "--hidden-size", "8",
+                               "--word-embedding-size", "8"])
+        XCTAssertEqual(trained.status, 0, trained.error)
+        let tagged = try run(["tag", "--model", model], input: "The cat sat.\n\n\nA dog ran.\nIt barked.\n")
+        XCTAssertEqual(tagged.status, 0, tagged.error)
+        let lines = tagged.output.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(lines.count, 5, "three sentences, one paragraph break, the final newline: \(tagged.output)")
+        guard lines.count == 5 else { return }
+        XCTAssertTrue(lines[0].hasPrefix("The/"), tagged.output)
+        XCTAssertEqual(lines[1], "", "a paragraph break")
+        XCTAssertTrue(lines[2].hasPrefix("A/"), tagged.output)
+        let file = try write("sentences.txt", "One sentence.\n")
+        let fromFile = try run(["tag", "--model", model, "--input", file])
+        XCTAssertEqual(fromFile.status, 0, fromFile.error)
+        XCTAssertTrue(fromFile.output.hasPrefix("One/"), fromFile.output)
+    }
+}

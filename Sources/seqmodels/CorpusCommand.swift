@@ -49,11 +49,11 @@ struct CorpusStatsCommand: ParsableCommand {
             Several files add up into one count. The format comes from the extension \
             (.xml .csv .tsv .conllu .txt) unless --format is given. CSV/TSV/text are split \
             into tokens at whitespace by default (see --tokens); a text file counts one \
-            record per non-blank line.
+            record per non-blank line. '-' reads standard input (with --format).
             """
     )
 
-    @Argument(help: "Corpus files (one corpus split across files adds up).")
+    @Argument(help: "Corpus files (one corpus split across files adds up; '-': standard input, with --format).")
     var files: [String]
 
     @OptionGroup var input: CorpusFileOptions
@@ -111,7 +111,7 @@ struct CorpusStatsCommand: ParsableCommand {
         case .text:
             var statistics = CorpusStatistics(unit: .records, lowercased: lowercase)
             for path in paths {
-                var reader = try LineRecordReader(contentsOf: path)
+                var reader = try LineRecordReader(contentsOf: CorpusFileOptions.openable(path))
                 try statistics.addRecords(from: &reader, tokenizer: tokenizer)
             }
             return statistics
@@ -157,7 +157,7 @@ struct CorpusCheckCommand: ParsableCommand {
                     }
                 }
             case .text:
-                var reader = try LineRecordReader(contentsOf: path)
+                var reader = try LineRecordReader(contentsOf: CorpusFileOptions.openable(path))
                 while try reader.next() != nil { records += 1 }
             }
         }
@@ -198,8 +198,12 @@ struct CorpusFileOptions: ParsableArguments {
         return format
     }
 
+    /// The path to open for `path`: standard input's for `-`.
+    static func openable(_ path: String) -> String { path == "-" ? "/dev/stdin" : path }
+
     /// Opens a CoNLL-U or XML file as a sentence stream and hands it to `body`; reports XML skips on stderr.
     func withSentences(in path: String, format: CorpusFormat, _ body: (inout any TaggedSentenceSource) throws -> Void) throws {
+        let path = Self.openable(path)
         if format == .conllu {
             var reader: any TaggedSentenceSource = try CoNLLUReader(contentsOf: path, tag: tag)
             try body(&reader)
@@ -216,7 +220,7 @@ struct CorpusFileOptions: ParsableArguments {
     /// Opens a CSV or TSV file as a labelled-text stream and hands it to `body`.
     func withTexts(in path: String, format: CorpusFormat, _ body: (inout any LabelledTextSource) throws -> Void) throws {
         var reader: any LabelledTextSource = try CSVTextReader(
-            contentsOf: path, format: format == .csv ? .csv : .tsv,
+            contentsOf: Self.openable(path), format: format == .csv ? .csv : .tsv,
             textColumn: CSVColumn(parsing: textColumn), labelColumn: CSVColumn(parsing: labelColumn))
         try body(&reader)
     }

@@ -40,8 +40,12 @@ public struct AdaptiveLogSoftmax: ParameterContainer, Sendable {
     public var shortlistSize: Int { cutoffs[0] }
 
     /// - Parameters:
+    ///   - inputSize: features of each input row.
+    ///   - classCount: number of classes (the vocabulary).
     ///   - cutoffs: increasing, positive, each below `classCount` (as PyTorch's `cutoffs`).
     ///   - divValue: each cluster's projection is `divValue` times narrower than the one before.
+    ///   - headBias: whether the head has a bias (PyTorch's `head_bias`).
+    ///   - generator: draws the initial weights, as PyTorch initialises its linear layers.
     public init(inputSize: Int, classCount: Int, cutoffs: [Int], divValue: Double = 4, headBias: Bool = false,
                 generator: inout SeededGenerator) {
         precondition(!cutoffs.isEmpty && zip(cutoffs, cutoffs.dropFirst()).allSatisfy { $0 < $1 }

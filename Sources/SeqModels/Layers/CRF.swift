@@ -56,6 +56,7 @@ public struct CRF: ParameterContainer, Sendable {
     ///   - emissions: `[N, K]`, packed rows.
     ///   - batchSizes: sequences alive at each step (non-increasing, summing to N).
     ///   - tags: the gold tag of each packed row, each in `0..<K`.
+    ///   - gradientScale: the factor of the gradients added and returned.
     public mutating func negativeLogLikelihood(emissions: Tensor, batchSizes: [Int], tags: [Int],
                                                gradientScale: Double = 1) -> (loss: Double, emissionsGradient: Tensor) {
         let pass = Pass(crf: self, emissions: emissions, batchSizes: batchSizes)

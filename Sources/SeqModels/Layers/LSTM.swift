@@ -880,6 +880,7 @@ public struct LSTM: ParameterContainer, Sendable {
     /// Back-propagates through the pass that produced `cache`.
     ///
     /// - Parameters:
+    ///   - cache: what `forward` kept of the pass.
     ///   - outputGradient: gradient of the loss with respect to the packed output rows, `[N, directions * H]`.
     ///   - finalStateGradient: gradients with respect to `(hN, cN)`, `[directions * layers, batch, H]`, if the loss uses them.
     /// - Returns: the gradient with respect to the packed input rows `[N, inputSize]` and with respect to the

@@ -44,8 +44,9 @@ public struct ClassifierExample: Equatable, Sendable {
 /// n-grams (`NGramFeatures`), trained jointly with the LSTM: it sees every phrase of the text
 /// at once, where the LSTM reads it word by word, and the two make different mistakes. It
 /// starts at zero and drops each feature with probability `ngramBag.dropout` in training
-/// (scaling the rest), so that it does not memorise the training texts before the LSTM has
-/// learnt anything. It costs one addition per feature.
+/// (scaling the rest): with a weight for every phrase seen in two texts it would otherwise fit
+/// the training texts within an epoch and leave the LSTM little loss to learn from. It costs
+/// one addition per feature.
 ///
 /// Parameters carry PyTorch names (`embedding.weight`, `lstm.weight_ih_l0_reverse`,
 /// `output.weight`), so the checkpoint loads into the same-shaped module of

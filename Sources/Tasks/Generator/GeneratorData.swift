@@ -39,8 +39,15 @@ public struct GeneratorData: Sendable {
     /// Prepares `text` for training.
     ///
     /// - Parameters:
+    ///   - text: the whole training text.
+    ///   - level: characters or words as tokens.
+    ///   - mode: one record per line, or one stream.
+    ///   - sequenceLength: tokens per training chunk of a stream.
+    ///   - stride: tokens between the starts of two chunks (default: `sequenceLength`).
     ///   - sampling: how `stream` chunks are laid out (ignored in `lines` mode).
     ///   - lanes: the number of lanes of `consecutive` sampling: the training batch size.
+    ///   - validationFraction: share of the records (or of the stream's end) held out.
+    ///   - validationLanes: pieces the held-out stream is evaluated in, each carrying its state.
     /// - Throws: `TaskError` when the text is too short for a training example, or the
     ///   options are out of range (a `stride` other than `sequenceLength` with `consecutive`
     ///   sampling among them: lanes cannot overlap).

@@ -185,8 +185,15 @@ public enum GeneratorTraining {
     /// Trains a language model on `text` and writes the best one (by validation loss) into `directory`.
     ///
     /// - Parameters:
-    ///   - samplePrefix, sampleLength: after each epoch a sample of `sampleLength` tokens from
-    ///     `samplePrefix` (temperature 0.8, seed 0) goes to `showSample`; 0 turns it off.
+    ///   - text: the training text (a validation share is held out as `recipe` says).
+    ///   - recipe: tokens, records, network shape and softmax.
+    ///   - options: the training loop's options.
+    ///   - directory: where the best model, metrics and resume state go.
+    ///   - resume: continue the run saved in `directory`.
+    ///   - progress: receives the loop's progress.
+    ///   - samplePrefix: the prefix of the sample shown after each epoch.
+    ///   - sampleLength: tokens of that sample; 0 turns it off.
+    ///   - showSample: receives the sample (temperature 0.8, seed 0).
     /// - Returns: the best model and the training summary.
     /// - Throws: `TaskError` for unusable text or recipe values, `TrainingError` from the loop,
     ///   `CheckpointError` when the directory cannot be written.

@@ -106,6 +106,7 @@ public struct LanguageModel: TrainableModel, Sendable {
     /// - Parameters:
     ///   - batch: at least one sequence, in any length order.
     ///   - initialState: `(h0, c0)`, each `[layers, batch.count, H]` in the order of `batch`.
+    ///   - generator: draws the dropout masks.
     /// - Returns: the summed loss and token count, and `(hN, cN)` `[layers, batch.count, H]`
     ///   in the order of `batch`.
     public mutating func accumulateGradients(on batch: [TokenSequence], initialState: LSTMState?,

@@ -5,8 +5,9 @@ import Tasks
 import XCTest
 
 /// Every Swift snippet of the DocC articles (`Sources/SeqModels/SeqModels.docc`,
-/// `Sources/Tasks/Tasks.docc`) stands verbatim in a test below, so that it compiles and runs;
-/// `testEveryArticleSnippetIsOneOfTheseTests` fails when an article's snippet is not found here.
+/// `Sources/Tasks/Tasks.docc`) and the README's library example stands verbatim in a test
+/// below, so that it compiles and runs; `testEveryArticleSnippetIsOneOfTheseTests` fails when
+/// a snippet is not found here (imports aside).
 final class DocumentationSnippetTests: XCTestCase {
     private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
@@ -18,7 +19,8 @@ final class DocumentationSnippetTests: XCTestCase {
 
     func testEveryArticleSnippetIsOneOfTheseTests() throws {
         func normalised(_ text: String) -> [String] {
-            text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && !$0.hasPrefix("import ") }
         }
         let source = normalised(try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)).joined(separator: "\n")
         var snippets = 0
@@ -35,6 +37,12 @@ final class DocumentationSnippetTests: XCTestCase {
             }
         }
         XCTAssertGreaterThanOrEqual(snippets, 7, "every article has its snippet (seven articles with code)")
+
+        let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
+        let library = try XCTUnwrap(readme.components(separatedBy: "## The library in a few lines").dropFirst().first)
+        let example = library.components(separatedBy: "```swift\n")[1].components(separatedBy: "```")[0]
+        XCTAssertTrue(source.contains(normalised(example).joined(separator: "\n")),
+                      "README.md: the library example is not among DocumentationSnippetTests:\n\(example)")
     }
 
     // MARK: SeqModels.docc

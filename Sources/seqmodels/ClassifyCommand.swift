@@ -43,10 +43,10 @@ struct ClassifyPredictCommand: ParsableCommand {
     @Argument(help: "Texts to classify; none: read standard input.")
     var texts: [String] = []
 
-    @Option(help: "CSV or TSV file to label (with --output).")
+    @Option(help: "CSV or TSV file to label (with --output; '-': standard input).")
     var input: String?
 
-    @Option(help: "File to write: the input's rows with predicted_label and probability appended.")
+    @Option(help: "File to write: the input's rows with predicted_label and probability appended ('-': standard output).")
     var output: String?
 
     @Option(help: "Column of --input holding the text: header name or 0-based index.")
@@ -84,9 +84,10 @@ struct ClassifyPredictCommand: ParsableCommand {
         let classifier = try loadClassifier(model)
         if let input, let output {
             let kind = format ?? LabelledTextFormat.guess(from: input)
-            let count = try classifier.annotateCSV(input: input, output: output, format: kind == .tsv ? .tsv : .csv,
+            let count = try classifier.annotateCSV(input: input == "-" ? "/dev/stdin" : input, output: output == "-" ? "/dev/stdout" : output,
+                                                   format: kind == .tsv ? .tsv : .csv,
                                                    textColumn: CSVColumn(parsing: textColumn), batchSize: batchSize, workers: workers)
-            FileHandle.standardError.write(Data("labelled \(count) rows into \(output)\n".utf8))
+            FileHandle.standardError.write(Data("labelled \(count) rows into \(output == "-" ? "standard output" : output)\n".utf8))
             return
         }
         let encoder = JSONEncoder()

@@ -114,10 +114,9 @@ enum ExitStatus: Int32 {
         case is TaskError, is CorpusError, is VocabularyError, is WordVectorsError, is ParameterLoadingError,
              is LSTMStateDictError, is EmbeddingError, is OptimizerStateError, is PackingError, is ExportError:
             self = .badInput
-        case let error as CocoaError where error.code == .fileReadNoSuchFile || error.code == .fileReadCorruptFile
-            || error.code == .fileReadInapplicableStringEncoding || error.code == .fileReadNoPermission:
+        case let error as CocoaError where (256..<512).contains(error.code.rawValue):  // Foundation's file-reading codes
             self = .badInput
-        case is CocoaError:
+        case let error as CocoaError where (512..<768).contains(error.code.rawValue):  // its file-writing codes
             self = .cannotWrite
         default:
             self = .failure

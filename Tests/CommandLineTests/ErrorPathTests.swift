@@ -123,4 +123,20 @@ final class ErrorPathTests: XCTestCase {
         XCTAssertEqual(fromFile.status, 0, fromFile.error)
         XCTAssertTrue(fromFile.output.hasPrefix("One/"), fromFile.output)
     }
+
+    func testCSVLabellingThroughStandardInputAndOutput() throws {
+        let model = directory.appendingPathComponent("classifier").path
+        let reviews = Self.root.appendingPathComponent("Corpora/reviews").path
+        let trained = try run(["classify", "train", "--train", reviews + "/train.csv", "--dev", reviews + "/dev.csv",
+                               "--model", model, "--epochs", "1"])
+        XCTAssertEqual(trained.status, 0, trained.error)
+        let labelled = try run(["classify", "--model", model, "--input", "-", "--output", "-"],
+                               input: "id,text\n1,\"The soup was lovely, thank you.\"\n2,Cold and rude.\n")
+        XCTAssertEqual(labelled.status, 0, labelled.error)
+        let lines = labelled.output.split(separator: "\r\n").map(String.init)
+        XCTAssertEqual(lines.count, 3, labelled.output)
+        XCTAssertEqual(lines.first, "id,text,predicted_label,probability")
+        XCTAssertTrue(lines.dropFirst().allSatisfy { $0.split(separator: ",").count >= 4 }, labelled.output)
+        XCTAssertTrue(labelled.error.contains("labelled 2 rows into standard output"), labelled.error)
+    }
 }

@@ -49,7 +49,7 @@ public struct ClassifierHyperparameters: Codable, Equatable, Sendable {
     public var freezeEmbeddings = false
     /// The bag of n-grams beside the LSTM (see `TextClassifier`), or `nil` for the LSTM alone.
     /// 1- to 3-grams: same seed and defaults otherwise, IMDB test 91.10% against 90.66% with
-    /// 1- to 2-grams (and 88.3–88.6% without a bag), ChnSentiCorp 90.41% against 89.83%
+    /// 1- to 2-grams (and 88.59% without a bag), ChnSentiCorp 90.41% against 89.83%
     /// (86.41%), waimai 90.61% against 91.11% (89.27%).
     public var ngrams: NGramFeatures.Settings? = NGramFeatures.Settings()
     /// Probability of dropping each n-gram feature of a text in training: with 1- to 3-grams,

@@ -274,9 +274,8 @@ def check_model_directory(seqmodels, directory, work, rng):
         if sidecar["level"] != "char":
             check(False, f"{name}: this checker encodes character models only")
             return
-        allowed = np.array([not (t.startswith("<") and t.endswith(">")) or (lines_mode and i == specials["eos"])
-                            for i, t in enumerate(vocabulary)])
-        special_count = sum(1 for t in vocabulary if t.startswith("<") and t.endswith(">"))
+        # The special tokens come first; SeqModels never generates them (<eos> only ends a line).
+        special_count = next(i for i, t in enumerate(vocabulary) if t not in ("<pad>", "<unk>", "<bos>", "<eos>"))
         allowed = np.arange(len(vocabulary)) >= special_count
         if lines_mode:
             allowed[specials["eos"]] = True

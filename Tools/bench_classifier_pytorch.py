@@ -82,10 +82,10 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqmodels_text import ngram_ids, ngrams, word_tokens
 from shared_corpora import shared_corpus
 
 csv.field_size_limit(sys.maxsize)
-TOKEN = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|\S", re.UNICODE)
 MASK64 = (1 << 64) - 1
 
 # `seqmodels classify train`'s defaults (ClassifierHyperparameters, ClassifyTrainCommand.trainerDefaults).
@@ -167,16 +167,6 @@ def split_for_development(rows, fraction, seed):
     return [rows[i] for i in sorted(order[dev_count:])], [rows[i] for i in sorted(order[:dev_count])]
 
 
-def tokens(text, max_length):
-    """`TextPreparation.tokens(of:)` with the words tokenizer and head+tail truncation."""
-    text = text.replace("<br />", " ").replace("<br/>", " ").replace("<br>", " ")
-    words = TOKEN.findall(text.lower())
-    if max_length and len(words) > max_length:
-        front = (max_length + 1) // 2
-        words = words[:front] + words[len(words) - (max_length - front):]
-    return words
-
-
 def read(path, limit, seed):
     """(text, label) rows of a CSV with `text` and `label` columns; a seeded sample of `limit` rows if given."""
     with open(path, newline="", encoding="utf-8") as f:
@@ -203,25 +193,16 @@ def vocabulary(tokenized):
     return {t: i + 2 for i, t in enumerate(kept[:MAX_VOCABULARY - 2])}
 
 
-def ngram_grams(ts, order):
-    """The distinct n-grams (1 to `order` tokens, joined by spaces) of a token list."""
-    return {" ".join(ts[i:i + n]) for n in range(1, order + 1) for i in range(len(ts) - n + 1)}
-
-
 def ngram_features(tokenized, order):
     """`NGramFeatures(counting:settings:)`: n-gram -> id, in at least NGRAM_MIN_COUNT texts, most widespread first."""
     if order == 0:
         return {}
     counts = {}
     for ts in tokenized:
-        for g in ngram_grams(ts, order):
+        for g in ngrams(ts, order):
             counts[g] = counts.get(g, 0) + 1
     kept = sorted((g for g, c in counts.items() if c >= NGRAM_MIN_COUNT), key=lambda g: (-counts[g], g))
     return {g: i for i, g in enumerate(kept[:MAX_NGRAMS])}
-
-
-def ngram_ids(ts, features, order):
-    return sorted(features[g] for g in ngram_grams(ts, order) if g in features) if features else []
 
 
 # MARK: - The PyTorch model
@@ -339,7 +320,7 @@ def train_pytorch(train_rows, args, log=sys.stderr):
     began = time.monotonic()
     deadline = began + args.time_limit * 60 if args.time_limit else None
     fit_rows, dev_rows = split_for_development(train_rows, DEV_FRACTION, args.seed)
-    tokenized = [tokens(t, args.max_length) for t, _ in fit_rows]
+    tokenized = [word_tokens(t, args.max_length) for t, _ in fit_rows]
     ids = vocabulary(tokenized)
     features = ngram_features(tokenized, args.ngrams)
     labels = sorted({l for _, l in fit_rows})
@@ -347,7 +328,7 @@ def train_pytorch(train_rows, args, log=sys.stderr):
     fit = [([ids.get(x, 1) for x in ts], ngram_ids(ts, features, args.ngrams), label_ids[l])
            for ts, (_, l) in zip(tokenized, fit_rows) if ts]
     dev = [([ids.get(x, 1) for x in ts], ngram_ids(ts, features, args.ngrams), label_ids[l])
-           for ts, l in ((tokens(t, args.max_length), l) for t, l in dev_rows) if ts and l in label_ids]
+           for ts, l in ((word_tokens(t, args.max_length), l) for t, l in dev_rows) if ts and l in label_ids]
     model = Classifier(len(ids) + 2, len(labels), args.embedding, args.hidden, ngram_count=len(features))
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=1)
@@ -430,7 +411,7 @@ def evaluate_pytorch(model, encoders, labels, test_path, max_length, order):
         def flush():
             sequences, bags, gold = [], [], []
             for line, (text, label) in pending:
-                ts = tokens(text, max_length)
+                ts = word_tokens(text, max_length)
                 if not ts:
                     sys.exit(f"{test_path}:{line}: the text is empty (no tokens to classify)")
                 if label not in label_ids:

@@ -25,10 +25,10 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import onnxruntime as ort
 
+from seqmodels_text import character_ids, ngram_ids, word_tokens
 from shared_corpora import shared_corpus
 
 csv.field_size_limit(sys.maxsize)
-TOKEN = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|\S", re.UNICODE)
 
 
 def session(path, threads):
@@ -54,10 +54,7 @@ def bench_tagger(args, work):
     limit, unk_w, unk_c = sidecar["max_word_length"], sidecar["unknown_word_id"], sidecar["unknown_character_id"]
 
     def char_ids(word):
-        cs = list(word)
-        if len(cs) > limit:
-            cs = cs[:limit // 2] + cs[len(cs) - (limit - limit // 2):]
-        return [chars.get(c, unk_c) for c in cs] or [unk_c]
+        return character_ids(word, chars, limit, unk_c)
 
     order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))
     feeds = []
@@ -102,15 +99,8 @@ def bench_classifier(args, work):
     m = prep.get("maxLength")
 
     def encode(text):
-        text = text.replace("<br />", " ").replace("<br/>", " ").replace("<br>", " ")
-        tokens = TOKEN.findall(text.lower())
-        if m and len(tokens) > m:
-            front = (m + 1) // 2
-            tokens = tokens[:front] + tokens[len(tokens) - (m - front):]
-        ids = [vocabulary.get(t, sidecar["unknown_id"]) for t in tokens]
-        features = sorted({grams[g] for n in range(1, order_n + 1) for i in range(len(tokens) - n + 1)
-                           for g in [" ".join(tokens[i:i + n])] if g in grams})
-        return ids, features
+        tokens = word_tokens(text, m)
+        return [vocabulary.get(t, sidecar["unknown_id"]) for t in tokens], ngram_ids(tokens, grams, order_n)
 
     encoded = [encode(t) for t in texts]
     order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))

@@ -36,6 +36,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from seqmodels_text import character_ids, ngram_ids
+
 TOLERANCE = 1e-4
 failures = []
 
@@ -104,10 +106,10 @@ def pad(rows, value, dtype=np.int64):
     return out
 
 
-def run_classifier(sess, token_ids, ngram_ids, padding_id):
+def run_classifier(sess, token_ids, bags, padding_id):
     feeds = {"token_ids": pad(token_ids, 0), "lengths": np.array([len(t) for t in token_ids], dtype=np.int64)}
-    if ngram_ids is not None:
-        feeds["ngram_ids"] = pad(ngram_ids, padding_id)
+    if bags is not None:
+        feeds["ngram_ids"] = pad(bags, padding_id)
     return sess.run(["probabilities"], feeds)[0]
 
 
@@ -227,13 +229,12 @@ def check_model_directory(seqmodels, directory, work, rng):
         printed = [json.loads(line) for line in run([seqmodels, "classify", "--model", directory, "--json"],
                                                     stdin="\n".join(lines) + "\n").splitlines()]
         token_ids = [[ids.get(t, sidecar["unknown_id"]) for t in text] for text in texts]
-        ngram_ids = None
+        bags = None
         if "ngrams" in sidecar:
             grams = {g: i for i, g in enumerate(sidecar["ngrams"])}
             order = sidecar["ngram_order"]
-            ngram_ids = [sorted({grams[g] for n in range(1, order + 1) for i in range(len(t) - n + 1)
-                                 for g in [" ".join(t[i:i + n])] if g in grams}) for t in texts]
-        got = run_classifier(sess, token_ids, ngram_ids, sidecar.get("ngram_padding_id", 0))
+            bags = [ngram_ids(t, grams, order) for t in texts]
+        got = run_classifier(sess, token_ids, bags, sidecar.get("ngram_padding_id", 0))
         labels = sidecar["labels"]
         want = np.array([[p["probabilities"][label] for label in labels] for p in printed], dtype=np.float32)
         check(np.abs(got - want).max() <= TOLERANCE,
@@ -252,14 +253,9 @@ def check_model_directory(seqmodels, directory, work, rng):
         printed = [json.loads(line) for line in run([seqmodels, "tag", "--model", directory, "--pretokenized", "--output", "json",
                                                      "--probabilities"], stdin="\n".join(" ".join(s) for s in sentences) + "\n").splitlines()]
 
-        def characters_of(word):
-            cs = list(word)
-            if len(cs) > limit:
-                cs = cs[:limit // 2] + cs[len(cs) - (limit - limit // 2):]
-            return [char_ids.get(c, sidecar["unknown_character_id"]) for c in cs] or [sidecar["unknown_character_id"]]
-
         results = run_tagger(sess, [[word_ids.get(w, sidecar["unknown_word_id"]) for w in s] for s in sentences],
-                             [[characters_of(w) for w in s] for s in sentences], sidecar["output_layer"] == "crf")
+                             [[character_ids(w, char_ids, limit, sidecar["unknown_character_id"]) for w in s] for s in sentences],
+                             sidecar["output_layer"] == "crf")
         tags = sidecar["tags"]
         difference = max(np.abs(p - np.array(line["probabilities"])).max() for (_, p), line in zip(results, printed))
         check(difference <= TOLERANCE, f"{name}: {len(sentences)} sentences of 1 to 60 tokens ({sidecar['output_layer']}), "

@@ -84,24 +84,22 @@ def clipping():
 
 def schedules():
     out = {}
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
-    rates = [opt.param_groups[0]["lr"]]
-    for _ in range(10):
-        opt.step()
-        sched.step()
-        rates.append(opt.param_groups[0]["lr"])
-    out["stepLR"] = {"initial": 0.1, "stepSize": 3, "gamma": 0.5, "rates": rates}
+    def epoch_rates(make_scheduler, epochs):
+        """The rate of each epoch, from 0 to `epochs`, of a scheduler stepped once per epoch at 0.1."""
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        sched = make_scheduler(opt)
+        rates = [opt.param_groups[0]["lr"]]
+        for _ in range(epochs):
+            opt.step()
+            sched.step()
+            rates.append(opt.param_groups[0]["lr"])
+        return rates
 
+    out["stepLR"] = {"initial": 0.1, "stepSize": 3, "gamma": 0.5,
+                     "rates": epoch_rates(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5), 10)}
     # CosineAnnealingLR over T_max epochs, read up to T_max (SeqModels holds the minimum after it).
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=7, eta_min=0.002)
-    rates = [opt.param_groups[0]["lr"]]
-    for _ in range(7):
-        opt.step()
-        sched.step()
-        rates.append(opt.param_groups[0]["lr"])
-    out["cosine"] = {"initial": 0.1, "epochs": 7, "minimum": 0.002, "rates": rates}
+    out["cosine"] = {"initial": 0.1, "epochs": 7, "minimum": 0.002, "rates": epoch_rates(
+        lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=7, eta_min=0.002), 7)}
 
     losses = [1.0, 0.9, 0.95, 0.91, 0.92, 0.9, 0.89995, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91,
               0.84, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93]

@@ -1,0 +1,36 @@
+"""How SeqModels turns text into ids, written once for the Python tools that feed its models
+(`bench_classifier_pytorch.py`, `check_onnx_export.py`, `bench_onnx_runtime.py`)."""
+import re
+
+# `WordTokenizer`: runs of letters and digits with inner apostrophes and hyphens, or one other
+# non-space character (it differs only in rare cases such as "3.5").
+TOKEN = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|\S", re.UNICODE)
+
+
+def word_tokens(text, max_length):
+    """`TextPreparation.tokens(of:)` with the words tokenizer and head+tail truncation (0: no limit)."""
+    text = text.replace("<br />", " ").replace("<br/>", " ").replace("<br>", " ")
+    words = TOKEN.findall(text.lower())
+    if max_length and len(words) > max_length:
+        front = (max_length + 1) // 2
+        words = words[:front] + words[len(words) - (max_length - front):]
+    return words
+
+
+def ngrams(tokens, order):
+    """The distinct n-grams (1 to `order` tokens, joined by spaces) of a token list, as `NGramFeatures`."""
+    return {" ".join(tokens[i:i + n]) for n in range(1, order + 1) for i in range(len(tokens) - n + 1)}
+
+
+def ngram_ids(tokens, ids, order):
+    """The sorted ids (from the n-gram -> id map `ids`) of the known n-grams of `tokens`."""
+    return sorted(ids[g] for g in ngrams(tokens, order) if g in ids)
+
+
+def character_ids(word, ids, limit, unknown):
+    """`Tagger.characterIDs(of:)`: a word longer than `limit` keeps its first `limit // 2` and its
+    last characters; unknown characters, and an empty word, become `unknown`."""
+    characters = list(word)
+    if len(characters) > limit:
+        characters = characters[:limit // 2] + characters[len(characters) - (limit - limit // 2):]
+    return [ids.get(c, unknown) for c in characters] or [unknown]

@@ -24,8 +24,8 @@ enum ClassifierExport {
         g.input("lengths", .int64, ["batch"], doc: "Tokens per text, at least 1")
 
         let embedded = g.op("Gather", g.floats("embedding.weight", model.embedding.weight.value), "token_ids")
-        let timeMajor = g.op("Transpose", embedded, attributes: [Attribute.ints("perm", [1, 0, 2])])
-        let lengths32 = g.op("Cast", "lengths", attributes: [Attribute.int("to", Int(ElementType.int32.rawValue))])
+        let timeMajor = g.swapFirstAxes(embedded)
+        let lengths32 = g.cast("lengths", to: .int32)
         let (encoded, states) = try LSTMExport.stack(&g, x: timeMajor, lengths: lengths32, parameters: parameters,
                                                      prefix: "lstm.", configuration: configuration.lstm)
         let pooled = pool(&g, encoded: encoded, finalHidden: states.hidden.last!, pooling: configuration.pooling,
@@ -68,7 +68,7 @@ enum ClassifierExport {
         func meanPool(_ mask: String) -> String {
             let masked = g.op("Where", mask, encoded, g.scalar(0, "zero"))
             let sum = g.op("ReduceSum", masked, g.int64s(g.fresh("axis0_"), [0]), attributes: [Attribute.int("keepdims", 0)])
-            let count = g.op("Unsqueeze", g.op("Cast", "lengths", attributes: [Attribute.int("to", Int(ElementType.float.rawValue))]),
+            let count = g.op("Unsqueeze", g.cast("lengths", to: .float),
                              g.int64s(g.fresh("axes_"), [1]))
             return g.op("Div", sum, count)
         }
@@ -80,7 +80,7 @@ enum ClassifierExport {
             return g.op("Concat", maxPool(mask), meanPool(mask), attributes: [Attribute.int("axis", 1)])
         case .last:
             // Y_h [D, B, H] → [B, D, H] → [B, D·H]
-            let batchFirst = g.op("Transpose", finalHidden, attributes: [Attribute.ints("perm", [1, 0, 2])])
+            let batchFirst = g.swapFirstAxes(finalHidden)
             return g.op("Reshape", batchFirst, g.int64s(g.fresh("shape_B_"), [0, Int64(F)]))
         }
     }

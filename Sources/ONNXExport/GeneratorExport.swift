@@ -34,11 +34,11 @@ enum GeneratorExport {
             initial.cell.append(g.op("Gather", "c0", index))
         }
         let embedded = g.op("Gather", g.floats("embedding.weight", model.embedding.weight.value), "token_ids")
-        let timeMajor = g.op("Transpose", embedded, attributes: [Attribute.ints("perm", [1, 0, 2])])
-        let lengths32 = g.op("Cast", "lengths", attributes: [Attribute.int("to", Int(ElementType.int32.rawValue))])
+        let timeMajor = g.swapFirstAxes(embedded)
+        let lengths32 = g.cast("lengths", to: .int32)
         let (encoded, states) = try LSTMExport.stack(&g, x: timeMajor, lengths: lengths32, parameters: parameters,
                                                      prefix: "lstm.", configuration: configuration.lstm, initial: initial)
-        let hidden = g.op("Transpose", encoded, attributes: [Attribute.ints("perm", [1, 0, 2])])  // [B, T, H]
+        let hidden = g.swapFirstAxes(encoded)  // [B, T, H]
 
         let logProbabilities: String
         if let decoder = model.decoder {

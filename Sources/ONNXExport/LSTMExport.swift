@@ -67,7 +67,7 @@ enum LSTMExport {
                 Attribute.string("direction", D == 2 ? "bidirectional" : "forward"),
             ])
             // Y [T, D, B, H] → [T, B, D, H] → [T, B, D·H]
-            let transposed = builder.op("Transpose", outputs[0], attributes: [Attribute.ints("perm", [0, 2, 1, 3])])
+            let transposed = builder.transpose(outputs[0], [0, 2, 1, 3])
             input = builder.op("Reshape", transposed, builder.int64s(builder.fresh("shape_TB_"), [0, 0, Int64(D * H)]))
             inputSize = D * H
             states.hidden.append(outputs[1])

@@ -140,6 +140,21 @@ struct GraphBuilder {
 
     // MARK: Common shapes of computation
 
+    /// `x` with its axes permuted.
+    mutating func transpose(_ x: String, _ permutation: [Int]) -> String {
+        op("Transpose", x, attributes: [Attribute.ints("perm", permutation)])
+    }
+
+    /// A 3-D `x` with its first two axes swapped: batch-major ↔ time-major, `[D, B, H]` ↔ `[B, D, H]`.
+    mutating func swapFirstAxes(_ x: String) -> String {
+        transpose(x, [1, 0, 2])
+    }
+
+    /// `x` converted to `type`.
+    mutating func cast(_ x: String, to type: ElementType) -> String {
+        op("Cast", x, attributes: [Attribute.int("to", Int(type.rawValue))])
+    }
+
     /// `x @ weightᵀ + bias` for a `Linear` (`weight [out, in]`) over the last axis of `x` (any rank).
     mutating func linear(_ x: String, weight: Tensor, bias: Tensor?, name: String) -> String {
         let out = weight.shape[0], inSize = weight.shape[1]

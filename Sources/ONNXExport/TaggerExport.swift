@@ -33,13 +33,12 @@ enum TaggerExport {
         let characters = g.op("Reshape", "char_ids", wordsByChars)  // [B·T, C]
         let characterTable = g.floats("char_encoder.embedding.weight", characterEncoder.embedding.weight.value)
         let embeddedCharacters = g.op("Gather", characterTable, characters)  // [B·T, C, E]
-        let charactersTimeMajor = g.op("Transpose", embeddedCharacters, attributes: [Attribute.ints("perm", [1, 0, 2])])
-        let characterLengths = g.op("Cast", g.op("Reshape", "char_lengths", g.int64s("shape_flat", [-1])),
-                                    attributes: [Attribute.int("to", Int(ElementType.int32.rawValue))])
+        let charactersTimeMajor = g.swapFirstAxes(embeddedCharacters)
+        let characterLengths = g.cast(g.op("Reshape", "char_lengths", g.int64s("shape_flat", [-1])), to: .int32)
         let (_, characterStates) = try LSTMExport.stack(&g, x: charactersTimeMajor, lengths: characterLengths, parameters: parameters,
                                                         prefix: "char_encoder.lstm.", configuration: characterEncoder.lstm.configuration)
         // Y_h [2, B·T, Hc] → [B·T, 2, Hc] → [B, T, 2·Hc]
-        let statesByWord = g.op("Transpose", characterStates.hidden[0], attributes: [Attribute.ints("perm", [1, 0, 2])])
+        let statesByWord = g.swapFirstAxes(characterStates.hidden[0])
         let sentenceShape = g.op("Shape", "word_ids")
         let spellingShape = g.op("Concat", sentenceShape, g.int64s("spelling_width", [Int64(spellingWidth)]),
                                  attributes: [Attribute.int("axis", 0)])
@@ -48,11 +47,11 @@ enum TaggerExport {
         let wordTable = g.floats("word_embedding.weight", tagger.wordEmbedding.weight.value)
         let words = g.op("Gather", wordTable, "word_ids")  // [B, T, Dw]
         let features = g.op("Concat", words, spelling, attributes: [Attribute.int("axis", 2)])
-        let timeMajor = g.op("Transpose", features, attributes: [Attribute.ints("perm", [1, 0, 2])])
-        let lengths32 = g.op("Cast", "lengths", attributes: [Attribute.int("to", Int(ElementType.int32.rawValue))])
+        let timeMajor = g.swapFirstAxes(features)
+        let lengths32 = g.cast("lengths", to: .int32)
         let (encoded, _) = try LSTMExport.stack(&g, x: timeMajor, lengths: lengths32, parameters: parameters,
                                                 prefix: "lstm.", configuration: tagger.lstm.configuration)
-        let batchMajor = g.op("Transpose", encoded, attributes: [Attribute.ints("perm", [1, 0, 2])])
+        let batchMajor = g.swapFirstAxes(encoded)
         let scores = g.linear(batchMajor, weight: tagger.output.weight.value, bias: tagger.output.bias?.value, name: "output")
         g.output(scores, as: "scores", .float, ["batch", "time", .fixed(tagCount)], doc: "Tag scores in the order of tags.json")
 

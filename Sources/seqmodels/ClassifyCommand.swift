@@ -110,7 +110,7 @@ struct ClassifyPredictCommand: ParsableCommand {
         // Typed at a terminal: answer each line at once; piped: classify batchSize lines together.
         let linesPerBatch = isatty(STDIN_FILENO) != 0 ? 1 : batchSize
         var batch: [String] = []
-        while let line = readLine() {
+        for line in try InputLines(path: "-") {
             if line.allSatisfy(\.isWhitespace) { continue }
             batch.append(line)
             if batch.count == linesPerBatch { try emit(batch); batch.removeAll() }

@@ -12,10 +12,6 @@ import Tasks
 final class InputLines: Sequence, IteratorProtocol {
     private let file: UnsafeMutablePointer<FILE>
     private let ownsFile: Bool
-    /// What messages call the input: the path, or "standard input".
-    let name: String
-    /// 1-based number of the line `next()` returned last.
-    private(set) var lineNumber = 0
 
     /// - Throws: `TaskError` naming the file when it cannot be opened.
     init(path: String) throws {
@@ -23,14 +19,12 @@ final class InputLines: Sequence, IteratorProtocol {
             guard let standardInput = fdopen(STDIN_FILENO, "r") else { throw TaskError("cannot read standard input") }
             file = standardInput
             ownsFile = false
-            name = "standard input"
         } else {
             guard let opened = fopen(path, "r") else {
                 throw TaskError("cannot open \(path): \(String(cString: strerror(errno)))")
             }
             file = opened
             ownsFile = true
-            name = path
         }
     }
 
@@ -47,14 +41,8 @@ final class InputLines: Sequence, IteratorProtocol {
         var length = count
         if length > 0 && buffer[length - 1] == 0x0A { length -= 1 }
         if length > 0 && buffer[length - 1] == 0x0D { length -= 1 }
-        lineNumber += 1
         return buffer.withMemoryRebound(to: UInt8.self, capacity: length) {
             String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
         }
-    }
-
-    /// A place in the input for messages: "FILE:LINE" or "line N of standard input".
-    var location: String {
-        name == "standard input" ? "line \(lineNumber) of standard input" : "\(name):\(lineNumber)"
     }
 }

@@ -105,23 +105,16 @@ struct TagTextCommand: ParsableCommand {
                         tag_set: tagger.vocabularies.tags.tokens, probabilities: distribution.probabilities)
                     chunk += String(decoding: (try? encoder.encode(line)) ?? Data("{}".utf8), as: UTF8.self) + "\n"
                 }
-                emit(chunk)
-                pending.removeAll(keepingCapacity: true)
-                return
-            }
-            for (tokens, tags) in zip(pending, tagger.tag(sentences: pending, workers: workers)) {
-                number += 1
-                chunk += output.render(tokens: tokens, tags: tags, number: number)
+            } else {
+                for (tokens, tags) in zip(pending, tagger.tag(sentences: pending, workers: workers)) {
+                    number += 1
+                    chunk += output.render(tokens: tokens, tags: tags, number: number)
+                }
             }
             emit(chunk)
             pending.removeAll(keepingCapacity: true)
         }
-        func add(_ line: String, _ where_: String) throws {
-            let tokens = tokenizer.tokenize(line)
-            guard !tokens.isEmpty else {
-                flush()   // what came before is still tagged
-                throw TaskError("\(where_) is empty: give one non-empty sentence per argument")
-            }
+        func enqueue(_ tokens: [String]) {
             pending.append(tokens)
             if pending.count == 256 { flush() }
         }
@@ -141,11 +134,17 @@ struct TagTextCommand: ParsableCommand {
                 }
                 breakPending = false
                 sentencesSeen = true
-                pending.append(tokens)
-                if pending.count == 256 { flush() }
+                enqueue(tokens)
             }
         } else {
-            for (i, sentence) in text.enumerated() { try add(sentence, "argument \(i + 1)") }
+            for (i, sentence) in text.enumerated() {
+                let tokens = tokenizer.tokenize(sentence)
+                guard !tokens.isEmpty else {
+                    flush()   // what came before is still tagged
+                    throw TaskError("argument \(i + 1) is empty: give one non-empty sentence per argument")
+                }
+                enqueue(tokens)
+            }
         }
         flush()
         emit(output.footer)

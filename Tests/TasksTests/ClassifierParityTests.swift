@@ -32,7 +32,7 @@ final class ClassifierParityTests: XCTestCase {
             for n in lengths { texts.append(Array(flat[start..<(start + n)])); start += n }
             let batch = zip(texts, targets).map { ClassifierExample(tokenIDs: $0, label: $1) }
 
-            let logits = model.logits(for: texts)
+            let logits = model.logits(for: texts.map { ClassifierInput(tokenIDs: $0) })
             XCTAssertLessThan(logits.maxAbsoluteDifference(try file.floatTensor("logits")), 1e-5, "\(pooling) logits")
 
             model.zeroGradients()

@@ -159,13 +159,6 @@ public struct TextClassifier: TrainableModel, Sendable {
         }
     }
 
-    /// The logits `[texts.count, labelCount]` of a batch of token-id sequences, in inference mode,
-    /// for a classifier without a bag of n-grams.
-    public func logits(for texts: [[Int]]) -> Tensor {
-        precondition(ngrams == nil, "This classifier has a bag of n-grams: pass ClassifierInput values with their feature ids")
-        return logits(for: texts.map { ClassifierInput(tokenIDs: $0) })
-    }
-
     /// The logits `[inputs.count, labelCount]` of a batch of texts, in inference mode.
     public func logits(for inputs: [ClassifierInput]) -> Tensor {
         precondition(!inputs.isEmpty, "logits(for:) needs at least one text")
@@ -236,13 +229,6 @@ public struct TextClassifier: TrainableModel, Sendable {
             embedding.backward(ids: ids, outputGradient: embeddedGradient)
         }
         return BatchLoss(sum: loss * Double(batch.count), count: batch.count)
-    }
-
-    /// `predict(_:batchSize:workers:)` for a classifier without a bag of n-grams.
-    public func predict(_ texts: [[Int]], batchSize: Int = 256,
-                        workers: Int = 1) -> [(label: Int, probability: Float, probabilities: [Float])] {
-        precondition(ngrams == nil, "This classifier has a bag of n-grams: pass ClassifierInput values with their feature ids")
-        return predict(texts.map { ClassifierInput(tokenIDs: $0) }, batchSize: batchSize, workers: workers)
     }
 
     /// The most probable label id and its probability for every text (inference mode), in

@@ -7,7 +7,9 @@ word embedding (N(0,1/d), <unk>, word dropout) + character BiLSTM over the disti
 the batch (packed; final forward and reverse states), dropout, a stacked packed BiLSTM,
 dropout, Linear, cross-entropy over real tokens; Adam, global-norm clipping at 5, batches
 of --batch-size sentences of similar length, the best epoch by dev accuracy evaluated on
---test.
+--test. With --char-lm DIR (twice: a forward and a backward model of `seqmodels lm pretrain`),
+both read the models' frozen states at every token (flair's contextual string embeddings), the
+PyTorch twin through `nn.LSTM`s loaded from the models' safetensors.
 
     python3 Tools/bench_tagger_pytorch.py --train ../shared/corpora/pos/en_ewt/en_ewt-ud-train.xml \\
         --dev ../shared/corpora/pos/en_ewt/en_ewt-ud-dev.xml --test ../shared/corpora/pos/en_ewt/en_ewt-ud-test.xml \\
@@ -25,7 +27,10 @@ import xml.etree.ElementTree as ET
 
 import torch
 import torch.nn as nn
-from torch.nn.utils.rnn import pack_sequence
+from safetensors.torch import load_file
+from torch.nn.utils.rnn import pack_sequence, pad_packed_sequence
+
+from seqmodels_text import language_model_reading
 
 
 def read_corpus(path):
@@ -74,12 +79,39 @@ class CharacterEncoder(nn.Module):
         return torch.cat([h[0], h[1]], dim=1)
 
 
+class CharacterLanguageModel(nn.Module):
+    """A `seqmodels lm pretrain` character model (its embedding and LSTM), frozen."""
+    def __init__(self, directory):
+        super().__init__()
+        config = json.load(open(os.path.join(directory, "config.json")))
+        vocabulary = json.load(open(os.path.join(directory, "vocabulary.json")))
+        self.direction = config.get("direction", "forward")
+        self.ids = {t: i for i, t in enumerate(vocabulary["tokens"])}
+        self.unknown = self.ids["<unk>"]
+        self.embedding = nn.Embedding(config["vocabularySize"], config["embeddingSize"])
+        self.lstm = nn.LSTM(config["embeddingSize"], config["hiddenSize"], num_layers=config["layerCount"])
+        state = load_file(os.path.join(directory, "model.safetensors"))
+        self.load_state_dict({k: v for k, v in state.items() if k.split(".")[0] in ("embedding", "lstm")})
+        self.hidden_size = config["hiddenSize"]
+
+    @torch.no_grad()
+    def features(self, sentences):
+        """Per sentence a [tokens, H] tensor: the state after the space that follows each token."""
+        out = []
+        for start in range(0, len(sentences), 64):
+            readings = [language_model_reading(tokens, self.ids, self.unknown, self.direction) for tokens in sentences[start:start + 64]]
+            packed = pack_sequence([self.embedding(torch.tensor(ids)) for ids, _ in readings], enforce_sorted=False)
+            states, _ = pad_packed_sequence(self.lstm(packed)[0])   # [L, B, H]
+            out += [states[positions, b] for b, (_, positions) in enumerate(readings)]
+        return out
+
+
 class Tagger(nn.Module):
-    def __init__(self, words, characters, tags, a):
+    def __init__(self, words, characters, tags, a, contextual_size=0):
         super().__init__()
         self.word_embedding = nn.Embedding(words, a.word_embedding_size)
         self.char_encoder = CharacterEncoder(characters, a.char_embedding_size, a.char_hidden_size)
-        self.lstm = nn.LSTM(a.word_embedding_size + 2 * a.char_hidden_size, a.hidden_size, num_layers=a.layers,
+        self.lstm = nn.LSTM(a.word_embedding_size + 2 * a.char_hidden_size + contextual_size, a.hidden_size, num_layers=a.layers,
                             bidirectional=True, dropout=a.dropout if a.layers > 1 else 0)
         self.output = nn.Linear(2 * a.hidden_size, tags)
         self.dropout = nn.Dropout(a.dropout)
@@ -88,39 +120,42 @@ class Tagger(nn.Module):
             self.word_embedding.weight.mul_(a.word_embedding_size ** -0.5)
             self.char_encoder.embedding.weight.mul_(a.char_embedding_size ** -0.5)
 
-    def forward(self, word_ids, spellings, spelling_index):
-        # word_ids: list of LongTensors (one per sentence); spelling_index: same, into spellings.
+    def forward(self, word_ids, spellings, spelling_index, contextual):
+        # word_ids: list of LongTensors (one per sentence); spelling_index: same, into spellings;
+        # contextual: per sentence the language models' [tokens, C] features (C may be 0).
         chars = self.char_encoder(spellings)
-        inputs = [torch.cat([self.word_embedding(w), chars[s]], dim=1) for w, s in zip(word_ids, spelling_index)]
+        inputs = [torch.cat([self.word_embedding(w), chars[s], c], dim=1) for w, s, c in zip(word_ids, spelling_index, contextual)]
         packed = pack_sequence([self.dropout(x) for x in inputs], enforce_sorted=False)
         out, _ = self.lstm(packed)
         return self.output(self.dropout(out.data)), out
 
 
-def encode(sentences, words, chars, tags, max_len):
+def encode(sentences, words, chars, tags, max_len, language_models):
     unk_w, unk_c = words["<unk>"], chars["<unk>"]
     encoded = []
-    for tokens, tt in sentences:
+    per_model = [lm.features([tokens for tokens, _ in sentences]) for lm in language_models]
+    for index, (tokens, tt) in enumerate(sentences):
         spell = []
         for t in tokens:
             cs = list(t)
             if len(cs) > max_len:
                 cs = cs[:max_len // 2] + cs[-(max_len - max_len // 2):]
             spell.append(tuple(chars.get(c, unk_c) for c in cs) or (unk_c,))
+        contextual = torch.cat([features[index] for features in per_model], dim=1) if per_model else torch.zeros(len(tokens), 0)
         encoded.append((torch.tensor([words.get(t, unk_w) for t in tokens]), spell,
-                        torch.tensor([tags[x] for x in tt]), [t not in words for t in tokens]))
+                        torch.tensor([tags[x] for x in tt]), [t not in words for t in tokens], contextual))
     return encoded
 
 
 def batch_inputs(batch, unk, word_dropout, training):
     distinct, index, ids = {}, [], []
-    for w, spell, _, _ in batch:
+    for w, spell, _, _, _ in batch:
         index.append(torch.tensor([distinct.setdefault(s, len(distinct)) for s in spell]))
         if training and word_dropout > 0:
             w = torch.where(torch.rand(len(w)) < word_dropout, torch.full_like(w, unk), w)
         ids.append(w)
     spellings = [torch.tensor(s) for s in distinct]
-    return ids, spellings, index
+    return ids, spellings, index, [b[4] for b in batch]
 
 
 def evaluate(model, data, unk):
@@ -130,8 +165,7 @@ def evaluate(model, data, unk):
         order = sorted(range(len(data)), key=lambda i: -len(data[i][0]))
         for start in range(0, len(order), 64):
             batch = [data[i] for i in order[start:start + 64]]
-            ids, spellings, index = batch_inputs(batch, unk, 0, False)
-            logits, packed = model(ids, spellings, index)
+            logits, packed = model(*batch_inputs(batch, unk, 0, False))
             gold = pack_sequence([b[2] for b in batch], enforce_sorted=False).data
             unknown = pack_sequence([torch.tensor(b[3]) for b in batch], enforce_sorted=False).data
             right = logits.argmax(1) == gold
@@ -150,8 +184,9 @@ def train_pytorch(a, train, dev, test):
                 cc[c] = cc.get(c, 0) + 1
     words = vocabulary({w: c for w, c in wc.items() if c >= a.min_word_frequency}, ["<pad>", "<unk>"])
     chars, tags = vocabulary(cc, ["<pad>", "<unk>"]), vocabulary(tc, [])
-    data = [encode(s, words, chars, tags, a.max_word_length) for s in (train, dev, test)]
-    model = Tagger(len(words), len(chars), len(tags), a)
+    language_models = [CharacterLanguageModel(d) for d in a.char_lm]
+    data = [encode(s, words, chars, tags, a.max_word_length, language_models) for s in (train, dev, test)]
+    model = Tagger(len(words), len(chars), len(tags), a, sum(lm.hidden_size for lm in language_models))
     optimizer = torch.optim.Adam(model.parameters(), lr=a.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=1)
     loss_fn = nn.CrossEntropyLoss()
@@ -165,8 +200,7 @@ def train_pytorch(a, train, dev, test):
         total_loss = tokens = 0
         for b in batches:
             batch = [data[0][i] for i in b]
-            ids, spellings, index = batch_inputs(batch, unk, a.word_dropout, True)
-            logits, _ = model(ids, spellings, index)
+            logits, _ = model(*batch_inputs(batch, unk, a.word_dropout, True))
             gold = pack_sequence([x[2] for x in batch], enforce_sorted=False).data
             loss = loss_fn(logits, gold)
             optimizer.zero_grad(); loss.backward()
@@ -205,6 +239,8 @@ def run_ours(a, test_path):
                "--patience", str(a.patience), "--seed", str(a.seed), "--threads", str(a.threads)]
     if a.time_limit:
         command += ["--time-limit", str(a.time_limit)]
+    for directory in a.char_lm:
+        command += ["--char-lm", directory]
     start = time.time()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     seconds = time.time() - start
@@ -236,6 +272,7 @@ def main():
     p.add_argument("--time-limit", type=float, help="minutes")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--char-lm", action="append", default=[], help="a character language model directory (lm pretrain); repeatable")
     p.add_argument("--ours", help="path to the seqmodels binary (release build) to run beside PyTorch")
     a = p.parse_args()
     torch.set_num_threads(a.threads)

@@ -36,7 +36,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from seqmodels_text import character_ids, ngram_ids
+from seqmodels_text import character_ids, language_model_reading, ngram_ids
 
 TOLERANCE = 1e-4
 failures = []
@@ -113,8 +113,9 @@ def run_classifier(sess, token_ids, bags, padding_id):
     return sess.run(["probabilities"], feeds)[0]
 
 
-def run_tagger(sess, word_ids, char_ids, crf):
-    """Per sentence: (tags, probabilities [T, K]) from the exported graph."""
+def run_tagger(sess, word_ids, char_ids, crf, language_models=()):
+    """Per sentence: (tags, probabilities [T, K]) from the exported graph. `language_models`: per
+    character language model of the tagger, (character ids, positions) of each sentence."""
     B, T = len(word_ids), max(len(w) for w in word_ids)
     C = max(len(c) for sentence in char_ids for c in sentence)
     chars = np.zeros((B, T, C), dtype=np.int64)
@@ -125,6 +126,10 @@ def run_tagger(sess, word_ids, char_ids, crf):
             char_lengths[b, t] = len(word)
     feeds = {"word_ids": pad(word_ids, 0), "char_ids": chars, "char_lengths": char_lengths,
              "lengths": np.array([len(w) for w in word_ids], dtype=np.int64)}
+    for k, readings in enumerate(language_models):
+        feeds[f"lm{k}_char_ids"] = pad([ids for ids, _ in readings], 0)
+        feeds[f"lm{k}_lengths"] = np.array([len(ids) for ids, _ in readings], dtype=np.int64)
+        feeds[f"lm{k}_positions"] = pad([positions for _, positions in readings], 0)
     if crf:
         scores, transitions, start, end = sess.run(["scores", "transitions", "start_transitions", "end_transitions"], feeds)
         out = []
@@ -177,7 +182,7 @@ def check_cases(path):
             check(np.abs(got - want).max() <= TOLERANCE, f"{name}: probabilities, max abs difference {np.abs(got - want).max():.2e}")
             check((got.argmax(1) == want.argmax(1)).all(), f"{name}: labels identical")
         elif kind == "tagger":
-            results = run_tagger(sess, case["word_ids"], case["char_ids"], case["crf"])
+            results = run_tagger(sess, case["word_ids"], case["char_ids"], case["crf"], case.get("language_models", ()))
             difference = max(np.abs(p - np.array(w)).max() for (_, p), w in zip(results, case["probabilities"]))
             check(difference <= TOLERANCE, f"{name}: tag probabilities, max abs difference {difference:.2e}")
             check([t for t, _ in results] == case["tag_ids"], f"{name}: tags identical" + (" (Viterbi here)" if case["crf"] else ""))
@@ -253,12 +258,17 @@ def check_model_directory(seqmodels, directory, work, rng):
         printed = [json.loads(line) for line in run([seqmodels, "tag", "--model", directory, "--pretokenized", "--output", "json",
                                                      "--probabilities"], stdin="\n".join(" ".join(s) for s in sentences) + "\n").splitlines()]
 
+        language_models = []
+        for lm in sidecar.get("character_language_models", []):
+            lm_ids = {c: i for i, c in enumerate(lm["vocabulary"])}
+            language_models.append([language_model_reading(s, lm_ids, lm["unknown_id"], lm["direction"]) for s in sentences])
         results = run_tagger(sess, [[word_ids.get(w, sidecar["unknown_word_id"]) for w in s] for s in sentences],
                              [[character_ids(w, char_ids, limit, sidecar["unknown_character_id"]) for w in s] for s in sentences],
-                             sidecar["output_layer"] == "crf")
+                             sidecar["output_layer"] == "crf", language_models)
         tags = sidecar["tags"]
         difference = max(np.abs(p - np.array(line["probabilities"])).max() for (_, p), line in zip(results, printed))
-        check(difference <= TOLERANCE, f"{name}: {len(sentences)} sentences of 1 to 60 tokens ({sidecar['output_layer']}), "
+        readers = f", {len(language_models)} character language models" if language_models else ""
+        check(difference <= TOLERANCE, f"{name}: {len(sentences)} sentences of 1 to 60 tokens ({sidecar['output_layer']}{readers}), "
                                        f"tag probabilities max abs difference {difference:.2e}")
         check([[tags[i] for i in t] for t, _ in results] == [line["tags"] for line in printed], f"{name}: tags identical")
     elif task == "generator":

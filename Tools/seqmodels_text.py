@@ -34,3 +34,17 @@ def character_ids(word, ids, limit, unknown):
     if len(characters) > limit:
         characters = characters[:limit // 2] + characters[len(characters) - (limit - limit // 2):]
     return [ids.get(c, unknown) for c in characters] or [unknown]
+
+
+def language_model_reading(tokens, ids, unknown, direction):
+    """`ContextualStringEmbeddings.reading`: the character ids a tagger's character language model
+    reads for a sentence ("\\n" + tokens joined by spaces + " ", token order and spellings reversed
+    for a backward model; unknown characters become `unknown`), and per token, in sentence order,
+    the index of the step whose state is its feature (the space after it in the text read)."""
+    ordered = tokens if direction == "forward" else [t[::-1] for t in reversed(tokens)]
+    read, positions = [ids.get("\n", unknown)], []
+    for token in ordered:
+        read += [ids.get(c, unknown) for c in token]
+        read.append(ids.get(" ", unknown))
+        positions.append(len(read) - 1)
+    return read, positions if direction == "forward" else positions[::-1]

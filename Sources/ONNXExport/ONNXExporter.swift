@@ -96,7 +96,8 @@ public enum ONNXExporter {
             return ("classifier", try ClassifierExport.graph(classifier), encoding)
         case "tagger":
             let tagger = try Tagger.load(from: directory)
-            let encoding = [
+            let languageModelInputs = tagger.contextualEmbeddings.indices.flatMap { ["lm\($0)_char_ids", "lm\($0)_lengths", "lm\($0)_positions"] }
+            var encoding = [
                 "words": try json(tagger.vocabularies.words.tokens),
                 "characters": try json(tagger.vocabularies.characters.tokens),
                 "tags": try json(tagger.vocabularies.tags.tokens),
@@ -105,10 +106,25 @@ public enum ONNXExporter {
                 "max_word_length": try json(tagger.configuration.maxWordLength),
                 "long_words": try json("a word longer than max_word_length keeps its first max_word_length/2 (rounded down) and its last characters"),
                 "output_layer": try json(tagger.crf == nil ? "softmax" : "crf"),
-                "inputs": try json(["word_ids", "char_ids", "char_lengths", "lengths"]),
+                "inputs": try json(["word_ids", "char_ids", "char_lengths", "lengths"] + languageModelInputs),
                 "outputs": try json(tagger.crf == nil ? ["scores", "probabilities", "tag_ids"]
                                     : ["scores", "transitions", "start_transitions", "end_transitions"]),
             ]
+            if !tagger.contextualEmbeddings.isEmpty {
+                struct LanguageModelEncoding: Encodable {
+                    var inputs: [String], direction: String, vocabulary: [String], unknownID: Int?, reading: String
+                    enum CodingKeys: String, CodingKey { case inputs, direction, vocabulary, unknownID = "unknown_id", reading }
+                }
+                encoding["character_language_models"] = try json(tagger.contextualEmbeddings.enumerated().map { index, embeddings in
+                    LanguageModelEncoding(
+                        inputs: ["lm\(index)_char_ids", "lm\(index)_lengths", "lm\(index)_positions"],
+                        direction: embeddings.direction.rawValue, vocabulary: embeddings.languageModel.vocabulary.tokens,
+                        unknownID: embeddings.languageModel.vocabulary.unknownID,
+                        reading: embeddings.direction == .forward
+                            ? "the characters of \"\\n\" + tokens joined by single spaces + \" \"; a token's position is the index of the space after it"
+                            : "the same text with the token order and each token's characters reversed; a token's position is the index of the space after its reversed spelling")
+                })
+            }
             return ("tagger", try TaggerExport.graph(tagger), encoding)
         default:
             let generator = try GeneratorModel.load(from: directory)

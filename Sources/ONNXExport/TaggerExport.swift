@@ -14,6 +14,13 @@ import Tasks
 /// `end_transitions` `[tags]`, beside the scores, for a Viterbi decoding in the caller's
 /// language (fifteen lines; the checker `Tools/check_onnx_export.py` has one): a Viterbi as an
 /// ONNX `Loop` would be slower than any host loop and harder to read.
+///
+/// A tagger with character language models (`ContextualStringEmbeddings`) takes three more
+/// inputs per model k (0, 1, … in the order of `config.json`'s `characterLanguageModels`):
+/// `lm{k}_char_ids` int64 `[batch, lm_chars]` (what `ContextualStringEmbeddings.reading`
+/// gives: the ids of `"\n" + tokens joined by spaces + " "`, reversed for a backward model),
+/// `lm{k}_lengths` int64 `[batch]` (characters read per sentence) and `lm{k}_positions` int64
+/// `[batch, time]` (per token the step whose state is its feature; 0 after a sentence's end).
 enum TaggerExport {
     static func graph(_ tagger: Tagger) throws -> GraphBuilder {
         let parameters = Dictionary(uniqueKeysWithValues: tagger.namedParameters().map { ($0.name, $0.value) })
@@ -46,7 +53,11 @@ enum TaggerExport {
 
         let wordTable = g.floats("word_embedding.weight", tagger.wordEmbedding.weight.value)
         let words = g.op("Gather", wordTable, "word_ids")  // [B, T, Dw]
-        let features = g.op("Concat", words, spelling, attributes: [Attribute.int("axis", 2)])
+        var parts = [words, spelling]
+        for (index, (name, embeddings)) in zip(tagger.configuration.characterLanguageModels, tagger.contextualEmbeddings).enumerated() {
+            parts.append(try contextualFeatures(&g, embeddings, input: "lm\(index)", initializerPrefix: name))
+        }
+        let features = g.node("Concat", parts, [Attribute.int("axis", 2)])[0]
         let timeMajor = g.swapFirstAxes(features)
         let lengths32 = g.cast("lengths", to: .int32)
         let (encoded, _) = try LSTMExport.stack(&g, x: timeMajor, lengths: lengths32, parameters: parameters,
@@ -69,5 +80,32 @@ enum TaggerExport {
             g.output(tagIDs, as: "tag_ids", .int64, ["batch", "time"], doc: "The most probable tag id per token")
         }
         return g
+    }
+
+    /// `[batch, time, H]`: the language model's top-layer outputs over `{input}_char_ids`,
+    /// picked at `{input}_positions`.
+    private static func contextualFeatures(_ g: inout GraphBuilder, _ embeddings: ContextualStringEmbeddings, input: String,
+                                           initializerPrefix prefix: String) throws -> String {
+        let model = embeddings.languageModel.model
+        let H = embeddings.featureSize
+        g.input("\(input)_char_ids", .int64, ["batch", .named("\(input)_chars")],
+                doc: "Character ids (the language model's vocabulary) of the text it reads: \"\\n\" + tokens joined by spaces + \" \", "
+                    + (embeddings.direction == .forward ? "left to right" : "reversed (a backward model)"))
+        g.input("\(input)_lengths", .int64, ["batch"], doc: "Characters read per sentence")
+        g.input("\(input)_positions", .int64, ["batch", "time"],
+                doc: "Per token, the step (0-based) whose state is its feature: the space after it in the text read; 0 after a sentence's end")
+        var parameters: [String: Tensor] = [:]
+        for (name, value) in model.namedParameters() { parameters[prefix + "." + name] = value }
+        let table = g.floats(prefix + ".embedding.weight", model.embedding.weight.value)
+        let embedded = g.op("Gather", table, "\(input)_char_ids")   // [B, L, E]
+        let (states, _) = try LSTMExport.stack(&g, x: g.swapFirstAxes(embedded), lengths: g.cast("\(input)_lengths", to: .int32),
+                                               parameters: parameters, prefix: prefix + ".lstm.", configuration: model.lstm.configuration)
+        let byBatch = g.swapFirstAxes(states)   // [B, L, H]
+        // positions [B, T] → [B, T, 1] → [B, T, H], then rows of byBatch along its steps.
+        let column = g.op("Unsqueeze", "\(input)_positions", g.int64s(g.fresh("axes_2_"), [2]))
+        let shape = g.op("Concat", g.op("Shape", "\(input)_positions"), g.int64s(g.fresh("width_"), [Int64(H)]),
+                         attributes: [Attribute.int("axis", 0)])
+        let indices = g.op("Expand", column, shape)
+        return g.op("GatherElements", byBatch, indices, attributes: [Attribute.int("axis", 1)])
     }
 }

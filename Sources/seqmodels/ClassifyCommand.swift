@@ -235,6 +235,9 @@ struct ClassifyTrainCommand: ParsableCommand {
     @Flag(help: "Keep the embeddings fixed during training (with --vectors).")
     var freezeEmbeddings = false
 
+    @Option(help: "A word language model from 'lm pretrain --level word' (same --tokenizer, embedding and hidden sizes) to start the embeddings and the LSTM from: a forward one for the forward direction, a backward one for the reverse; repeatable.")
+    var pretrained: [String] = []
+
     @Option(help: "Longest n-gram in the bag of n-grams beside the LSTM; 0 trains the LSTM alone.")
     var ngrams: Int = ClassifierHyperparameters().ngrams?.order ?? 0
 
@@ -305,11 +308,14 @@ struct ClassifyTrainCommand: ParsableCommand {
             (trainRecords, devRecords) = splitForDevelopment(trainRecords, fraction: devFraction, seed: options.seed)
             log("no --dev: holding out \(devRecords.count) of \(trainRecords.count + devRecords.count) training texts (seed \(options.seed))")
         }
+        let languageModels = try pretrained.map { try GeneratorModel.load(from: URL(fileURLWithPath: $0)) }
         let prepared = try ClassifierRecipe.prepare(training: trainRecords, development: devRecords,
-                                                    hyperparameters: hyperparameters, seed: options.seed)
+                                                    hyperparameters: hyperparameters, languageModels: languageModels,
+                                                    seed: options.seed)
         let bundle = prepared.classifier
         log("labels: \(bundle.labels.joined(separator: ", ")); vocabulary: \(bundle.vocabulary.count) entries"
             + (prepared.vectorCoverage.map { "; \($0) have pretrained vectors" } ?? "")
+            + (prepared.pretrained.map { "; \($0.coveredTokens) embeddings and \($0.lstmTensors.count) LSTM tensors from the language models" } ?? "")
             + (bundle.ngramFeatures.map { "; \($0.count) n-grams (1 to \($0.settings.order) tokens)" } ?? ""))
         var classifier = bundle.model
         let trainer = Trainer(options: options, progress: ConsoleProgress.standardError())

@@ -23,7 +23,7 @@ struct GenerateCommand: ParsableCommand {
 
 
 /// Reads a whole UTF-8 text file, or standard input for `-`, with a plain error message.
-private func readText(_ path: String) throws -> String {
+func readText(_ path: String) throws -> String {
     if path == "-" {
         return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
     }
@@ -44,7 +44,7 @@ private func loadModel(_ path: String) throws -> GeneratorModel {
 }
 
 /// Writes a line to standard error.
-private func note(_ message: String) {
+func note(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 

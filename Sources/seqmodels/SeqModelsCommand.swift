@@ -13,7 +13,7 @@ struct SeqModelsCommand: ParsableCommand {
         abstract: "LSTM sequence models on the CPU: tagging, classification, generation.",
         version: SeqModelsVersion.text,
         subcommands: [TagCommand.self, ClassifyCommand.self, GenerateCommand.self, CorpusCommand.self, LSTMCommand.self, BenchCommand.self,
-                      ServeCommand.self, ExportCommand.self]
+                      ServeCommand.self, ExportCommand.self, LanguageModelCommand.self]
     )
 
     /// Sets the allocator up for the LSTM's large per-pass buffers (see `ProcessMemory`) and BLAS's

@@ -230,6 +230,9 @@ struct TagTrainCommand: ParsableCommand {
     @Option(help: "Share of training sentences also trained on all lower case or in title case (half each).") var caseVariants: Float = TaggerConfiguration().caseVariants
     @Flag(help: "A CRF over each sentence's tag scores (BiLSTM-CRF: sentence-level training, Viterbi decoding) instead of a softmax per token.")
     var crf = false
+    @Option(name: .customLong("char-lm"),
+            help: "A pretrained character language model (lm pretrain), read as features of every token (flair's contextual string embeddings); give one forward and one backward. The model directory gets a copy.")
+    var characterLanguageModels: [String] = []
 
     @OptionGroup(title: "Training") var training: TrainingOptions
 
@@ -248,13 +251,14 @@ struct TagTrainCommand: ParsableCommand {
         configuration.caseVariants = caseVariants
         try configuration.validate()
         let options = try training.trainerOptions(defaults: TaggerTraining.defaultOptions)
+        let languageModels = try characterLanguageModels.map { try GeneratorModel.load(from: URL(fileURLWithPath: $0)) }
         let trainSentences = try corpus.read(train)
         let devSentences = try corpus.read(dev)
         let (tagger, _) = try TaggerTraining.train(
             configuration: configuration, options: options, train: trainSentences, dev: devSentences,
-            directory: URL(fileURLWithPath: model), resume: training.resume, progress: ConsoleProgress.standardError())
-        let report = TaggingReport(examples: try tagger.encode(devSentences),
-                                   predictions: tagger.predictTagIDs(try tagger.encode(devSentences)),
+            languageModels: languageModels, directory: URL(fileURLWithPath: model), resume: training.resume, progress: ConsoleProgress.standardError())
+        let devExamples = try tagger.encode(devSentences)
+        let report = TaggingReport(examples: devExamples, predictions: tagger.predictTagIDs(devExamples),
                                    tags: tagger.vocabularies.tags.tokens)
         print(String(format: "dev: accuracy %.2f%%, OOV accuracy %.2f%% (%d OOV tokens), sentence accuracy %.2f%%; model in %@",
                      100 * report.accuracy, 100 * report.oovAccuracy, report.oovTokens, 100 * report.sentenceAccuracy, model))

@@ -78,6 +78,10 @@ final class ErrorPathTests: XCTestCase {
             (["lstm", "forward", "--weights", missing, "--input", missing, "--output", "o.safetensors"], 65, missing),
             (["serve", "--tagger", missing], 65, missing),
             (["export", "--model", missing, "--output", "m.onnx"], 65, missing),
+            (["lm", "pretrain", "--csv", badCSV, "--model", "m"], 65, "bad.csv:2"),
+            (["lm", "pretrain", "--text", missing, "--model", "m"], 65, missing),
+            (["lm", "pretrain", "--model", "m"], 64, "--text"),
+            (["tag", "train", "--train", sample, "--dev", sample, "--model", "m", "--char-lm", missing], 65, missing),
             (["classify", "--model", missing, "--bogus"], 64, "Unknown option '--bogus'"),
             (["tag", "train", "--train", sample, "--dev", sample, "--model", "m", "--epochs", "0"], 64, "--epochs"),
             (["srve", "--help"], 64, "did you mean 'serve'?"),
@@ -91,6 +95,29 @@ final class ErrorPathTests: XCTestCase {
             XCTAssertFalse(result.error.contains("Error: "), "\(command): one prefix only: \(result.error)")
             XCTAssertTrue(result.error.contains(mentions), "\(command) must mention \(mentions): \(result.error)")
         }
+    }
+
+    /// `lm pretrain` in both directions, then a tagger reading both: the tagger's directory
+    /// holds its own copies of the language models.
+    func testPretrainedCharacterModelsFeedATagger() throws {
+        let sample = Self.root.appendingPathComponent("Corpora/pos/sample.xml").path
+        let dev = Self.root.appendingPathComponent("Corpora/pos/sample-dev.xml").path
+        let reviews = Self.root.appendingPathComponent("Corpora/reviews/train.csv").path
+        for direction in ["forward", "backward"] {
+            let pretrained = try run(["lm", "pretrain", "--csv", reviews, "--sentences", sample, "--direction", direction,
+                                      "--model", "lm-\(direction)", "--hidden-size", "8", "--epochs", "1", "--seq-length", "20"])
+            XCTAssertEqual(pretrained.status, 0, pretrained.error)
+            let config = try String(contentsOf: directory.appendingPathComponent("lm-\(direction)/config.json"), encoding: .utf8)
+            XCTAssertEqual(config.contains("\"direction\" : \"backward\""), direction == "backward", config)
+        }
+        let trained = try run(["tag", "train", "--train", sample, "--dev", dev, "--model", "tagger", "--epochs", "1",
+                               "--hidden-size", "8", "--char-lm", "lm-forward", "--char-lm", "lm-backward"])
+        XCTAssertEqual(trained.status, 0, trained.error)
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("lm-forward"))
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("lm-backward"))
+        let tagged = try run(["tag", "--model", "tagger", "The cat sat on the mat."])
+        XCTAssertEqual(tagged.status, 0, tagged.error)
+        XCTAssertEqual(tagged.output.split(separator: " ").count, 7, tagged.output)
     }
 
     func testHelpAndVersionAreNotErrors() throws {

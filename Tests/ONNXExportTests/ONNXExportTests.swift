@@ -85,6 +85,8 @@ final class ONNXExportTests: XCTestCase {
         }
         cases.append(try taggerCase(name: "tagger softmax", crf: false, seed: 21))
         cases.append(try taggerCase(name: "tagger crf", crf: true, seed: 22))
+        cases.append(try taggerCase(name: "tagger crf with forward and backward character language models", crf: true, seed: 23,
+                                    languageModels: true))
         cases.append(try generatorCase(name: "generator full softmax 2 layers lines", cutoffs: nil, records: .lines, seed: 31))
         cases.append(try generatorCase(name: "generator adaptive softmax stream", cutoffs: [20, 40], records: .stream, seed: 32))
 
@@ -143,7 +145,7 @@ final class ONNXExportTests: XCTestCase {
         return result
     }
 
-    private func taggerCase(name: String, crf: Bool, seed: UInt64) throws -> [String: Any] {
+    private func taggerCase(name: String, crf: Bool, seed: UInt64, languageModels: Bool = false) throws -> [String: Any] {
         let words = ["the", "cat", "sat", "on", "a", "mat", "quickly", "Ingrid", "2026", "re-read", "."]
         let tags = ["DET", "NOUN", "VERB", "ADP", "DET", "NOUN", "ADV", "PROPN", "NUM", "VERB", "PUNCT"]
         let vocabularies = TaggerVocabularies(training: [TaggedSentence(tokens: words, tags: tags)])
@@ -156,14 +158,33 @@ final class ONNXExportTests: XCTestCase {
         configuration.maxWordLength = 8
         configuration.outputLayer = crf ? .crf : .softmax
         var generator = SeededGenerator(seed: seed)
-        let tagger = Tagger(configuration: configuration, vocabularies: vocabularies, generator: &generator)
+        var contextualEmbeddings: [ContextualStringEmbeddings] = []
+        if languageModels {
+            // Character models that lack some characters of the test words (read as <unk>).
+            let characters = Vocabulary(tokens: Array(" \nthecasonmIgrid2.-").map(String.init))
+            for (hidden, direction) in [(4, ReadingDirection.forward), (3, .backward)] {
+                let lm = LanguageModel(GeneratorConfiguration(level: .char, vocabularySize: characters.count, embeddingSize: 5,
+                                                              hiddenSize: hidden, layerCount: 2, dropout: 0, direction: direction),
+                                       generator: &generator)
+                contextualEmbeddings.append(try ContextualStringEmbeddings(GeneratorModel(model: lm, vocabulary: characters)))
+            }
+            configuration.characterLanguageModels = ["char-lm-1-forward", "char-lm-2-backward"]
+        }
+        let tagger = Tagger(configuration: configuration, vocabularies: vocabularies, contextualEmbeddings: contextualEmbeddings,
+                            generator: &generator)
         let pool = words + ["unseen", "B52-bomber", "x", "supercalifragilistic"]
         let sentences = [1, 9, 1, 30, 4, 60, 2].map { n in (0..<n).map { _ in pool[Int(generator.next() % UInt64(pool.count))] } }
         let examples = sentences.map { tagger.encode(tokens: $0) }
         let predictions = tagger.predictTagDistributions(examples)
         return ["name": name, "task": "tagger", "crf": crf, "onnx": try export(tagger.save(to:), name),
                 "word_ids": examples.map(\.words), "char_ids": examples.map(\.characters),
-                "tag_ids": predictions.map(\.tagIDs), "probabilities": predictions.map(\.probabilities)]
+                "tag_ids": predictions.map(\.tagIDs), "probabilities": predictions.map(\.probabilities),
+                "language_models": contextualEmbeddings.map { embeddings in
+                    sentences.map { sentence -> [[Int]] in
+                        let reading = embeddings.reading(sentence)
+                        return [reading.characterIDs, reading.positions]
+                    }
+                }]
     }
 
     private func generatorCase(name: String, cutoffs: [Int]?, records: RecordMode, seed: UInt64) throws -> [String: Any] {

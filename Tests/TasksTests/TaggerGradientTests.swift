@@ -6,9 +6,11 @@ import Corpus
 
 /// Finite-difference checks of the character encoder and of the whole tagger's loss.
 final class TaggerGradientTests: XCTestCase {
-    /// A tagger small enough to check every parameter numerically, with dropout off.
+    /// A tagger small enough to check every parameter numerically, with dropout off (and with
+    /// `languageModels`, reading a forward and a backward character model of 4 units each).
     static func tinyTagger(seed: UInt64 = 3, dropout: Float = 0, wordDropout: Float = 0,
-                           outputLayer: TaggerConfiguration.OutputLayer = .softmax) -> (Tagger, [TaggerExample]) {
+                           outputLayer: TaggerConfiguration.OutputLayer = .softmax,
+                           languageModels: Bool = false) -> (Tagger, [TaggerExample]) {
         let sentences = [
             TaggedSentence(tokens: ["the", "cat", "sat", "."], tags: ["DET", "NOUN", "VERB", "PUNCT"]),
             TaggedSentence(tokens: ["cats", "sleep"], tags: ["NOUN", "VERB"]),
@@ -24,7 +26,9 @@ final class TaggerGradientTests: XCTestCase {
         configuration.wordDropout = wordDropout
         configuration.outputLayer = outputLayer
         var generator = SeededGenerator(seed: seed)
-        var tagger = try! Tagger(configuration: configuration, training: sentences, generator: &generator)
+        let models = languageModels ? [ContextualStringEmbeddingsTests.languageModel(direction: .forward, seed: 5),
+                                       ContextualStringEmbeddingsTests.languageModel(direction: .backward, seed: 6)] : []
+        var tagger = try! Tagger(configuration: configuration, training: sentences, languageModels: models, generator: &generator)
         // Scale the N(0, 1) embeddings down so that no unit saturates and differences stay accurate.
         tagger.wordEmbedding.weight.value.scale(by: 0.5)
         tagger.characterEncoder.embedding.weight.value.scale(by: 0.5)
@@ -78,6 +82,11 @@ final class TaggerGradientTests: XCTestCase {
 
     private func checkTaggerLossGradients(outputLayer: TaggerConfiguration.OutputLayer, file: StaticString = #filePath, line: UInt = #line) {
         let (tagger, examples) = Self.tinyTagger(outputLayer: outputLayer)
+        Self.checkTaggerLossGradients(tagger: tagger, examples: examples, file: file, line: line)
+    }
+
+    /// Checks the gradient of `tagger`'s mean loss on `examples` (11 tokens) for every parameter.
+    static func checkTaggerLossGradients(tagger: Tagger, examples: [TaggerExample], file: StaticString = #filePath, line: UInt = #line) {
         var analytic = tagger
         analytic.zeroGradients()
         var generator = SeededGenerator(seed: 1)

@@ -25,6 +25,31 @@ print(f"best validation loss {best['dev_metric']:.4f} nats/token, perplexity {ma
 PY
 }
 
+# A forward and a backward language model at once, one thread each, seed 1, MINUTES at most:
+# OUTDIR/lm-forward and OUTDIR/lm-backward (logs beside them), then each one's best validation.
+#   pretrain_language_models OUTDIR MINUTES [lm-pretrain flags: texts, level, sizes...]
+pretrain_language_models() {
+    local out=$1 minutes=$2
+    shift 2
+    step "pretrain the language models (forward and backward at once, one thread each, $minutes minutes at most)"
+    local t0 direction pids=()
+    t0=$(seconds)
+    mkdir -p "$out"
+    rm -rf "$out/lm-forward" "$out/lm-backward"
+    for direction in forward backward; do
+        "$seqmodels" lm pretrain "$@" --direction "$direction" --model "$out/lm-$direction" \
+            --time-limit "$minutes" --threads 1 --seed 1 > "$out/lm-$direction.log" 2>&1 &
+        pids+=($!)
+    done
+    wait "${pids[0]}" || { tail -n 20 "$out/lm-forward.log" >&2; exit 1; }
+    wait "${pids[1]}" || { tail -n 20 "$out/lm-backward.log" >&2; exit 1; }
+    for direction in forward backward; do
+        echo "$direction: $(grep -E '^(stopped|finished)' "$out/lm-$direction.log" | tail -n 1)"
+        print_best_validation "$out/lm-$direction/metrics.jsonl"
+    done
+    echo "pretrain: $(( $(seconds) - t0 )) s"
+}
+
 # A classifier recipe: trains on DIR/train.csv (a seeded 10% held out for development) with the
 # defaults and TOKENIZER, 30 minutes at most on 2 threads, seed 1; writes OUTDIR/model, then
 # evaluates on DIR/test.csv and on each further labelled CSV given (other domains).

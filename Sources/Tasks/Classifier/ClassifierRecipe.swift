@@ -66,6 +66,8 @@ public struct PreparedClassifier: Sendable {
     public var development: [ClassifierExample]
     /// How many vocabulary tokens got a pretrained vector (`nil` without `vectorsPath`).
     public var vectorCoverage: Int?
+    /// What came from pretrained language models (`nil` without them).
+    public var pretrained: PretrainedEncoder.Transfer?
 }
 
 /// Builds a new classifier from training records: labels, vocabulary, class weights,
@@ -75,10 +77,13 @@ public enum ClassifierRecipe {
     ///
     /// Labels are the distinct training labels in sorted order (so the ids do not depend on
     /// the order of the file). The vocabulary counts the training texts only.
-    /// - Throws: `TaskError` for fewer than two labels, an empty text, or a development
-    ///   label absent from training; `WordVectorsError` for a bad vectors file.
+    /// `languageModels` (word level, pretrained with the same tokenizer) start the embedding and
+    /// the LSTM (`PretrainedEncoder`); pretrained vectors, if also given, are overwritten by them.
+    /// - Throws: `TaskError` for fewer than two labels, an empty text, a development label
+    ///   absent from training, or language models that do not fit; `WordVectorsError` for a bad vectors file.
     public static func prepare(training: [LabelledText], development: [LabelledText],
-                               hyperparameters h: ClassifierHyperparameters, seed: UInt64) throws -> PreparedClassifier {
+                               hyperparameters h: ClassifierHyperparameters, languageModels: [GeneratorModel] = [],
+                               seed: UInt64) throws -> PreparedClassifier {
         guard !training.isEmpty else { throw TaskError("the training data holds no texts") }
         let labels = Array(Set(training.map(\.label))).sorted()
         guard labels.count >= 2 else {
@@ -130,6 +135,8 @@ public enum ClassifierRecipe {
             }
             coverage = vectors.coverage
         }
+        let pretrained = languageModels.isEmpty ? nil
+            : try PretrainedEncoder.initialise(&model, vocabulary: vocabulary, from: languageModels)
         model.embedding.isTrainable = !h.freezeEmbeddings
 
         let classifier = TrainedClassifier(model: model, vocabulary: vocabulary, labels: labels, preparation: h.text,
@@ -143,6 +150,6 @@ public enum ClassifierRecipe {
         }
         let developmentExamples = try development.map { try classifier.example(of: $0) }
         return PreparedClassifier(classifier: classifier, training: trainingExamples,
-                                  development: developmentExamples, vectorCoverage: coverage)
+                                  development: developmentExamples, vectorCoverage: coverage, pretrained: pretrained)
     }
 }

@@ -26,6 +26,15 @@ public enum TokenLevel: String, Codable, Sendable, CaseIterable {
     }
 }
 
+/// Which way a language model reads its text.
+public enum ReadingDirection: String, Codable, Sendable, CaseIterable {
+    /// From the first token to the last: the model predicts what follows.
+    case forward
+    /// From the last token to the first (trained on the reversed text): the model predicts
+    /// what comes before. A tagger reads a word's right-hand context from it.
+    case backward
+}
+
 /// How a training text becomes training examples.
 public enum RecordMode: String, Codable, Sendable, CaseIterable {
     /// One record per non-empty line (a poem a line), framed as `<bos> tokens <eos>`;
@@ -70,10 +79,16 @@ public struct GeneratorConfiguration: Codable, Equatable, Sendable {
     /// The cutoffs of an adaptive softmax output layer (`AdaptiveLogSoftmax`), or `nil` for a
     /// full softmax (a `config.json` written before adaptive softmaxes existed has none).
     public var adaptiveCutoffs: [Int]?
+    /// `.backward` for a model trained on the reversed text (`seqmodels lm pretrain
+    /// --direction backward`); `nil` (a `config.json` of a generator) reads forward.
+    public var direction: ReadingDirection?
+
+    /// The direction the model reads in.
+    public var readingDirection: ReadingDirection { direction ?? .forward }
 
     public init(level: TokenLevel = .char, records: RecordMode = .stream, vocabularySize: Int,
                 embeddingSize: Int = 64, hiddenSize: Int = 256, layerCount: Int = 2, dropout: Float = 0.1,
-                sequenceLength: Int = 100, adaptiveCutoffs: [Int]? = nil) {
+                sequenceLength: Int = 100, adaptiveCutoffs: [Int]? = nil, direction: ReadingDirection = .forward) {
         precondition(vocabularySize > 0 && embeddingSize > 0 && hiddenSize > 0 && layerCount > 0 && sequenceLength > 0,
                      "Generator sizes must be positive")
         precondition(dropout >= 0 && dropout < 1, "Dropout must be in [0, 1), got \(dropout)")
@@ -90,6 +105,7 @@ public struct GeneratorConfiguration: Codable, Equatable, Sendable {
                          "Adaptive softmax cutoffs must increase, be positive and stay below the vocabulary size \(vocabularySize), got \(cutoffs)")
         }
         self.adaptiveCutoffs = adaptiveCutoffs
+        self.direction = direction == .forward ? nil : direction
     }
 
     /// Whether `cutoffs` can cut a vocabulary of `vocabularySize` tokens.

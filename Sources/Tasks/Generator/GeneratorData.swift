@@ -23,17 +23,21 @@ public struct GeneratorData: Sendable {
     /// `nil` otherwise (the training loop makes its own batches).
     public var trainingBatches: [[Int]]?
 
-    /// Splits the text into records of tokens: one per non-empty line (`lines`) or one in all (`stream`).
-    public static func records(of text: String, level: TokenLevel, mode: RecordMode) -> [[String]] {
+    /// Splits the text into records of tokens: one per non-empty line (`lines`) or one in all
+    /// (`stream`); `.backward` reverses the tokens of each record (the records keep their order).
+    public static func records(of text: String, level: TokenLevel, mode: RecordMode,
+                               direction: ReadingDirection = .forward) -> [[String]] {
         let tokenizer = level.tokenizer
+        let records: [[String]]
         switch mode {
         case .stream:
-            return [tokenizer.tokenize(text)]
+            records = [tokenizer.tokenize(text)]
         case .lines:
-            return text.split(whereSeparator: \.isNewline)
+            records = text.split(whereSeparator: \.isNewline)
                 .map { tokenizer.tokenize(String($0).trimmingWhitespace()) }
                 .filter { !$0.isEmpty }
         }
+        return direction == .forward ? records : records.map { $0.reversed() }
     }
 
     /// Prepares `text` for training.
@@ -48,12 +52,17 @@ public struct GeneratorData: Sendable {
     ///   - lanes: the number of lanes of `consecutive` sampling: the training batch size.
     ///   - validationFraction: share of the records (or of the stream's end) held out.
     ///   - validationLanes: pieces the held-out stream is evaluated in, each carrying its state.
+    ///   - minFrequency: training tokens seen fewer times are `<unk>`.
+    ///   - maxVocabularySize: most tokens in the vocabulary (specials included), the most frequent kept; `nil`: all.
+    ///   - direction: `.backward` trains on every record reversed (the held-out share is then
+    ///     the stream's beginning, read backwards).
     /// - Throws: `TaskError` when the text is too short for a training example, or the
     ///   options are out of range (a `stride` other than `sequenceLength` with `consecutive`
     ///   sampling among them: lanes cannot overlap).
     public init(text: String, level: TokenLevel, mode: RecordMode, sequenceLength: Int, stride: Int? = nil,
                 sampling: StreamSampling = .random, lanes: Int = 32,
-                validationFraction: Double = 0.1, validationLanes: Int = 16) throws {
+                validationFraction: Double = 0.1, validationLanes: Int = 16, minFrequency: Int = 1, maxVocabularySize: Int? = nil,
+                direction: ReadingDirection = .forward) throws {
         guard sequenceLength >= 1 else { throw TaskError("the sequence length must be at least 1, got \(sequenceLength)") }
         let step = stride ?? sequenceLength
         guard step >= 1 else { throw TaskError("the chunk stride must be at least 1, got \(step)") }
@@ -62,10 +71,14 @@ public struct GeneratorData: Sendable {
             throw TaskError("a chunk stride (\(step)) other than the sequence length (\(sequenceLength)) needs random sampling: "
                             + "consecutive sampling cuts the stream into contiguous lanes without overlap")
         }
+        guard minFrequency >= 1 else { throw TaskError("the minimum token frequency must be at least 1, got \(minFrequency)") }
+        if let maxVocabularySize, maxVocabularySize < SpecialToken.allCases.count + 1 {
+            throw TaskError("the vocabulary must hold at least \(SpecialToken.allCases.count + 1) tokens (the specials and one more), got \(maxVocabularySize)")
+        }
         guard validationFraction >= 0 && validationFraction < 1 else {
             throw TaskError("the validation fraction must be in [0, 1), got \(validationFraction)")
         }
-        let records = Self.records(of: text, level: level, mode: mode)
+        let records = Self.records(of: text, level: level, mode: mode, direction: direction)
         switch mode {
         case .stream:
             let tokens = records[0]
@@ -74,7 +87,7 @@ public struct GeneratorData: Sendable {
             guard trainingTokens.count >= 2 else {
                 throw TaskError("the text has \(tokens.count) tokens: too few to train on (at least 2 are needed outside the validation part)")
             }
-            let vocabulary = Vocabulary(counting: [trainingTokens])
+            let vocabulary = Vocabulary(counting: [trainingTokens], minFrequency: minFrequency, maxSize: maxVocabularySize)
             self.vocabulary = vocabulary
             let trainingIDs = trainingTokens.map { vocabulary.id(of: $0)! }
             switch sampling {
@@ -93,7 +106,7 @@ public struct GeneratorData: Sendable {
             guard !trainingRecords.isEmpty else {
                 throw TaskError("the text has \(records.count) non-empty lines: too few to train on")
             }
-            let vocabulary = Vocabulary(counting: trainingRecords)
+            let vocabulary = Vocabulary(counting: trainingRecords, minFrequency: minFrequency, maxSize: maxVocabularySize)
             self.vocabulary = vocabulary
             training = trainingRecords.map { Self.record($0, vocabulary: vocabulary) }
             validation = records[(records.count - validationCount)...].map { Self.record($0, vocabulary: vocabulary) }

@@ -36,6 +36,13 @@ public struct GeneratorRecipe: Codable, Equatable, Sendable {
     /// The output layer: a full softmax, an adaptive one with given cutoffs, or (`automatic`)
     /// whichever `GeneratorConfiguration.automaticCutoffs` picks for the vocabulary's size.
     public var softmax: Softmax = .automatic
+    /// `.backward` trains on the reversed text: a model of what precedes, as a tagger's
+    /// right-to-left character language model (`seqmodels lm pretrain --direction backward`).
+    public var direction: ReadingDirection = .forward
+    /// Training tokens seen fewer times become `<unk>` (a word model of a large corpus).
+    public var minFrequency = 1
+    /// Most tokens in the vocabulary, the most frequent kept (`nil`: every training token).
+    public var maxVocabularySize: Int?
 
     /// The generator's output layers.
     public enum Softmax: Codable, Equatable, Sendable {
@@ -60,7 +67,8 @@ public struct GeneratorRecipe: Codable, Equatable, Sendable {
 
     public init(level: TokenLevel = .char, records: RecordMode = .stream, embeddingSize: Int = 64, hiddenSize: Int = 256,
                 layerCount: Int = 2, dropout: Float = 0.1, sequenceLength: Int = 100, stride: Int? = nil,
-                sampling: StreamSampling = .consecutive, validationFraction: Double = 0.1, softmax: Softmax = .automatic) {
+                sampling: StreamSampling = .consecutive, validationFraction: Double = 0.1, softmax: Softmax = .automatic,
+                direction: ReadingDirection = .forward) {
         self.level = level
         self.records = records
         self.embeddingSize = embeddingSize
@@ -72,16 +80,22 @@ public struct GeneratorRecipe: Codable, Equatable, Sendable {
         self.sampling = sampling
         self.validationFraction = validationFraction
         self.softmax = softmax
+        self.direction = direction
     }
 
     /// Every choice of the recipe by name, as `TrainableModel.resumeRecipe` wants them: a run
     /// resumes only with the recipe it started with (the sampling scheme, for one, changes
     /// neither the parameters' shapes nor the number of chunks).
     var resumeRecipe: [String: String] {
-        ["level": level.rawValue, "records": records.rawValue, "embedding size": "\(embeddingSize)",
+        var recipe = ["level": level.rawValue, "records": records.rawValue, "embedding size": "\(embeddingSize)",
          "hidden size": "\(hiddenSize)", "layers": "\(layerCount)", "dropout": "\(dropout)",
          "sequence length": "\(sequenceLength)", "stride": stride.map { "\($0)" } ?? "sequence length",
          "sampling": sampling.rawValue, "validation fraction": "\(validationFraction)", "softmax": "\(softmax)"]
+        // Named only when backward, so that runs saved before directions existed still resume.
+        if direction == .backward { recipe["direction"] = direction.rawValue }
+        if minFrequency != 1 { recipe["minimum frequency"] = "\(minFrequency)" }
+        if let maxVocabularySize { recipe["vocabulary size"] = "\(maxVocabularySize)" }
+        return recipe
     }
 
     /// The optimisation defaults of the generator head.
@@ -205,12 +219,14 @@ public enum GeneratorTraining {
         try options.validate()
         let data = try GeneratorData(text: text, level: recipe.level, mode: recipe.records, sequenceLength: recipe.sequenceLength,
                                      stride: recipe.stride, sampling: recipe.sampling, lanes: options.batchSize,
-                                     validationFraction: recipe.validationFraction)
+                                     validationFraction: recipe.validationFraction, minFrequency: recipe.minFrequency,
+                                     maxVocabularySize: recipe.maxVocabularySize, direction: recipe.direction)
         let configuration = GeneratorConfiguration(level: recipe.level, records: recipe.records, vocabularySize: data.vocabulary.count,
                                                    embeddingSize: recipe.embeddingSize, hiddenSize: recipe.hiddenSize,
                                                    layerCount: recipe.layerCount, dropout: recipe.dropout,
                                                    sequenceLength: recipe.sequenceLength,
-                                                   adaptiveCutoffs: try recipe.softmax.cutoffs(vocabularySize: data.vocabulary.count))
+                                                   adaptiveCutoffs: try recipe.softmax.cutoffs(vocabularySize: data.vocabulary.count),
+                                                   direction: recipe.direction)
         var generator = SeededGenerator(seed: options.seed)
         var model = TrainingLanguageModel(model: LanguageModel(configuration, generator: &generator), vocabulary: data.vocabulary,
                                           consecutiveBatches: data.trainingBatches,

@@ -4,8 +4,10 @@ import SeqModels
 import Corpus
 
 /// A part-of-speech tagger: per token a word embedding (with `<unk>` and word dropout)
-/// concatenated with a character BiLSTM encoding of its spelling, a stacked BiLSTM over the
-/// sentence, and a per-token linear layer with softmax cross-entropy over real tokens only, or
+/// concatenated with a character BiLSTM encoding of its spelling (and, when it has them, the
+/// hidden states of pretrained character language models at the token: flair's contextual
+/// string embeddings, `ContextualStringEmbeddings`), a stacked BiLSTM over the sentence, and a
+/// per-token linear layer with softmax cross-entropy over real tokens only, or
 /// (`TaggerConfiguration.outputLayer` `.crf`) a CRF over the sentence's scores (BiLSTM-CRF).
 ///
 /// ```swift
@@ -30,16 +32,28 @@ public struct Tagger: TrainableModel, Sendable {
     public var output: Linear
     /// The CRF over the output layer's scores, when `configuration.outputLayer` is `.crf`.
     public var crf: CRF?
+    /// The frozen character language models whose features join each token's vector, one per
+    /// name of `configuration.characterLanguageModels` (saved in those subdirectories).
+    public let contextualEmbeddings: [ContextualStringEmbeddings]
 
-    /// A freshly initialised tagger (drawing every initial value from `generator`).
-    public init(configuration: TaggerConfiguration, vocabularies: TaggerVocabularies, generator: inout SeededGenerator) {
+    /// Length of a token's contextual features: the language models' hidden sizes added up.
+    public var contextualFeatureSize: Int { contextualEmbeddings.reduce(0) { $0 + $1.featureSize } }
+
+    /// A freshly initialised tagger (drawing every initial value from `generator`), reading
+    /// `contextualEmbeddings` (one per name of `configuration.characterLanguageModels`) as extra features.
+    public init(configuration: TaggerConfiguration, vocabularies: TaggerVocabularies,
+                contextualEmbeddings: [ContextualStringEmbeddings] = [], generator: inout SeededGenerator) {
+        precondition(contextualEmbeddings.count == configuration.characterLanguageModels.count,
+                     "A tagger needs one language model per name of characterLanguageModels")
         self.configuration = configuration
         self.vocabularies = vocabularies
+        self.contextualEmbeddings = contextualEmbeddings
+        let contextualSize = contextualEmbeddings.reduce(0) { $0 + $1.featureSize }
         let c = configuration
         wordEmbedding = Embedding(vocabularySize: vocabularies.words.count, dimension: c.wordEmbeddingSize, generator: &generator)
         characterEncoder = CharacterEncoder(characterCount: vocabularies.characters.count, embeddingSize: c.characterEmbeddingSize,
                                             hiddenSize: c.characterHiddenSize, generator: &generator)
-        lstm = LSTM(inputSize: c.wordEmbeddingSize + 2 * c.characterHiddenSize, hiddenSize: c.hiddenSize,
+        lstm = LSTM(inputSize: c.wordEmbeddingSize + 2 * c.characterHiddenSize + contextualSize, hiddenSize: c.hiddenSize,
                     layerCount: c.layerCount, bidirectional: true, dropout: c.dropout, generator: &generator)
         output = Linear(inputSize: 2 * c.hiddenSize, outputSize: vocabularies.tags.count, generator: &generator)
         crf = c.outputLayer == .crf ? CRF(tagCount: vocabularies.tags.count, generator: &generator) : nil
@@ -50,14 +64,27 @@ public struct Tagger: TrainableModel, Sendable {
     }
 
     /// A tagger for a training corpus: vocabularies counted from `sentences`, then initialised.
-    public init(configuration: TaggerConfiguration, training sentences: [TaggedSentence], generator: inout SeededGenerator) throws {
+    /// `languageModels` (character level, frozen) are kept under the names `configuration.characterLanguageModels`
+    /// gives, or `char-lm-1-forward`, `char-lm-2-backward`, … when it names none.
+    public init(configuration: TaggerConfiguration, training sentences: [TaggedSentence],
+                languageModels: [GeneratorModel] = [], generator: inout SeededGenerator) throws {
+        var configuration = configuration
+        if configuration.characterLanguageModels.isEmpty {
+            configuration.characterLanguageModels = languageModels.enumerated().map {
+                "char-lm-\($0.offset + 1)-\($0.element.configuration.readingDirection.rawValue)"
+            }
+        }
         try configuration.validate()
+        guard configuration.characterLanguageModels.count == languageModels.count else {
+            throw TaskError("the configuration names \(configuration.characterLanguageModels.count) character language models, "
+                            + "but \(languageModels.count) were given")
+        }
         guard sentences.contains(where: { !$0.tokens.isEmpty }) else {
             throw TaskError("the training corpus has no tokens")
         }
         self.init(configuration: configuration,
                   vocabularies: TaggerVocabularies(training: sentences, minWordFrequency: configuration.minWordFrequency),
-                  generator: &generator)
+                  contextualEmbeddings: try languageModels.map(ContextualStringEmbeddings.init), generator: &generator)
     }
 
     public mutating func visitParameters(prefix: String, _ visit: (String, inout Parameter) throws -> Void) rethrows {
@@ -88,7 +115,50 @@ public struct Tagger: TrainableModel, Sendable {
         let unknown = vocabularies.words.unknownID ?? 0
         let ids = tokens.map { vocabularies.words.id(of: $0) ?? unknown }
         return TaggerExample(words: ids, characters: tokens.map(characterIDs(of:)), tags: [],
-                             isUnknownWord: tokens.map { !vocabularies.words.contains($0) })
+                             isUnknownWord: tokens.map { !vocabularies.words.contains($0) },
+                             tokens: contextualEmbeddings.isEmpty ? [] : tokens)
+    }
+
+    /// The language models' features of each sentence, side by side: `[tokens, contextualFeatureSize]`.
+    public func contextualFeatures(of sentences: [[String]]) -> [Tensor] {
+        let perModel = contextualEmbeddings.map { $0.features(of: sentences) }
+        return sentences.indices.map { index in Self.concatenateColumns(perModel.map { $0[index] }) }
+    }
+
+    /// Computes the contextual features of every example that lacks them (a training set's,
+    /// once before training: the language models are frozen), `workers` groups at once.
+    /// Nothing happens for a tagger without language models.
+    public func attachContextualFeatures(_ examples: inout [TaggerExample], workers: Int = 1) {
+        guard !contextualEmbeddings.isEmpty else { return }
+        let missing = examples.indices.filter { examples[$0].contextualFeatures == nil && examples[$0].count > 0 }
+        let groupSize = 256
+        let groups = stride(from: 0, to: missing.count, by: groupSize).map { Array(missing[$0..<min($0 + groupSize, missing.count)]) }
+        let sentences = groups.map { $0.map { examples[$0].tokens } }
+        let model = self
+        let features = concurrentResults(count: groups.count, workers: max(1, workers)) { model.contextualFeatures(of: sentences[$0]) }
+        for (group, groupFeatures) in zip(groups, features) {
+            for (index, tensor) in zip(group, groupFeatures) { examples[index].contextualFeatures = tensor }
+        }
+    }
+
+    /// `[T, a]`, `[T, b]`, … side by side as `[T, a + b + …]`.
+    private static func concatenateColumns(_ parts: [Tensor]) -> Tensor {
+        guard parts.count > 1 else { return parts.first ?? Tensor(shape: [0, 0]) }
+        let rows = parts[0].shape[0], width = parts.reduce(0) { $0 + $1.shape[1] }
+        var out = Tensor(shape: [rows, width])
+        out.withUnsafeMutableBufferPointer { o in
+            guard let op = o.baseAddress else { return }
+            var column = 0
+            for part in parts {
+                let w = part.shape[1]
+                part.withUnsafeBufferPointer { p in
+                    guard let pp = p.baseAddress else { return }
+                    for row in 0..<rows { (op + (row &* width &+ column)).update(from: pp + row &* w, count: w) }
+                }
+                column += w
+            }
+        }
+        return out
     }
 
     /// Encodes tagged sentences, or throws a `TaskError` listing every tag the model does
@@ -162,7 +232,8 @@ public struct Tagger: TrainableModel, Sendable {
         } else {
             spelling = characterEncoder(distinct)
         }
-        var features = Self.concatenate(wordEmbedding.forward(wordIDs), gathering: spelling, rows: rowToDistinct)
+        var features = Self.concatenate(wordEmbedding.forward(wordIDs), gathering: spelling, rows: rowToDistinct,
+                                        contextual: packedContextualFeatures(batch, layout: layout))
 
         let dropout = Dropout(probability: configuration.dropout)
         if training {
@@ -200,21 +271,50 @@ public struct Tagger: TrainableModel, Sendable {
         return BatchLoss(sum: loss * Double(targets.count), count: targets.count)
     }
 
+    /// The batch's contextual features `[N, C]` in packed row order (computed now for the
+    /// examples that lack them), or `nil` for a tagger without language models.
+    private func packedContextualFeatures(_ batch: [TaggerExample], layout: PackingLayout) -> Tensor? {
+        guard !contextualEmbeddings.isEmpty else { return nil }
+        let missing = batch.indices.filter { batch[$0].contextualFeatures == nil }
+        precondition(missing.allSatisfy { batch[$0].tokens.count == batch[$0].count },
+                     "A tagger with language models reads the tokens themselves: encode examples with encode(tokens:)")
+        let computed = contextualFeatures(of: missing.map { batch[$0].tokens })
+        var perSentence = batch.map(\.contextualFeatures)
+        for (index, tensor) in zip(missing, computed) { perSentence[index] = tensor }
+        let C = contextualFeatureSize
+        var packed = Tensor(shape: [layout.rowCount, C])
+        packed.withUnsafeMutableBufferPointer { out in
+            guard let target = out.baseAddress else { return }
+            for (sentence, features) in perSentence.enumerated() {
+                guard let features else { continue }
+                precondition(features.shape == [batch[sentence].count, C], "Contextual features must be [tokens, \(C)]")
+                features.withUnsafeBufferPointer { rows in
+                    guard let source = rows.baseAddress else { return }
+                    for step in 0..<batch[sentence].count {
+                        (target + layout.row(sequence: sentence, step: step) &* C).update(from: source + step &* C, count: C)
+                    }
+                }
+            }
+        }
+        return packed
+    }
+
     private mutating func backward(_ cache: Cache, logitsGradient: Tensor) {
         let dropout = Dropout(probability: configuration.dropout)
         var gradient = output.backward(input: cache.lstmOutput, outputGradient: logitsGradient)
         gradient = dropout.backward(outputGradient: gradient, mask: cache.outputMask)
         gradient = lstm.backward(cache.lstmCache, outputGradient: gradient).inputGradient
         gradient = dropout.backward(outputGradient: gradient, mask: cache.inputMask)
-        // Split [N, W + S] into word and spelling gradients; spellings sum over their tokens.
+        // Split [N, W + S + C] into word and spelling gradients (spellings sum over their tokens;
+        // the language models are frozen: their columns' gradients go nowhere).
         let W = configuration.wordEmbeddingSize, S = characterEncoder.outputSize, N = cache.wordIDs.count
+        let width = W &+ S &+ contextualFeatureSize
         var wordGradient = Tensor(shape: [N, W])
         var spellingGradient = Tensor(shape: [cache.characterCache.wordCount, S])
         gradient.withUnsafeBufferPointer { g in
             wordGradient.withUnsafeMutableBufferPointer { w in
                 spellingGradient.withUnsafeMutableBufferPointer { s in
                     guard let src = g.baseAddress, let wp = w.baseAddress, let sp = s.baseAddress else { return }
-                    let width = W &+ S
                     for row in 0..<N {
                         let start = row &* width
                         (wp + row &* W).update(from: src + start, count: W)
@@ -227,20 +327,25 @@ public struct Tagger: TrainableModel, Sendable {
         characterEncoder.backward(cache.characterCache, outputGradient: spellingGradient)
     }
 
-    /// `[N, W]` word rows beside `[N, S]` rows gathered from `spelling` (`rows[i]` picks row i's).
-    private static func concatenate(_ words: Tensor, gathering spelling: Tensor, rows: [Int]) -> Tensor {
-        let N = words.shape[0], W = words.shape[1], S = spelling.shape[1]
-        var out = Tensor(shape: [N, W + S])
+    /// `[N, W]` word rows beside `[N, S]` rows gathered from `spelling` (`rows[i]` picks row i's),
+    /// beside the `[N, C]` rows of `contextual` when there are any.
+    private static func concatenate(_ words: Tensor, gathering spelling: Tensor, rows: [Int], contextual: Tensor?) -> Tensor {
+        let N = words.shape[0], W = words.shape[1], S = spelling.shape[1], C = contextual?.shape[1] ?? 0
+        var out = Tensor(shape: [N, W + S + C])
+        let empty = Tensor(shape: [0])
         words.withUnsafeBufferPointer { w in
             spelling.withUnsafeBufferPointer { s in
-                out.withUnsafeMutableBufferPointer { o in
-                    guard let wp = w.baseAddress, let sp = s.baseAddress, let op = o.baseAddress else { return }
-                    let width = W &+ S
-                    for row in 0..<N {
-                        let start: Int = row &* width
-                        let source: Int = rows[row] &* S
-                        (op + start).update(from: wp + row &* W, count: W)
-                        (op + (start &+ W)).update(from: sp + source, count: S)
+                (contextual ?? empty).withUnsafeBufferPointer { c in
+                    out.withUnsafeMutableBufferPointer { o in
+                        guard let wp = w.baseAddress, let sp = s.baseAddress, let op = o.baseAddress else { return }
+                        let width = W &+ S &+ C
+                        for row in 0..<N {
+                            let start: Int = row &* width
+                            let source: Int = rows[row] &* S
+                            (op + start).update(from: wp + row &* W, count: W)
+                            (op + (start &+ W)).update(from: sp + source, count: S)
+                            if C > 0, let cp = c.baseAddress { (op + (start &+ W &+ S)).update(from: cp + row &* C, count: C) }
+                        }
                     }
                 }
             }
@@ -346,9 +451,13 @@ public struct Tagger: TrainableModel, Sendable {
 
     // MARK: - Saving and loading
 
-    /// Writes the model directory: `model.safetensors`, `config.json`, and the vocabularies
-    /// `words.json`, `characters.json`, `tags.json`.
+    /// Writes the model directory: `model.safetensors`, `config.json`, the vocabularies
+    /// `words.json`, `characters.json`, `tags.json`, and each character language model in its
+    /// subdirectory (`configuration.characterLanguageModels`): the directory needs nothing else.
     public func save(to directory: URL) throws {
+        for (name, embeddings) in zip(configuration.characterLanguageModels, contextualEmbeddings) {
+            try embeddings.languageModel.save(to: directory.appendingPathComponent(name, isDirectory: true))
+        }
         try Checkpoint.writeJSON(vocabularies.words, named: TaggerVocabularies.wordsFile, in: directory)
         try Checkpoint.writeJSON(vocabularies.characters, named: TaggerVocabularies.charactersFile, in: directory)
         try Checkpoint.writeJSON(vocabularies.tags, named: TaggerVocabularies.tagsFile, in: directory)
@@ -374,8 +483,12 @@ public struct Tagger: TrainableModel, Sendable {
         guard vocabularies.tags.count > 0, vocabularies.words.unknownID != nil, vocabularies.characters.unknownID != nil else {
             throw TaskError("\(directory.path): the vocabularies are incomplete (no tags, or no <unk> for words or characters)")
         }
+        let contextualEmbeddings = try configuration.characterLanguageModels.map { name in
+            try ContextualStringEmbeddings(GeneratorModel.load(from: directory.appendingPathComponent(name, isDirectory: true)))
+        }
         var generator = SeededGenerator(seed: 0)
-        var tagger = Tagger(configuration: configuration, vocabularies: vocabularies, generator: &generator)
+        var tagger = Tagger(configuration: configuration, vocabularies: vocabularies, contextualEmbeddings: contextualEmbeddings,
+                            generator: &generator)
         try Checkpoint.loadParameters(into: &tagger, from: directory)
         return tagger
     }

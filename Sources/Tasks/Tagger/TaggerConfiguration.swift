@@ -35,6 +35,10 @@ public struct TaggerConfiguration: Codable, Equatable, Sendable {
     /// How tags are chosen from the per-token scores: a softmax per token, or a CRF over the
     /// whole sentence (`tag train --crf`), which learns which tags follow which.
     public var outputLayer: OutputLayer = .softmax
+    /// Subdirectories of the model directory holding pretrained character language models
+    /// (`tag train --char-lm DIR`), whose hidden states at each token feed the sentence BiLSTM
+    /// beside the word and spelling vectors (`ContextualStringEmbeddings`); empty: none.
+    public var characterLanguageModels: [String] = []
 
     /// The tagger's output layers.
     public enum OutputLayer: String, Codable, Sendable, CaseIterable {
@@ -52,11 +56,11 @@ public struct TaggerConfiguration: Codable, Equatable, Sendable {
 
     private enum CodingKeys: String, CodingKey {
         case task, version, wordEmbeddingSize, characterEmbeddingSize, characterHiddenSize, hiddenSize, layerCount,
-             dropout, wordDropout, minWordFrequency, maxWordLength, caseVariants, outputLayer
+             dropout, wordDropout, minWordFrequency, maxWordLength, caseVariants, outputLayer, characterLanguageModels
     }
 
     /// Reads a `config.json`; a key that a model directory written before it existed lacks
-    /// (`outputLayer`, `caseVariants`) takes its default: older taggers load as they were trained
+    /// (`outputLayer`, `caseVariants`, `characterLanguageModels`) takes its default: older taggers load as they were trained
     /// (`caseVariants` only matters to training).
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -77,6 +81,7 @@ public struct TaggerConfiguration: Codable, Equatable, Sendable {
         maxWordLength = try value(.maxWordLength, defaults.maxWordLength)
         caseVariants = try value(.caseVariants, defaults.caseVariants)
         outputLayer = try value(.outputLayer, defaults.outputLayer)
+        characterLanguageModels = try value(.characterLanguageModels, defaults.characterLanguageModels)
     }
 
     /// Checks the values a user may set, with a message naming the offending one.
@@ -93,6 +98,9 @@ public struct TaggerConfiguration: Codable, Equatable, Sendable {
         guard maxWordLength >= 2 else { throw TaskError("maximum word length must be at least 2, got \(maxWordLength)") }
         guard dropout >= 0 && dropout < 1 else { throw TaskError("dropout must be in [0, 1), got \(dropout)") }
         guard wordDropout >= 0 && wordDropout < 1 else { throw TaskError("word dropout must be in [0, 1), got \(wordDropout)") }
+        for name in characterLanguageModels where name.isEmpty || name.contains("/") || name.hasPrefix(".") {
+            throw TaskError("a character language model's directory must be a plain subdirectory name, got '\(name)'")
+        }
         guard caseVariants >= 0 && caseVariants <= 1 else { throw TaskError("the share of case variants must be in [0, 1], got \(caseVariants)") }
     }
 }

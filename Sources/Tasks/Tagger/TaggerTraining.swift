@@ -16,22 +16,33 @@ public enum TaggerTraining {
 
     /// Builds a tagger from `train` (vocabularies, initialisation from `options.seed`), trains
     /// it with the shared loop and keeps the best epoch by dev accuracy in `directory`.
+    /// `languageModels` (pretrained character models, frozen) add their features to every token;
+    /// they are computed once for the training and dev sets, and copied into `directory`.
     ///
     /// - Returns: the best tagger (as saved) and the loop's summary.
     /// - Throws: `TaskError` for an empty corpus, invalid hyperparameters or a dev tag the
     ///   training corpus lacks; `TrainingError` and `CheckpointError` from the loop and saving.
     public static func train(configuration: TaggerConfiguration, options: TrainerOptions,
-                             train: [TaggedSentence], dev: [TaggedSentence], directory: URL, resume: Bool = false,
+                             train: [TaggedSentence], dev: [TaggedSentence], languageModels: [GeneratorModel] = [],
+                             directory: URL, resume: Bool = false,
                              progress: any TrainingProgressReporter = SilentProgress()) throws -> (tagger: Tagger, summary: TrainingSummary) {
         var generator = SeededGenerator(seed: options.seed)
         let training = train + caseVariants(of: train, share: configuration.caseVariants, seed: options.seed)
-        var tagger = try Tagger(configuration: configuration, training: training, generator: &generator)
-        let trainExamples = try tagger.encode(training)
-        let devExamples: [TaggerExample]
+        var tagger = try Tagger(configuration: configuration, training: training, languageModels: languageModels,
+                                generator: &generator)
+        var trainExamples = try tagger.encode(training)
+        var devExamples: [TaggerExample]
         do {
             devExamples = try tagger.encode(dev)
         } catch let error as TaskError {
             throw TaskError("development corpus: \(error.description)")
+        }
+        if !languageModels.isEmpty {
+            let start = Date()
+            tagger.attachContextualFeatures(&trainExamples)
+            tagger.attachContextualFeatures(&devExamples)
+            progress.note("character language models: features of \(trainExamples.count + devExamples.count) sentences "
+                          + "computed in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
         }
         try Checkpoint.writeJSON(options, named: optionsFileName, in: directory)
         let trainer = Trainer(options: options, progress: progress)

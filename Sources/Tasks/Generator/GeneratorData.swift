@@ -61,8 +61,8 @@ public struct GeneratorData: Sendable {
     ///   sampling among them: lanes cannot overlap).
     public init(text: String, level: TokenLevel, mode: RecordMode, sequenceLength: Int, stride: Int? = nil,
                 sampling: StreamSampling = .random, lanes: Int = 32,
-                validationFraction: Double = 0.1, validationLanes: Int = 16, minFrequency: Int = 1, maxVocabularySize: Int? = nil,
-                direction: ReadingDirection = .forward) throws {
+                validationFraction: Double = 0.1, validationLanes: Int = 16, minFrequency: Int = 1,
+                maxVocabularySize: Int? = nil, direction: ReadingDirection = .forward) throws {
         guard sequenceLength >= 1 else { throw TaskError("the sequence length must be at least 1, got \(sequenceLength)") }
         let step = stride ?? sequenceLength
         guard step >= 1 else { throw TaskError("the chunk stride must be at least 1, got \(step)") }

@@ -88,10 +88,10 @@ public struct GeneratorRecipe: Codable, Equatable, Sendable {
     /// neither the parameters' shapes nor the number of chunks).
     var resumeRecipe: [String: String] {
         var recipe = ["level": level.rawValue, "records": records.rawValue, "embedding size": "\(embeddingSize)",
-         "hidden size": "\(hiddenSize)", "layers": "\(layerCount)", "dropout": "\(dropout)",
-         "sequence length": "\(sequenceLength)", "stride": stride.map { "\($0)" } ?? "sequence length",
-         "sampling": sampling.rawValue, "validation fraction": "\(validationFraction)", "softmax": "\(softmax)"]
-        // Named only when backward, so that runs saved before directions existed still resume.
+                      "hidden size": "\(hiddenSize)", "layers": "\(layerCount)", "dropout": "\(dropout)",
+                      "sequence length": "\(sequenceLength)", "stride": stride.map { "\($0)" } ?? "sequence length",
+                      "sampling": sampling.rawValue, "validation fraction": "\(validationFraction)", "softmax": "\(softmax)"]
+        // Named only when they differ from the defaults, so that runs saved before they existed still resume.
         if direction == .backward { recipe["direction"] = direction.rawValue }
         if minFrequency != 1 { recipe["minimum frequency"] = "\(minFrequency)" }
         if let maxVocabularySize { recipe["vocabulary size"] = "\(maxVocabularySize)" }

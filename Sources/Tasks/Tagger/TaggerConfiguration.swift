@@ -60,8 +60,8 @@ public struct TaggerConfiguration: Codable, Equatable, Sendable {
     }
 
     /// Reads a `config.json`; a key that a model directory written before it existed lacks
-    /// (`outputLayer`, `caseVariants`, `characterLanguageModels`) takes its default: older taggers load as they were trained
-    /// (`caseVariants` only matters to training).
+    /// (`outputLayer`, `caseVariants`, `characterLanguageModels`) takes its default: older taggers
+    /// load as they were trained (`caseVariants` only matters to training).
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = TaggerConfiguration()

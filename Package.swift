@@ -84,7 +84,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Finite-difference gradient checking, shared by the test targets.
+        // Finite-difference gradient checking and a process group of threads, shared by the test targets.
         .target(name: "GradientChecking", dependencies: ["SeqModels"], path: "Tests/GradientChecking"),
         .testTarget(
             name: "SeqModelsTests",
@@ -110,11 +110,11 @@ let package = Package(
         // The `seqmodels` binary run as a user runs it (error messages, exit statuses, input).
         .testTarget(
             name: "CommandLineTests",
-            dependencies: ["seqmodels"]
+            dependencies: ["seqmodels", "SeqModels"]
         ),
         .testTarget(
             name: "CorpusTests",
-            dependencies: ["Corpus", "SeqModels"],
+            dependencies: ["Corpus", "SeqModels", "GradientChecking"],
             resources: [.copy("Fixtures")]
         ),
     ]

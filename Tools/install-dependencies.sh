@@ -3,7 +3,9 @@
 # On Debian/Ubuntu it uses apt-get (as root, or through sudo). Elsewhere it says what to install.
 # With --pytorch it also installs the CPU build of PyTorch used by the benchmarks (optional);
 # with --onnx, onnx and ONNX Runtime from PyPI, for Tools/check_onnx_export.py and the tests
-# that run exported models (optional; they skip without them). Both flags may be given.
+# that run exported models (optional; they skip without them); with --mpi, Open MPI from Debian
+# (openmpi-bin), for training and labelling with several processes under mpirun (optional; the
+# data-parallel tests skip without it). The flags may be combined.
 set -euo pipefail
 
 need=()
@@ -43,8 +45,22 @@ for flag in "$@"; do
                 || echo "onnx/onnxruntime could not be installed; the ONNX Runtime checks will skip."
         fi
         ;;
+    --mpi)
+        # seqmodels loads libmpi.so.40 when mpirun starts it: the runtime and launcher suffice.
+        if ! command -v mpirun >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep -q "libmpi.so.40 "; then
+            if command -v dpkg >/dev/null 2>&1; then
+                echo "Installing Open MPI (for mpirun) ..."
+                sudo_cmd=()
+                [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+                "${sudo_cmd[@]}" apt-get update -qq
+                DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq openmpi-bin >/dev/null
+            else
+                echo "Install Open MPI 3.0 or later with your package manager (macOS: brew install open-mpi)."
+            fi
+        fi
+        ;;
     *)
-        echo "unknown option $flag (known: --pytorch, --onnx)" >&2
+        echo "unknown option $flag (known: --pytorch, --onnx, --mpi)" >&2
         exit 2
         ;;
     esac

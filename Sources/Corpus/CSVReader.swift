@@ -98,7 +98,7 @@ public enum CSVColumn: Equatable, Sendable, CustomStringConvertible, Expressible
 public struct CSVRowReader {
     private let parser: CSVParser
     /// The header row, when the reader was told the file has one.
-    public let header: [String]?
+    public private(set) var header: [String]?
     /// The number of fields every row must have (from the header or the first row).
     public private(set) var fieldCount: Int?
     /// The file name used in error messages.
@@ -123,8 +123,20 @@ public struct CSVRowReader {
         try self.init(input: .pull(next, name: name), format: format, hasHeader: hasHeader, maxRecordBytes: maxRecordBytes)
     }
 
-    init(input: ByteInput, format: CSVFormat, hasHeader: Bool, chunkSize: Int = 1 << 20, maxRecordBytes: Int = .max) throws {
-        parser = CSVParser(chunks: try ByteChunkReader(input, chunkSize: chunkSize), format: format)
+    /// Reads the data rows of `shard` (a share of `path` that starts and ends at record
+    /// boundaries, from `CSVSharding`), numbering lines from the shard's first line; every row
+    /// must have as many fields as `header`, the file's header row (the share that starts the
+    /// file skips it).
+    public init(shard: CSVSharding.Shard, of path: String, format: CSVFormat = .csv, header: [String]) throws {
+        try self.init(input: .fileRange(path: path, range: shard.bytes), format: format,
+                      hasHeader: shard.bytes.lowerBound == 0 && !shard.bytes.isEmpty, firstLine: shard.firstLine)
+        self.header = header
+        self.fieldCount = header.count
+    }
+
+    init(input: ByteInput, format: CSVFormat, hasHeader: Bool, chunkSize: Int = 1 << 20, maxRecordBytes: Int = .max,
+         firstLine: Int = 1) throws {
+        parser = CSVParser(chunks: try ByteChunkReader(input, chunkSize: chunkSize), format: format, firstLine: firstLine)
         parser.maxRecordBytes = maxRecordBytes
         if hasHeader {
             guard let first = try parser.nextRecord() else {
@@ -246,10 +258,14 @@ final class CSVParser {
 
     private enum State { case fieldStart, unquoted, quoted, afterClosingQuote }
 
-    init(chunks: ByteChunkReader, format: CSVFormat) {
+    /// `firstLine` above 1: the input is the middle of a file (a shard), so it has no
+    /// byte-order mark to skip and its lines are numbered from there.
+    init(chunks: ByteChunkReader, format: CSVFormat, firstLine: Int = 1) {
         self.chunks = chunks
         self.delimiter = format.delimiter
         self.quoting = format.quoting
+        self.line = firstLine
+        self.atStart = firstLine == 1
         field.reserveCapacity(4096)
     }
 

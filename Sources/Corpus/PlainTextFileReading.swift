@@ -9,13 +9,15 @@ import Darwin
 /// `name` is what error messages call it.
 enum ByteInput: Sendable {
     case file(path: String)
+    /// The bytes `range` of a file (one process's share of it, `CSVSharding`).
+    case fileRange(path: String, range: Range<Int>)
     case bytes([UInt8], name: String)
     /// Returns the next chunk (not empty), or `nil` at the end; may block.
     case pull(@Sendable () throws -> [UInt8]?, name: String)
 
     var name: String {
         switch self {
-        case .file(let path): return path
+        case .file(let path), .fileRange(let path, _): return path
         case .bytes(_, let name): return name
         case .pull(_, let name): return name
         }
@@ -30,6 +32,8 @@ final class ByteChunkReader {
     private var memory: [UInt8]
     private var memoryOffset = 0
     private let pull: (@Sendable () throws -> [UInt8]?)?
+    /// Bytes of the file still to read (a `.fileRange`), or `nil` to the end.
+    private var remaining: Int?
     let name: String
     /// Chunk size in bytes: large enough that `fread` costs nothing per byte.
     let chunkSize: Int
@@ -44,6 +48,20 @@ final class ByteChunkReader {
                 throw CorpusError("cannot open file: \(reason)", at: SourceLocation(file: path, line: 0))
             }
             file = handle
+            memory = []
+            pull = nil
+        case .fileRange(let path, let range):
+            guard let handle = fopen(path, "rb") else {
+                let reason = String(cString: strerror(errno))
+                throw CorpusError("cannot open file: \(reason)", at: SourceLocation(file: path, line: 0))
+            }
+            guard fseeko(handle, off_t(range.lowerBound), SEEK_SET) == 0 else {
+                let reason = String(cString: strerror(errno))
+                fclose(handle)
+                throw CorpusError("cannot seek to byte \(range.lowerBound): \(reason)", at: SourceLocation(file: path, line: 0))
+            }
+            file = handle
+            remaining = range.count
             memory = []
             pull = nil
         case .bytes(let bytes, _):
@@ -70,14 +88,17 @@ final class ByteChunkReader {
             return false
         }
         if let file {
+            let wanted = min(chunkSize, remaining ?? chunkSize)
+            guard wanted > 0 else { return false }
             var count = 0
-            buffer = [UInt8](unsafeUninitializedCapacity: chunkSize) { pointer, initialized in
-                count = fread(pointer.baseAddress, 1, chunkSize, file)
+            buffer = [UInt8](unsafeUninitializedCapacity: wanted) { pointer, initialized in
+                count = fread(pointer.baseAddress, 1, wanted, file)
                 initialized = count
             }
             if count == 0 && ferror(file) != 0 {
                 throw CorpusError("read error", at: SourceLocation(file: name, line: 0))
             }
+            remaining = remaining.map { $0 - count }
             return count > 0
         }
         guard memoryOffset < memory.count else { return false }

@@ -33,7 +33,8 @@ struct ClassifyPredictCommand: ParsableCommand {
         discussion: """
         With TEXT arguments, or else standard input (one text per line; blank lines are skipped), prints
         one line per text: label, probability, text, separated by tabs.
-        With --input CSV --output CSV, copies every row and column and appends predicted_label and probability.
+        With --input CSV --output CSV, copies every row and column and appends predicted_label and probability;
+        under mpirun every process labels its share of the file and the output keeps the input's order.
         """
     )
 
@@ -86,7 +87,9 @@ struct ClassifyPredictCommand: ParsableCommand {
             let kind = format ?? LabelledTextFormat.guess(from: input)
             let count = try classifier.annotateCSV(input: input == "-" ? "/dev/stdin" : input, output: output == "-" ? "/dev/stdout" : output,
                                                    format: kind == .tsv ? .tsv : .csv,
-                                                   textColumn: CSVColumn(parsing: textColumn), batchSize: batchSize, workers: workers)
+                                                   textColumn: CSVColumn(parsing: textColumn), batchSize: batchSize, workers: workers,
+                                                   group: Launch.sharedGroup)
+            guard Launch.isLeader else { return }
             FileHandle.standardError.write(Data("labelled \(count) rows into \(output == "-" ? "standard output" : output)\n".utf8))
             return
         }
@@ -298,7 +301,7 @@ struct ClassifyTrainCommand: ParsableCommand {
     func run() throws {
         let options = try training.trainerOptions(defaults: Self.trainerDefaults)
         let columns = input.columns
-        let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        let log = { (line: String) in if Launch.isLeader { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
         var trainRecords = try input.format(of: train).readAll(train, columns: columns)
         var devRecords: [LabelledText]
         if let dev {
@@ -318,7 +321,7 @@ struct ClassifyTrainCommand: ParsableCommand {
             + (prepared.pretrained.map { "; \($0.coveredTokens) embeddings and \($0.lstmTensors.count) LSTM tensors from the language models" } ?? "")
             + (bundle.ngramFeatures.map { "; \($0.count) n-grams (1 to \($0.settings.order) tokens)" } ?? ""))
         var classifier = bundle.model
-        let trainer = Trainer(options: options, progress: ConsoleProgress.standardError())
+        let trainer = Trainer(options: options, progress: training.progress, processGroup: training.processGroup)
         let summary = try trainer.fit(&classifier, train: prepared.training, dev: prepared.development,
                                       in: URL(fileURLWithPath: model), resume: training.resume) { best, directory in
             var saved = bundle
@@ -326,6 +329,7 @@ struct ClassifyTrainCommand: ParsableCommand {
             try saved.save(to: directory)
         }
         // The trainer already evaluated the best epoch on the dev set: report it without a second pass.
+        guard Launch.isLeader else { return }
         guard let best = summary.best else {
             print("model: \(model)  no epoch finished, nothing saved")
             return

@@ -394,8 +394,8 @@ struct GenerateTrainCommand: ParsableCommand {
         do {
             _ = try GeneratorTraining.train(
                 text: source, recipe: fit.recipe, options: fit.options, directory: URL(fileURLWithPath: model),
-                resume: training.resume, progress: ConsoleProgress.standardError(),
-                samplePrefix: samplePrefix, sampleLength: sampleLength,
+                resume: training.resume, progress: training.progress, processGroup: training.processGroup,
+                samplePrefix: samplePrefix, sampleLength: Launch.isLeader ? sampleLength : 0,
                 showSample: { note("sample: \($0.replacingOccurrences(of: "\n", with: "\n        "))") })
         } catch let error as TaskError {
             throw TaskError(error.description)

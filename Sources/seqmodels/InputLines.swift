@@ -12,6 +12,8 @@ import Tasks
 final class InputLines: Sequence, IteratorProtocol {
     private let file: UnsafeMutablePointer<FILE>
     private let ownsFile: Bool
+    /// The byte where reading stops (a share of the file that ends after a line), or `nil`.
+    private var end: Int?
 
     /// - Throws: `TaskError` naming the file when it cannot be opened.
     init(path: String) throws {
@@ -28,11 +30,22 @@ final class InputLines: Sequence, IteratorProtocol {
         }
     }
 
+    /// The lines of the bytes `range` of `path`, which must start at a line's start and end
+    /// after a line's end (`LineSharding`).
+    convenience init(path: String, bytes range: Range<Int>) throws {
+        try self.init(path: path)
+        guard fseeko(file, off_t(range.lowerBound), SEEK_SET) == 0 else {
+            throw TaskError("cannot read \(path) from byte \(range.lowerBound): \(String(cString: strerror(errno)))")
+        }
+        end = range.upperBound
+    }
+
     deinit {
         if ownsFile { fclose(file) }
     }
 
     func next() -> String? {
+        if let end, ftello(file) >= off_t(end) { return nil }
         var buffer: UnsafeMutablePointer<CChar>? = nil
         var capacity = 0
         defer { free(buffer) }

@@ -140,7 +140,7 @@ struct LanguageModelPretrainCommand: ParsableCommand {
         note("lm pretrain: \(source.count) characters in \(parts.count) texts (files, records and sentences), "
              + "\(level.rawValue) level, reading \(direction.rawValue)")
         _ = try GeneratorTraining.train(text: source, recipe: recipe, options: options, directory: URL(fileURLWithPath: model),
-                                        resume: training.resume, progress: ConsoleProgress.standardError())
+                                        resume: training.resume, progress: training.progress, processGroup: training.processGroup)
     }
 }
 

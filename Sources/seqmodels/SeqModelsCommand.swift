@@ -19,15 +19,29 @@ struct SeqModelsCommand: ParsableCommand {
     /// Sets the allocator up for the LSTM's large per-pass buffers (see `ProcessMemory`) and BLAS's
     /// idle threads to sleep at once (see `BLAS.makeIdleThreadsSleepAtOnce()`), then runs the command;
     /// every error of every command ends here (`finish(with:)`).
+    /// Under `mpirun`, the process first joins the job (`Launch`); an error on any rank ends
+    /// the whole job, with the rank named in the message.
     static func main() {
         ProcessMemory.retainFreedMemory()
         BLAS.makeIdleThreadsSleepAtOnce()
+        var group: MPIProcessGroup?
         do {
             try checkCommandName(Array(CommandLine.arguments.dropFirst()))
             var command = try parseAsRoot()
-            try command.run()
+            group = try Launch.joinMPIJobIfLaunched()
+            if let shared = group, shared.size > 1, !((command as? any SharesWorkAcrossProcesses)?.sharesWork ?? false) {
+                // Nothing to share: rank 0 runs the command as if alone (one server, one export, one
+                // print); the others wait for it in MPI_Finalize.
+                if shared.isLeader {
+                    FileHandle.standardError.write(Data("note: this command runs in one process; the other \(shared.size - 1) wait\n".utf8))
+                    try command.run()
+                }
+            } else {
+                try Launch.$group.withValue(group) { try command.run() }
+            }
+            group?.finish()
         } catch {
-            finish(with: error)
+            finish(with: error, group: group)
         }
     }
 
@@ -60,8 +74,11 @@ struct SeqModelsCommand: ParsableCommand {
     /// The one error path of the tool: help and `--version` go to standard output with status 0;
     /// anything else goes to standard error as `error: MESSAGE` (usage errors followed by the
     /// usage line) and ends the process with its `ExitStatus`.
-    static func finish(with error: any Error) -> Never {
-        if let code = error as? ExitCode { Foundation.exit(code.rawValue) }
+    static func finish(with error: any Error, group: MPIProcessGroup? = nil) -> Never {
+        if let code = error as? ExitCode {
+            group?.finish()
+            Foundation.exit(code.rawValue)
+        }
         let parserCode = exitCode(for: error)
         if parserCode == .success {
             print(fullMessage(for: error))
@@ -78,8 +95,13 @@ struct SeqModelsCommand: ParsableCommand {
             status = ExitStatus(of: error)
             message = "\(error)"
         }
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-        Foundation.exit(status.rawValue)
+        guard let group, group.size > 1 else {
+            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+            Foundation.exit(status.rawValue)
+        }
+        // The other processes wait for this one in their next collective call: end them all.
+        FileHandle.standardError.write(Data("error (process \(group.rank) of \(group.size)): \(message)\n".utf8))
+        group.abort(status: status.rawValue)
     }
 }
 

@@ -88,11 +88,33 @@ struct TagTextCommand: ParsableCommand {
 
     func run() throws {
         let workers = parallelism.startWorkers()
+        // Under mpirun, the processes share the lines of an --input file; anything else is tagged by rank 0 alone.
+        let group = sharesWork ? Launch.sharedGroup : nil
         let tagger = try Tagger.load(from: URL(fileURLWithPath: model))
         let tokenizer: any Tokenizer = pretokenized ? PreTokenizedTokenizer() : WordTokenizer()
-        var number = 0
+        var start = ParagraphState()
+        var lines: InputLines?
+        var sink = FileHandle.standardOutput
+        var part: URL?
+        defer { if let part { try? FileManager.default.removeItem(at: part) } }
+        if let group, let input {
+            let bytes = try LineSharding.shard(of: input, group: group)
+            start = try ParagraphState.atStart(of: InputLines(path: input, bytes: bytes), tokenizer: tokenizer, group: group)
+            lines = try InputLines(path: input, bytes: bytes)
+            if !group.isLeader {
+                let url = FileManager.default.temporaryDirectory.appendingPathComponent("seqmodels-part-\(group.rank)-\(getpid()).txt")
+                guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+                    throw TaskError("\(url.path): cannot create this process's part of the output")
+                }
+                sink = try FileHandle(forWritingTo: url)
+                part = url
+            }
+        } else if text.isEmpty {
+            lines = try InputLines(path: input ?? "-")
+        }
+        var number = start.sentences
         var pending: [[String]] = []
-        func emit(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
+        func emit(_ text: String) { sink.write(Data(text.utf8)) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func flush() {
@@ -118,11 +140,11 @@ struct TagTextCommand: ParsableCommand {
             pending.append(tokens)
             if pending.count == 256 { flush() }
         }
-        emit(output.header)
-        if text.isEmpty {
+        if Launch.isLeader { emit(output.header) }
+        if let lines {
             // A blank line (or several) between sentences is a paragraph break.
-            var sentencesSeen = false, breakPending = false
-            for line in try InputLines(path: input ?? "-") {
+            var sentencesSeen = start.sentences > 0, breakPending = start.breakPending
+            for line in lines {
                 let tokens = tokenizer.tokenize(line)
                 if tokens.isEmpty {
                     breakPending = sentencesSeen
@@ -147,7 +169,48 @@ struct TagTextCommand: ParsableCommand {
             }
         }
         flush()
-        emit(output.footer)
+        if let group {
+            if !group.isLeader { try sink.close() }
+            try group.appendParts(part, to: group.isLeader ? sink : nil)
+        }
+        if Launch.isLeader { emit(output.footer) }
+    }
+
+    /// Where a share of the input starts: the sentences before it and whether a paragraph break
+    /// is pending (blank lines after the last sentence before it), so that every process numbers
+    /// and separates its sentences as one process reading the whole file does.
+    struct ParagraphState {
+        var sentences = 0
+        var breakPending = false
+
+        /// The state at the start of this process's share: each process summarises its own
+        /// lines (sentences, blank lines, blank lines after its last sentence), the summaries
+        /// are exchanged and those of the shares before this one are composed in order.
+        static func atStart(of lines: InputLines, tokenizer: any Tokenizer, group: any ProcessGroup) throws -> ParagraphState {
+            var sentences = 0, blank = false, blankAfterLastSentence = false
+            for line in lines {
+                if tokenizer.tokenize(line).isEmpty {
+                    blank = true
+                    blankAfterLastSentence = sentences > 0
+                } else {
+                    sentences += 1
+                    blankAfterLastSentence = false
+                }
+            }
+            let summary = Array("\(sentences) \(blank ? 1 : 0) \(blankAfterLastSentence ? 1 : 0)".utf8)
+            var state = ParagraphState()
+            for earlier in try group.gather(summary).prefix(group.rank) {
+                let fields = String(decoding: earlier, as: UTF8.self).split(separator: " ").compactMap { Int($0) }
+                guard fields.count == 3 else { throw TaskError("the processes' summaries of their lines differ in form") }
+                if fields[0] > 0 {
+                    state.sentences += fields[0]
+                    state.breakPending = fields[2] == 1
+                } else if fields[1] == 1 && state.sentences > 0 {
+                    state.breakPending = true
+                }
+            }
+            return state
+        }
     }
 }
 
@@ -256,7 +319,9 @@ struct TagTrainCommand: ParsableCommand {
         let devSentences = try corpus.read(dev)
         let (tagger, _) = try TaggerTraining.train(
             configuration: configuration, options: options, train: trainSentences, dev: devSentences,
-            languageModels: languageModels, directory: URL(fileURLWithPath: model), resume: training.resume, progress: ConsoleProgress.standardError())
+            languageModels: languageModels, directory: URL(fileURLWithPath: model), resume: training.resume, progress: training.progress,
+            processGroup: training.processGroup)
+        guard Launch.isLeader else { return }
         let devExamples = try tagger.encode(devSentences)
         let report = TaggingReport(examples: devExamples, predictions: tagger.predictTagIDs(devExamples),
                                    tags: tagger.vocabularies.tags.tokens)

@@ -61,8 +61,20 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Evaluate and save an exponential moving average of the parameters, with this decay per step (e.g. 0.999); 0 turns it off.")
     var averageDecay: Double?
 
+    @Option(help: "Add the gradients of this many batches before each optimizer step (gradient accumulation: a batch this many times larger in the memory of one; under mpirun, one sum of the processes' gradients per step).")
+    var accumulate: Int?
+
     @Flag(help: "Continue the interrupted run saved in the model directory (same options; --epochs, --patience, --time-limit may grow).")
     var resume = false
+
+    @Option(help: "Under mpirun: how the processes add their gradients: library (Open MPI's MPI_Allreduce) or ordered (in rank order on every process, the same sums whatever algorithm Open MPI picks).")
+    var reduction: MPIProcessGroup.Reduction = .library
+
+    /// The processes of the `mpirun` job that train together, or `nil` alone.
+    var processGroup: (any ProcessGroup)? { Launch.sharedGroup?.with(reduction: reduction) }
+
+    /// Progress on standard error from the process that writes the model (alone, or rank 0); none from the others.
+    var progress: any TrainingProgressReporter { Launch.isLeader ? ConsoleProgress.standardError() : SilentProgress() }
 
     /// The learning-rate schedules the command line offers.
     enum ScheduleKind: String, ExpressibleByArgument, CaseIterable {
@@ -117,6 +129,7 @@ struct TrainingOptions: ParsableArguments {
         if let seed { options.seed = seed }
         if let threads { options.threads = threads }
         if let averageDecay { options.parameterAveraging = averageDecay == 0 ? nil : averageDecay }
+        if let accumulate { options.accumulationSteps = accumulate }
         do {
             try options.validate()
         } catch let error as TrainingError {
@@ -128,8 +141,9 @@ struct TrainingOptions: ParsableArguments {
     /// A trainer with these options over `defaults`, reporting progress on standard error
     /// (a live bar on a terminal, one line per epoch otherwise). Pass `resume` to `fit`.
     func trainer(defaults: TrainerOptions = TrainerOptions()) throws -> Trainer {
-        Trainer(options: try trainerOptions(defaults: defaults), progress: ConsoleProgress.standardError())
+        Trainer(options: try trainerOptions(defaults: defaults), progress: progress, processGroup: processGroup)
     }
 }
 
 extension TrainerOptions.OptimizerKind: ExpressibleByArgument {}
+extension MPIProcessGroup.Reduction: ExpressibleByArgument {}

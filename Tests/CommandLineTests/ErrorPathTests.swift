@@ -17,19 +17,8 @@ final class ErrorPathTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
-    /// The binary built beside the test bundle (the test target depends on it).
-    private static var binary: URL {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("seqmodels")
-        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
-            let candidate = bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("seqmodels")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        return root.appendingPathComponent(".build/debug/seqmodels")
-    }
+    private static let root = TestedBinary.root
+    private static var binary: URL { TestedBinary.url }
 
     private func run(_ arguments: [String], input: String = "") throws -> (status: Int32, output: String, error: String) {
         let process = Process()

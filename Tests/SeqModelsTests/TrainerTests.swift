@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import GradientChecking
 import XCTest
 @testable import SeqModels
 
@@ -663,5 +664,128 @@ extension TrainerTests {
         XCTAssertEqual(summary.history.map(\.trainLoss), straightSummary.history.map(\.trainLoss))
         XCTAssertEqual(bitPatterns(resumed), bitPatterns(straight))
         XCTAssertEqual(try lastWeights(directory, epoch: 4), try lastWeights(straightDirectory, epoch: 4))
+    }
+}
+
+/// Data parallelism (`Trainer.processGroup`) with a group of threads standing for processes.
+final class DataParallelTrainerTests: XCTestCase {
+    private let train = clusters(count: 96, seed: 1)
+    private let dev = clusters(count: 45, seed: 2)
+
+    private func directory() -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("data-parallel-\(UUID().uuidString)", isDirectory: true)
+    }
+
+    private static func options() -> TrainerOptions {
+        TrainerOptions(epochs: 4, batchSize: 16, learningRate: 0.05, clipNorm: 1, seed: 9)
+    }
+
+    /// Trains a fresh model with dropout `dropout`, alone or as `rank` of `group`; returns its parameters.
+    private static func trained(dropout: Float, train: [TinyClassifier.Example], dev: [TinyClassifier.Example], in directory: URL,
+                                group: (any ProcessGroup)?) throws -> (parameters: [Float], summary: TrainingSummary) {
+        var model = TinyClassifier(features: 6, classes: 3, seed: 5)
+        model.dropout = Dropout(probability: dropout)
+        let summary = try Trainer(options: options(), processGroup: group).fit(&model, train: train, dev: dev, in: directory) {
+            try Checkpoint.save($0, config: ["kind": "tiny"], to: $1)
+        }
+        return (model.namedParameters().flatMap(\.value.scalars), summary)
+    }
+
+    func testAGroupTrainsTheModelOneProcessTrains() throws {
+        let train = self.train, dev = self.dev
+        let aloneDirectory = directory(), sharedDirectory = directory()
+        defer { [aloneDirectory, sharedDirectory].forEach { try? FileManager.default.removeItem(at: $0) } }
+        let alone = try Self.trained(dropout: 0, train: train, dev: dev, in: aloneDirectory, group: nil)
+        for size in [2, 3] {
+            let members = try LocalProcessGroup.run(size: size) { group in
+                try Self.trained(dropout: 0, train: train, dev: dev, in: sharedDirectory, group: group)
+            }
+            for member in members {
+                XCTAssertEqual(member.parameters, members[0].parameters, "every member holds the same parameters")
+                XCTAssertEqual(member.summary.history.map(\.devMetric), alone.summary.history.map(\.devMetric))
+                XCTAssertEqual(member.summary.history.map(\.tokens), alone.summary.history.map(\.tokens))
+                for (a, b) in zip(member.summary.history, alone.summary.history) {
+                    XCTAssertEqual(a.trainLoss, b.trainLoss, accuracy: 1e-5)
+                }
+            }
+            let difference = zip(members[0].parameters, alone.parameters).map { abs($0 - $1) }.max() ?? .infinity
+            XCTAssertLessThan(difference, 1e-5, "\(size) members")
+            XCTAssertGreaterThan(zip(alone.parameters, TinyClassifier(features: 6, classes: 3, seed: 5)
+                .namedParameters().flatMap(\.value.scalars)).map { abs($0 - $1) }.max() ?? 0, 0.1, "training moved the parameters")
+        }
+        // Rank 0 alone wrote the directory: the checkpoint, the metrics, the resume state.
+        XCTAssertEqual(try String(contentsOf: sharedDirectory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            .split(separator: "\n").count, 4)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: sharedDirectory.appendingPathComponent("resume/state.json").path))
+    }
+
+    /// With dropout each member draws its own masks; they still apply the same summed update.
+    func testMembersWithDropoutStayIdenticalAndLearn() throws {
+        let train = self.train, dev = self.dev
+        let shared = directory()
+        defer { try? FileManager.default.removeItem(at: shared) }
+        let members = try LocalProcessGroup.run(size: 2) { group in
+            try Self.trained(dropout: 0.2, train: train, dev: dev, in: shared, group: group)
+        }
+        XCTAssertEqual(members[0].parameters, members[1].parameters)
+        XCTAssertGreaterThan(members[0].summary.best?.devMetric ?? 0, 0.8)
+    }
+
+    /// The tiny classifier with the epoch's batches fixed: consecutive runs of `size` examples.
+    private struct FixedBatches: TrainableModel {
+        var model: TinyClassifier
+        let size: Int
+        mutating func visitParameters(prefix: String, _ visit: (String, inout Parameter) throws -> Void) rethrows {
+            try model.visitParameters(prefix: prefix, visit)
+        }
+        func length(of example: TinyClassifier.Example) -> Int { model.length(of: example) }
+        mutating func accumulateGradients(on batch: [TinyClassifier.Example], generator: inout SeededGenerator) -> BatchLoss {
+            model.accumulateGradients(on: batch, generator: &generator)
+        }
+        func evaluate(on examples: [TinyClassifier.Example]) -> Evaluation { model.evaluate(on: examples) }
+        func trainingBatches(of examples: [TinyClassifier.Example], batchSize: Int, generator: inout SeededGenerator) -> [[Int]]? {
+            stride(from: 0, to: examples.count, by: size).map { Array($0..<min($0 + size, examples.count)) }
+        }
+    }
+
+    private static func trainedInFixedBatches(of size: Int, accumulating steps: Int, train: [TinyClassifier.Example],
+                                              dev: [TinyClassifier.Example], in directory: URL,
+                                              group: (any ProcessGroup)? = nil) throws -> [Float] {
+        var model = FixedBatches(model: TinyClassifier(features: 6, classes: 3, seed: 5), size: size)
+        model.model.dropout = Dropout(probability: 0)
+        var options = options()
+        options.accumulationSteps = steps
+        try Trainer(options: options, processGroup: group).fit(&model, train: train, dev: dev, in: directory) { _, _ in }
+        return model.namedParameters().flatMap(\.value.scalars)
+    }
+
+    /// Two batches of 8 accumulated make the step one batch of the same 16 examples makes, alone
+    /// and with each of two members taking its share of both batches.
+    func testAccumulatedBatchesStepAsOneLargerBatch() throws {
+        let train = self.train, dev = self.dev
+        let directories = [directory(), directory(), directory()]
+        defer { directories.forEach { try? FileManager.default.removeItem(at: $0) } }
+        let large = try Self.trainedInFixedBatches(of: 16, accumulating: 1, train: train, dev: dev, in: directories[0])
+        let accumulated = try Self.trainedInFixedBatches(of: 8, accumulating: 2, train: train, dev: dev, in: directories[1])
+        let small = try Self.trainedInFixedBatches(of: 8, accumulating: 1, train: train, dev: dev, in: directories[1])
+        let members = try LocalProcessGroup.run(size: 2) { group in
+            try Self.trainedInFixedBatches(of: 8, accumulating: 2, train: train, dev: dev, in: directories[2], group: group)
+        }
+        func largestDifference(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? .infinity }
+        XCTAssertLessThan(largestDifference(accumulated, large), 1e-5)
+        XCTAssertLessThan(largestDifference(members[0], large), 1e-5)
+        XCTAssertEqual(members[0], members[1])
+        XCTAssertGreaterThan(largestDifference(small, large), 1e-3, "twice the steps of half the size move elsewhere")
+        var options = Self.options()
+        options.accumulationSteps = 0
+        XCTAssertThrowsError(try options.validate()) { XCTAssertEqual("\($0)", "--accumulate must be at least 1, got 0") }
+    }
+
+    func testBatchesAreCutByTokens() {
+        XCTAssertEqual(BatchSharding.cuts(lengths: [5, 1, 1, 1, 1, 1], parts: 2), [0, 1, 6])
+        XCTAssertEqual(BatchSharding.cuts(lengths: [2, 2, 2, 2], parts: 2), [0, 2, 4])
+        XCTAssertEqual(BatchSharding.cuts(lengths: [3], parts: 3), [0, 0, 1, 1])
+        XCTAssertEqual(BatchSharding.cuts(lengths: [], parts: 2), [0, 0, 0])
+        XCTAssertEqual((0..<3).map { LocalProcessGroup.share(of: 10, part: $0, parts: 3) }, [0..<4, 4..<7, 7..<10])
     }
 }

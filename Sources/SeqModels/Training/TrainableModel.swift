@@ -87,6 +87,16 @@ public protocol TrainableModel: ParameterContainer {
     /// sampling scheme, chunk length and stride). The loop saves them with its resume state and
     /// refuses a resume whose values differ, naming each. The default is empty.
     var resumeRecipe: [String: String] { get }
+
+    /// Sums over `examples` (counts, summed losses, a confusion matrix) from which
+    /// `evaluation(fromSums:)` computes what `evaluate(on:)` returns, such that the sums of the
+    /// parts of a set add up to the sums of the whole: processes training together evaluate a
+    /// share of the dev set each and add their sums. `nil` (the default) when the evaluation
+    /// cannot be split; every process then evaluates the whole set.
+    func evaluationSums(on examples: [Example]) -> [Double]?
+
+    /// The evaluation of a set from its `evaluationSums` (added over its parts).
+    func evaluation(fromSums sums: [Double]) -> Evaluation
 }
 
 extension TrainableModel {
@@ -98,4 +108,12 @@ extension TrainableModel {
 
     /// Nothing beyond the parameters and the options.
     public var resumeRecipe: [String: String] { [:] }
+
+    /// The evaluation cannot be split.
+    public func evaluationSums(on examples: [Example]) -> [Double]? { nil }
+
+    /// Never called for a model whose `evaluationSums` is `nil`.
+    public func evaluation(fromSums sums: [Double]) -> Evaluation {
+        preconditionFailure("\(Self.self) returns evaluationSums but does not implement evaluation(fromSums:)")
+    }
 }

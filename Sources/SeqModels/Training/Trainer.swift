@@ -36,14 +36,21 @@ public struct Trainer {
     public var progress: any TrainingProgressReporter
     /// Seconds on a monotonic clock; tests replace it to test the time limit.
     public var clock: () -> Double
+    /// The processes that train this model together (`MPIProcessGroup` under `mpirun`), or
+    /// `nil` to train alone. In a group every process runs `fit` with the same model, data
+    /// and options: each batch is split between them by tokens, the gradients are summed, and
+    /// rank 0 alone writes the directory and reports progress.
+    public var processGroup: (any ProcessGroup)?
 
     /// Name of the folder inside the model directory that holds the resume state.
     public static let resumeFolderName = "resume"
 
     public init(options: TrainerOptions, progress: any TrainingProgressReporter = SilentProgress(),
+                processGroup: (any ProcessGroup)? = nil,
                 clock: @escaping () -> Double = { ProcessInfo.processInfo.systemUptime }) {
         self.options = options
         self.progress = progress
+        self.processGroup = processGroup
         self.clock = clock
     }
 

@@ -58,6 +58,11 @@ public struct TrainerOptions: Codable, Equatable, Sendable {
     /// 0.999), evaluated on the dev set and saved instead of the last step's parameters;
     /// `nil` evaluates and saves the parameters as trained.
     public var parameterAveraging: Double?
+    /// Batches whose gradients are added before one optimizer step (gradient accumulation):
+    /// the step follows the mean loss over all their units, as one batch this many times larger
+    /// would, in the memory of one batch; with processes training together, they also sum their
+    /// gradients once per step, not once per batch. `nil` or 1: a step per batch.
+    public var accumulationSteps: Int?
 
     public init(epochs: Int = 20, batchSize: Int = 32, maxBatchTokens: Int? = nil, learningRate: Float = 1e-3,
                 optimizer: OptimizerKind = .adam, momentum: Double = 0, weightDecay: Double = 0,
@@ -110,7 +115,11 @@ public struct TrainerOptions: Codable, Equatable, Sendable {
         if let decay = parameterAveraging, !(decay > 0 && decay < 1) {
             throw fail("average-decay", "must be in (0, 1), got \(decay)")
         }
+        if let steps = accumulationSteps, steps < 1 { throw fail("accumulate", "must be at least 1, got \(steps)") }
     }
+
+    /// Batches per optimizer step (`accumulationSteps`, 1 when unset).
+    public var batchesPerStep: Int { max(1, accumulationSteps ?? 1) }
 
     /// The optimizer these options describe, at the initial learning rate.
     func makeOptimizer() -> any Optimizer {
@@ -138,6 +147,7 @@ public struct TrainerOptions: Codable, Equatable, Sendable {
         }
         if schedule != saved.schedule { differences.append("schedule \(saved.schedule) → \(schedule)") }
         if seed != saved.seed { differences.append("seed \(saved.seed) → \(seed)") }
+        if batchesPerStep != saved.batchesPerStep { differences.append("accumulate \(saved.batchesPerStep) → \(batchesPerStep)") }
         if parameterAveraging != saved.parameterAveraging {
             differences.append("average-decay \(saved.parameterAveraging.map { "\($0)" } ?? "none") → \(parameterAveraging.map { "\($0)" } ?? "none")")
         }

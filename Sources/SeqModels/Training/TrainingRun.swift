@@ -41,6 +41,14 @@ struct TrainingRun<Model: TrainableModel> {
     let batcher: LengthBucketBatcher
     let metrics: MetricsLog
     let chartURL: URL
+    /// The processes training together (data parallelism), or `nil` alone; a group of one is `nil`.
+    let group: (any ProcessGroup)?
+    /// `trainer.progress` on the process that writes the files, silent on the others.
+    let progress: any TrainingProgressReporter
+    /// Scalars of the trainable parameters: the gradients a group sums at each step.
+    let trainableCount: Int
+    /// In a group: the steps taken and the seconds spent in their sums (reported at the end).
+    var communication = (steps: 0, seconds: 0.0)
 
     var generator: SeededGenerator
     var optimizer: any Optimizer
@@ -72,6 +80,13 @@ struct TrainingRun<Model: TrainableModel> {
         self.batcher = try LengthBucketBatcher(lengths: lengths, maxSequences: options.batchSize, maxTokens: options.maxBatchTokens)
         self.metrics = MetricsLog(directory: directory)
         self.chartURL = directory.appendingPathComponent(LossCurveChart.fileName)
+        self.group = trainer.processGroup.flatMap { $0.size > 1 ? $0 : nil }
+        self.progress = trainer.processGroup?.isLeader ?? true ? trainer.progress : SilentProgress()
+        var trainableCount = 0
+        model.visitParameters(prefix: "") { _, parameter in
+            if parameter.isTrainable { trainableCount += parameter.value.count }
+        }
+        self.trainableCount = trainableCount
         self.generator = SeededGenerator(seed: options.seed)
         self.optimizer = options.makeOptimizer()
         self.schedule = ScheduleState(options.schedule, learningRate: options.learningRate)
@@ -79,20 +94,26 @@ struct TrainingRun<Model: TrainableModel> {
         self.startTime = trainer.clock()
         self.average = options.parameterAveraging.map { ParameterAverage(of: model, decay: $0) }
 
-        try Self.createDirectory(directory)
-        try Self.createDirectory(resumeDirectory)
+        if isLeader {
+            try Self.createDirectory(directory)
+            try Self.createDirectory(resumeDirectory)
+        }
         if resume {
             try restore(into: &model)
-        } else {
+        } else if isLeader {
             try clearResumeState()
             try metrics.rewrite([])
         }
-        trainer.progress.trainingStarted(TrainingStart(
+        if let group {
+            progress.note("data parallel: \(group.size) processes share every batch of \(options.batchSize) "
+                          + "(this one is rank \(group.rank))")
+        }
+        progress.trainingStarted(TrainingStart(
             firstEpoch: epochsCompleted + 1, epochs: options.epochs, trainExamples: train.count, devExamples: dev.count,
             trainTokens: lengths.reduce(0, +), parameterCount: model.parameterCount, directory: directory))
-        if let warning = BLASReport().warning { trainer.progress.note("warning: \(warning)") }
+        if let warning = BLASReport().warning { progress.note("warning: \(warning)") }
         if resume {
-            trainer.progress.note("resumed after epoch \(epochsCompleted)"
+            progress.note("resumed after epoch \(epochsCompleted)"
                 + (best.map { "; best dev \($0.metricName) so far \(ConsoleProgress.fixed($0.devMetric, 4)) at epoch \($0.epoch)" } ?? ""))
         }
     }
@@ -109,14 +130,27 @@ struct TrainingRun<Model: TrainableModel> {
             let epochStart = trainer.clock()
             optimizer.learningRate = learningRate
             model.beginEpoch()
-            let batches = model.trainingBatches(of: train, batchSize: options.batchSize, generator: &generator)
-                .map { Self.checked($0, exampleCount: train.count) } ?? batcher.batches(using: &generator)
+            let fixed = model.trainingBatches(of: train, batchSize: options.batchSize, generator: &generator)
+                .map { Self.checked($0, exampleCount: train.count) }
+            let batches = fixed ?? batcher.batches(using: &generator)
             var lossSum = 0.0, lossCount = 0, tokens = 0, done = 0
             var timeIsUp = false
-            for batchIndices in batches {
-                let batch = batchIndices.map { train[$0] }
+            // Fixed batches (lanes carrying a state) keep each lane on one process all epoch.
+            let laneCuts = fixed.flatMap { fixed in
+                group.map { BatchSharding.cuts(lengths: fixed[0].map { batcher.lengths[$0] }, parts: $0.size) }
+            }
+            while done < batches.count {
+                // One optimizer step: `batchesPerStep` batches (fewer at the end of the epoch).
+                let step = Array(batches[done..<min(done + options.batchesPerStep, batches.count)])
                 model.zeroGradients()
-                let loss = model.accumulateGradients(on: batch, generator: &generator)
+                let loss: BatchLoss
+                if group == nil && step.count == 1 {
+                    loss = model.accumulateGradients(on: step[0].map { train[$0] }, generator: &generator)
+                } else {
+                    let result = try accumulateStep(step, laneCuts: laneCuts, model: &model, epoch: epoch, firstBatch: done)
+                    loss = result.loss
+                    timeIsUp = result.stop
+                }
                 guard loss.sum.isFinite else {
                     throw divergence(epoch: epoch, batch: done + 1, of: batches.count, quantity: "loss", value: loss.sum)
                 }
@@ -130,34 +164,34 @@ struct TrainingRun<Model: TrainableModel> {
                 average?.update(from: &model)
                 lossSum += loss.sum
                 lossCount += loss.count
-                tokens += batchIndices.reduce(0) { $0 + batcher.lengths[$1] }
-                done += 1
+                tokens += step.reduce(0) { $0 + $1.reduce(0) { $0 + batcher.lengths[$1] } }
+                done += step.count
                 let elapsed = trainer.clock() - epochStart
-                trainer.progress.batchEnded(BatchProgress(
+                progress.batchEnded(BatchProgress(
                     epoch: epoch, epochs: options.epochs, batch: done, batches: batches.count, tokens: tokens,
                     loss: lossCount > 0 ? lossSum / Double(lossCount) : 0, seconds: elapsed))
-                if let limit = options.timeLimit, trainer.clock() - startTime >= limit {
-                    timeIsUp = true
-                    break
-                }
+                // With a group, rank 0's clock decided inside the step's sum, so all stop together.
+                if group == nil, let limit = options.timeLimit, trainer.clock() - startTime >= limit { timeIsUp = true }
+                if timeIsUp { break }
             }
             let trainSeconds = trainer.clock() - epochStart
+            try checkParametersAgree(&model)
             let complete = done == batches.count
             let trainLoss = lossCount > 0 ? lossSum / Double(lossCount) : 0
 
-            trainer.progress.evaluationStarted(epoch: epoch)
+            progress.evaluationStarted(epoch: epoch)
             // With averaging, the average is what gets evaluated and saved; training goes on from the parameters.
             average?.exchange(with: &model)
             let evaluation = dev.isEmpty
                 ? Evaluation(metricName: "train_loss", metric: trainLoss, higherIsBetter: false)
-                : model.evaluate(on: dev)
+                : try evaluate(model)
             let isBest = improves(evaluation)
             let record = EpochRecord(
                 epoch: epoch, complete: complete, batches: done, tokens: tokens, trainLoss: trainLoss, evaluation: evaluation,
                 learningRate: learningRate, seconds: trainer.clock() - epochStart,
                 tokensPerSecond: trainSeconds > 0 ? Double(tokens) / trainSeconds : 0, isBest: isBest)
             if isBest {
-                try save(model, directory)
+                if isLeader { try save(model, directory) }
                 best = record
                 bestParameters = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.name, $0.value) })
                 epochsWithoutImprovement = 0
@@ -166,9 +200,11 @@ struct TrainingRun<Model: TrainableModel> {
             }
             average?.exchange(with: &model)
             history.append(record)
-            try metrics.append(record)
-            try writeChart()
-            trainer.progress.epochEnded(record)
+            if isLeader {
+                try metrics.append(record)
+                try writeChart()
+            }
+            progress.epochEnded(record)
 
             if !complete {
                 stopReason = .timeLimit
@@ -176,20 +212,160 @@ struct TrainingRun<Model: TrainableModel> {
             }
             epochsCompleted = epoch
             learningRate = schedule.epochEnded(evaluation, options: options, currentRate: learningRate)
-            try saveResumeState(model)
+            if isLeader { try saveResumeState(model) }
             if timeIsUp {
                 stopReason = .timeLimit
             } else if let patience = options.patience, epochsWithoutImprovement >= patience, epochsCompleted < options.epochs {
                 stopReason = .earlyStopping
-                trainer.progress.note("no better dev \(evaluation.metricName) for \(patience) epochs: stopping early")
+                progress.note("no better dev \(evaluation.metricName) for \(patience) epochs: stopping early")
             } else if let limit = options.timeLimit, trainer.clock() - startTime >= limit, epochsCompleted < options.epochs {
                 stopReason = .timeLimit
             }
         }
-        if stopReason == .timeLimit { trainer.progress.note("time limit reached: stopping; the best checkpoint is kept") }
+        if let group, communication.steps > 0 {
+            let bytes = (trainableCount + 3) * MemoryLayout<Float>.size
+            progress.note("data parallel: \(group.size) processes summed \(ConsoleProgress.fixed(Double(bytes) / 1e6, 1)) MB "
+                          + "in each of \(communication.steps) steps, "
+                          + "\(ConsoleProgress.fixed(1000 * communication.seconds / Double(communication.steps), 2)) ms per sum on rank 0 "
+                          + "(waiting for the slowest process included)")
+        }
+        if stopReason == .timeLimit { progress.note("time limit reached: stopping; the best checkpoint is kept") }
         try restoreBest(into: &model)
         return TrainingSummary(stopReason: stopReason, epochsCompleted: epochsCompleted, best: best, history: history,
                                seconds: trainer.clock() - startTime)
+    }
+
+    // MARK: Data parallelism
+
+    /// Whether this process writes the files: alone, or rank 0 of the group.
+    var isLeader: Bool { group?.isLeader ?? true }
+
+    /// One optimizer step's gradient from several batches (`TrainerOptions.accumulationSteps`),
+    /// or from this process's shares of them when processes train together.
+    ///
+    /// After each batch, every trainable parameter's gradient times the batch's loss count is
+    /// added into one buffer, which ends with the loss sum, the loss count and rank 0's
+    /// time-is-up flag; a group sums that buffer once (one collective call per step, not per
+    /// parameter or batch). Dividing by the total count leaves in every process the gradient of
+    /// the mean loss over all the step's units: the update of one process training on one batch
+    /// holding them all (each head's loss is the mean over `BatchLoss.count` units), up to the
+    /// order of float additions.
+    ///
+    /// A share is a contiguous run of a batch with about the same tokens on every process
+    /// (`BatchSharding`); with fixed batches (lanes whose state the model carries from batch to
+    /// batch), each process keeps the lanes `laneCuts` gave it at the epoch's first batch.
+    /// In a group, dropout draws from a generator seeded by the run's seed, the batch and the
+    /// rank, not from the loop's generator, which thus stays the same in every process.
+    private mutating func accumulateStep(_ batches: [[Int]], laneCuts: [Int]?, model: inout Model,
+                                         epoch: Int, firstBatch: Int) throws -> (loss: BatchLoss, stop: Bool) {
+        var buffer = [Float](repeating: 0, count: trainableCount + 3)
+        var local = BatchLoss(sum: 0, count: 0)
+        for (offset, batch) in batches.enumerated() {
+            var share = 0..<batch.count
+            if let group {
+                let cuts = laneCuts ?? BatchSharding.cuts(lengths: batch.map { batcher.lengths[$0] }, parts: group.size)
+                share = min(cuts[group.rank], batch.count)..<min(cuts[group.rank + 1], batch.count)
+            }
+            guard !share.isEmpty else { continue }
+            model.zeroGradients()
+            let examples = batch[share].map { train[$0] }
+            let part: BatchLoss
+            if let group {
+                let seed = Self.stepSeed(options.seed, epoch: epoch, batch: firstBatch + offset)
+                var dropout = SeededGenerator(seed: seed ^ (UInt64(group.rank + 1) &* 0xD1B5_4A32_D192_ED03))
+                part = model.accumulateGradients(on: examples, generator: &dropout)
+            } else {
+                part = model.accumulateGradients(on: examples, generator: &generator)
+            }
+            Self.addGradients(of: &model, into: &buffer, scaledBy: Float(part.count))
+            local.sum += part.count > 0 ? part.sum : 0
+            local.count += part.count
+        }
+        var total = local
+        var timeIsUp = false
+        if let group {
+            buffer[buffer.count - 3] = Float(local.sum)
+            buffer[buffer.count - 2] = Float(local.count)
+            buffer[buffer.count - 1] = group.isLeader && options.timeLimit.map { trainer.clock() - startTime >= $0 } == true ? 1 : 0
+            let sumStart = trainer.clock()
+            try group.sum(&buffer)
+            communication.steps += 1
+            communication.seconds += trainer.clock() - sumStart
+            total = BatchLoss(sum: Double(buffer[buffer.count - 3]), count: Int(buffer[buffer.count - 2].rounded()))
+            timeIsUp = buffer[buffer.count - 1] > 0
+        }
+        Self.copyGradients(from: buffer, into: &model, scaledBy: total.count > 0 ? 1 / Float(total.count) : 0)
+        return (total, timeIsUp)
+    }
+
+    /// Adds every trainable parameter's gradient times `factor` into the start of `buffer`,
+    /// in the order `visitParameters` gives (frozen ones have no gradient to share).
+    private static func addGradients(of model: inout Model, into buffer: inout [Float], scaledBy factor: Float) {
+        buffer.withUnsafeMutableBufferPointer { flat in
+            var offset = 0
+            model.visitParameters(prefix: "") { _, parameter in
+                guard parameter.isTrainable else { return }
+                parameter.gradient.withUnsafeBufferPointer { gradient in
+                    for index in gradient.indices { flat[offset + index] += gradient[index] * factor }
+                    offset += gradient.count
+                }
+            }
+        }
+    }
+
+    /// Sets every trainable parameter's gradient to its part of `buffer` times `factor` (the
+    /// inverse of `addGradients(of:into:scaledBy:)` into an empty buffer).
+    private static func copyGradients(from buffer: [Float], into model: inout Model, scaledBy factor: Float) {
+        buffer.withUnsafeBufferPointer { flat in
+            var offset = 0
+            model.visitParameters(prefix: "") { _, parameter in
+                guard parameter.isTrainable else { return }
+                parameter.gradient.withUnsafeMutableBufferPointer { gradient in
+                    for index in gradient.indices { gradient[index] = flat[offset + index] * factor }
+                    offset += gradient.count
+                }
+            }
+        }
+    }
+
+    /// The seed of one step's dropout: a function of the run's seed and the step, so that it needs
+    /// no state to resume.
+    static func stepSeed(_ seed: UInt64, epoch: Int, batch: Int) -> UInt64 {
+        var generator = SeededGenerator(seed: seed ^ (UInt64(epoch) << 32) ^ UInt64(batch))
+        return generator.next()
+    }
+
+    /// The dev evaluation: alone, the model's own; in a group, each process evaluates its share of
+    /// `dev` and the sums are added (`TrainableModel.evaluationSums`), or, for a model without
+    /// sums, every process evaluates the whole set.
+    private func evaluate(_ model: Model) throws -> Evaluation {
+        guard let group else { return model.evaluate(on: dev) }
+        // Every process has the same kind of model, so all take the same branch.
+        guard var sums = model.evaluationSums(on: Array(dev[group.share(of: dev.count)])) else { return model.evaluate(on: dev) }
+        let widths = try group.gather(sums.count)
+        guard Set(widths).count == 1 else {
+            throw ProcessGroupError("the processes' evaluation sums differ in length (\(widths)): are they running the same model?")
+        }
+        try group.sum(&sums)
+        return model.evaluation(fromSums: sums)
+    }
+
+    /// Throws when the processes' parameters are no longer the same (they all apply the same
+    /// update to the same start, so they should be bit for bit): checked after every epoch
+    /// with one 64-bit fingerprint per process.
+    private func checkParametersAgree(_ model: inout Model) throws {
+        guard let group else { return }
+        var fingerprint: UInt64 = 0xCBF2_9CE4_8422_2325
+        model.visitParameters(prefix: "") { _, parameter in
+            parameter.value.withUnsafeBufferPointer { values in
+                for value in values { fingerprint = (fingerprint ^ UInt64(value.bitPattern)) &* 0x100_0000_01B3 }
+            }
+        }
+        let all = try group.gather(withUnsafeBytes(of: fingerprint) { Array($0) })
+        guard Set(all).count == 1 else {
+            throw ProcessGroupError("the \(group.size) processes no longer hold the same parameters after an epoch "
+                                    + "(their sums of gradients differed); train with --reduction ordered")
+        }
     }
 
     /// `batches` from a model's `trainingBatches`, after checking that they are usable
@@ -337,8 +513,10 @@ struct TrainingRun<Model: TrainableModel> {
         best = state.best
         epochsWithoutImprovement = state.epochsWithoutImprovement
         history = state.history
-        try metrics.rewrite(history)
-        try writeChart()
+        if isLeader {
+            try metrics.rewrite(history)
+            try writeChart()
+        }
     }
 
     private func clearResumeState() throws {

@@ -10,6 +10,12 @@ public struct ConfusionMatrix: Equatable, Sendable {
         counts = Array(repeating: Array(repeating: 0, count: labelCount), count: labelCount)
     }
 
+    /// A matrix with these counts (gold rows, predicted columns; square).
+    public init(counts: [[Int]]) {
+        precondition(counts.allSatisfy { $0.count == counts.count }, "A confusion matrix is square")
+        self.counts = counts
+    }
+
     public var labelCount: Int { counts.count }
 
     /// Records one prediction.

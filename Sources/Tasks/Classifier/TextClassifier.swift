@@ -261,6 +261,14 @@ public struct TextClassifier: TrainableModel, Sendable {
 
     /// Accuracy on `examples` (inference mode), with macro-F1 and the mean loss in `details`.
     public func evaluate(on examples: [ClassifierExample]) -> Evaluation {
+        evaluation(fromSums: evaluationCounts(on: examples))
+    }
+
+    /// The sums of `evaluationCounts(on:)`: the evaluation splits over processes.
+    public func evaluationSums(on examples: [ClassifierExample]) -> [Double]? { evaluationCounts(on: examples) }
+
+    /// The confusion matrix (gold rows, row by row), then the summed cross-entropy.
+    public func evaluationCounts(on examples: [ClassifierExample]) -> [Double] {
         let predictions = predict(examples.map(\.input))
         var confusion = ConfusionMatrix(labelCount: configuration.labelCount)
         var lossSum = 0.0
@@ -268,7 +276,16 @@ public struct TextClassifier: TrainableModel, Sendable {
             confusion.add(gold: example.label, predicted: prediction.label)
             lossSum -= Double(Foundation.log(max(prediction.probabilities[example.label], .leastNormalMagnitude)))
         }
+        return confusion.counts.flatMap { $0.map(Double.init) } + [lossSum]
+    }
+
+    /// Accuracy, with the macro-F1 and the mean cross-entropy as details.
+    public func evaluation(fromSums sums: [Double]) -> Evaluation {
+        let labels = configuration.labelCount
+        precondition(sums.count == labels * labels + 1, "A classifier's evaluation sums are its confusion matrix and a loss")
+        let confusion = ConfusionMatrix(counts: (0..<labels).map { row in (0..<labels).map { Int(sums[row * labels + $0]) } })
+        let total = confusion.total
         return Evaluation(metricName: "accuracy", metric: confusion.accuracy, higherIsBetter: true,
-                          details: ["macro_f1": confusion.macroF1, "loss": examples.isEmpty ? 0 : lossSum / Double(examples.count)])
+                          details: ["macro_f1": confusion.macroF1, "loss": total == 0 ? 0 : sums[labels * labels] / Double(total)])
     }
 }

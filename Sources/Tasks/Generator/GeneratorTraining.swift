@@ -180,7 +180,16 @@ struct TrainingLanguageModel: TrainableModel {
     }
 
     func evaluate(on examples: [TokenSequence]) -> Evaluation {
-        let evaluation = model.evaluate(on: examples)
+        evaluation(fromSums: model.evaluationCounts(on: examples))
+    }
+
+    func evaluationSums(on examples: [TokenSequence]) -> [Double]? {
+        model.evaluationSums(on: examples)
+    }
+
+    /// The model's evaluation, after the epoch's sample (once per evaluation, as `evaluate`).
+    func evaluation(fromSums sums: [Double]) -> Evaluation {
+        let evaluation = model.evaluation(fromSums: sums)
         if length > 0 {
             // A fixed seed, so samples of successive epochs differ only by what the model learnt.
             var generator = SeededGenerator(seed: 0)
@@ -205,6 +214,8 @@ public enum GeneratorTraining {
     ///   - directory: where the best model, metrics and resume state go.
     ///   - resume: continue the run saved in `directory`.
     ///   - progress: receives the loop's progress.
+    ///   - processGroup: the processes that train together, each calling this with the same
+    ///     arguments (`Trainer.processGroup`); `nil` trains alone.
     ///   - samplePrefix: the prefix of the sample shown after each epoch.
     ///   - sampleLength: tokens of that sample; 0 turns it off.
     ///   - showSample: receives the sample (temperature 0.8, seed 0).
@@ -213,7 +224,7 @@ public enum GeneratorTraining {
     ///   `CheckpointError` when the directory cannot be written.
     public static func train(text: String, recipe: GeneratorRecipe, options: TrainerOptions, directory: URL,
                              resume: Bool = false, progress: any TrainingProgressReporter = SilentProgress(),
-                             samplePrefix: String = "", sampleLength: Int = 0,
+                             processGroup: (any ProcessGroup)? = nil, samplePrefix: String = "", sampleLength: Int = 0,
                              showSample: @escaping (String) -> Void = { _ in }) throws -> (model: GeneratorModel, summary: TrainingSummary) {
         try recipe.validate()
         try options.validate()
@@ -233,7 +244,7 @@ public enum GeneratorTraining {
                                           prefix: samplePrefix, length: sampleLength, showSample: showSample,
                                           resumeRecipe: recipe.resumeRecipe)
         let vocabulary = data.vocabulary
-        let trainer = Trainer(options: options, progress: progress)
+        let trainer = Trainer(options: options, progress: progress, processGroup: processGroup)
         let summary = try trainer.fit(&model, train: data.training, dev: data.validation, in: directory, resume: resume) { best, directory in
             try GeneratorModel(model: best.model, vocabulary: vocabulary).save(to: directory)
         }

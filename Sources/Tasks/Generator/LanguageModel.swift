@@ -141,7 +141,22 @@ public struct LanguageModel: TrainableModel, Sendable {
     /// Mean cross-entropy per token (nats) as the metric, lower is better; details hold the
     /// perplexity `exp(loss)` and the number of tokens.
     public func evaluate(on examples: [TokenSequence]) -> Evaluation {
+        evaluation(fromSums: evaluationCounts(on: examples))
+    }
+
+    /// The sums of `evaluationCounts(on:)`: the evaluation splits over processes.
+    public func evaluationSums(on examples: [TokenSequence]) -> [Double]? { evaluationCounts(on: examples) }
+
+    /// The summed cross-entropy (nats) and the number of tokens predicted.
+    public func evaluationCounts(on examples: [TokenSequence]) -> [Double] {
         let total = loss(on: examples)
+        return [total.sum, Double(total.count)]
+    }
+
+    /// The mean cross-entropy per token, with the perplexity and the token count as details.
+    public func evaluation(fromSums sums: [Double]) -> Evaluation {
+        precondition(sums.count == 2, "A language model's evaluation sums are a loss and a count")
+        let total = BatchLoss(sum: sums[0], count: Int(sums[1]))
         return Evaluation(metricName: "loss", metric: total.mean, higherIsBetter: false,
                           details: ["perplexity": Foundation.exp(total.mean), "tokens": Double(total.count)])
     }

@@ -444,9 +444,25 @@ public struct Tagger: TrainableModel, Sendable {
 
     /// Token accuracy on `examples` (the dev metric of training); details hold the OOV accuracy.
     public func evaluate(on examples: [TaggerExample]) -> Evaluation {
+        evaluation(fromSums: evaluationCounts(on: examples))
+    }
+
+    /// The sums of `evaluationCounts(on:)`: the evaluation splits over processes.
+    public func evaluationSums(on examples: [TaggerExample]) -> [Double]? { evaluationCounts(on: examples) }
+
+    /// Tokens, right tokens, out-of-vocabulary tokens, right ones, sentences, right ones.
+    public func evaluationCounts(on examples: [TaggerExample]) -> [Double] {
         let report = TaggingReport(examples: examples, predictions: predictTagIDs(examples), tags: vocabularies.tags.tokens)
-        return Evaluation(metricName: "accuracy", metric: report.accuracy,
-                          details: ["oov_accuracy": report.oovAccuracy, "sentence_accuracy": report.sentenceAccuracy])
+        return [report.tokens, report.correct, report.oovTokens, report.oovCorrect, report.sentences, report.correctSentences]
+            .map(Double.init)
+    }
+
+    /// Token accuracy, with the out-of-vocabulary and sentence accuracies as details.
+    public func evaluation(fromSums sums: [Double]) -> Evaluation {
+        precondition(sums.count == 6, "A tagger's evaluation sums are six counts")
+        func ratio(_ a: Double, _ b: Double) -> Double { b > 0 ? a / b : 0 }
+        return Evaluation(metricName: "accuracy", metric: ratio(sums[1], sums[0]),
+                          details: ["oov_accuracy": ratio(sums[3], sums[2]), "sentence_accuracy": ratio(sums[5], sums[4])])
     }
 
     // MARK: - Saving and loading

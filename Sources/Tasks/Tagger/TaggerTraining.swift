@@ -18,6 +18,8 @@ public enum TaggerTraining {
     /// it with the shared loop and keeps the best epoch by dev accuracy in `directory`.
     /// `languageModels` (pretrained character models, frozen) add their features to every token;
     /// they are computed once for the training and dev sets, and copied into `directory`.
+    /// With `processGroup`, every process of the group calls this with the same arguments and
+    /// they train together (`Trainer.processGroup`); rank 0 writes `directory`.
     ///
     /// - Returns: the best tagger (as saved) and the loop's summary.
     /// - Throws: `TaskError` for an empty corpus, invalid hyperparameters or a dev tag the
@@ -25,7 +27,8 @@ public enum TaggerTraining {
     public static func train(configuration: TaggerConfiguration, options: TrainerOptions,
                              train: [TaggedSentence], dev: [TaggedSentence], languageModels: [GeneratorModel] = [],
                              directory: URL, resume: Bool = false,
-                             progress: any TrainingProgressReporter = SilentProgress()) throws -> (tagger: Tagger, summary: TrainingSummary) {
+                             progress: any TrainingProgressReporter = SilentProgress(),
+                             processGroup: (any ProcessGroup)? = nil) throws -> (tagger: Tagger, summary: TrainingSummary) {
         var generator = SeededGenerator(seed: options.seed)
         let training = train + caseVariants(of: train, share: configuration.caseVariants, seed: options.seed)
         var tagger = try Tagger(configuration: configuration, training: training, languageModels: languageModels,
@@ -44,8 +47,10 @@ public enum TaggerTraining {
             progress.note("character language models: features of \(trainExamples.count + devExamples.count) sentences "
                           + "computed in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
         }
-        try Checkpoint.writeJSON(options, named: optionsFileName, in: directory)
-        let trainer = Trainer(options: options, progress: progress)
+        if processGroup?.isLeader ?? true {
+            try Checkpoint.writeJSON(options, named: optionsFileName, in: directory)
+        }
+        let trainer = Trainer(options: options, progress: progress, processGroup: processGroup)
         let summary = try trainer.fit(&tagger, train: trainExamples, dev: devExamples, in: directory, resume: resume) { model, directory in
             try model.save(to: directory)
         }

@@ -3,7 +3,7 @@ import SeqModels
 
 /// How this process was started: alone, or as one rank of an Open MPI job (`mpirun -np N
 /// seqmodels …`), in which case `group` holds the job's processes for the commands that
-/// share their work (every `train`, and labelling a file with `classify --input`).
+/// share their work (every `train`, and labelling an `--input` file with `classify` or `tag`).
 ///
 /// `main` joins the job before the command runs and binds the group for the command's run
 /// (a task-local value, not a global variable); `Launch.group` reads it.
@@ -25,7 +25,7 @@ enum Launch {
 }
 
 /// A command whose processes share its work under `mpirun` (every `train`, and labelling an
-/// `--input` file). Any other command runs in rank 0 alone: the other processes leave at once.
+/// `--input` file). Any other command runs in rank 0 alone while the others wait in `MPI_Finalize`.
 protocol SharesWorkAcrossProcesses {
     /// Whether this invocation shares its work (labelling shares an `--input` file, not arguments).
     var sharesWork: Bool { get }

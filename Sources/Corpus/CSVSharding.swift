@@ -45,7 +45,7 @@ public enum CSVSharding {
         let start = group.rank == 0
             ? (offset: 0, lineBreaks: 0)
             : try firstBoundary(path: path, from: raw.lowerBound, state: state, format: format, size: size)
-        let starts = try group.gather(Array(String(start.offset).utf8)).map { Int(String(decoding: $0, as: UTF8.self)) ?? size }
+        let starts = try group.gather(start.offset)
         let end = group.rank + 1 < group.size ? starts[group.rank + 1] : size
         return Shard(bytes: start.offset..<max(start.offset, end), firstLine: 1 + lineBreaks + start.lineBreaks)
     }
@@ -82,16 +82,17 @@ public enum CSVSharding {
         var endStates: [State]
         var lineBreaks: Int
 
-        var encoded: [UInt8] { endStates.map { UInt8($0.rawValue) } + Array(String(lineBreaks).utf8) }
+        /// The four end states' raw values, then the line breaks: what the processes exchange.
+        var encoded: [Int] { endStates.map(\.rawValue) + [lineBreaks] }
 
         init(endStates: [State], lineBreaks: Int) {
             self.endStates = endStates
             self.lineBreaks = lineBreaks
         }
 
-        init(decoding bytes: [UInt8]) {
-            endStates = bytes.prefix(4).map { State(rawValue: Int($0)) ?? .fieldStart }
-            lineBreaks = Int(String(decoding: bytes.dropFirst(4), as: UTF8.self)) ?? 0
+        init(decoding values: [Int]) {
+            endStates = values.prefix(4).map { State(rawValue: $0) ?? .fieldStart }
+            lineBreaks = values.count > 4 ? values[4] : 0
         }
     }
 

@@ -197,11 +197,8 @@ struct TagTextCommand: ParsableCommand {
                     blankAfterLastSentence = false
                 }
             }
-            let summary = Array("\(sentences) \(blank ? 1 : 0) \(blankAfterLastSentence ? 1 : 0)".utf8)
             var state = ParagraphState()
-            for earlier in try group.gather(summary).prefix(group.rank) {
-                let fields = String(decoding: earlier, as: UTF8.self).split(separator: " ").compactMap { Int($0) }
-                guard fields.count == 3 else { throw TaskError("the processes' summaries of their lines differ in form") }
+            for fields in try group.gather([sentences, blank ? 1 : 0, blankAfterLastSentence ? 1 : 0]).prefix(group.rank) {
                 if fields[0] > 0 {
                     state.sentences += fields[0]
                     state.breakPending = fields[2] == 1

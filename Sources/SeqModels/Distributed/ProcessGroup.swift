@@ -31,10 +31,17 @@ extension ProcessGroup {
 
     /// Every process's value, in rank order.
     public func gather(_ value: Int) throws -> [Int] {
-        var values = [Double](repeating: 0, count: size)
-        values[rank] = Double(value)
-        try sum(&values)
-        return values.map { Int($0) }
+        try gather([value]).map { $0[0] }
+    }
+
+    /// Every process's `values`, in rank order (as many on every process; exact up to 2^53,
+    /// since they travel as doubles in one sum).
+    public func gather(_ values: [Int]) throws -> [[Int]] {
+        let width = values.count
+        var all = [Double](repeating: 0, count: size * width)
+        for (index, value) in values.enumerated() { all[rank * width + index] = Double(value) }
+        try sum(&all)
+        return (0..<size).map { part in (0..<width).map { Int(all[part * width + $0]) } }
     }
 
     /// This process's contiguous share of `0..<count`: the first `count % size` ranks take one more.

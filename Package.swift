@@ -84,6 +84,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The parsers of untrusted bytes as fuzz targets (Tools/fuzz.sh builds seqmodels-fuzz with
+        // libFuzzer and AddressSanitizer; FuzzRegressionTests replays the seeds and past findings).
+        .target(name: "FuzzTargets", dependencies: ["SeqModels", "Corpus", "Tasks"]),
+        .target(name: "CLibFuzzer", path: "Sources/CLibFuzzer"),
+        .executableTarget(name: "seqmodels-fuzz", dependencies: ["FuzzTargets", "CLibFuzzer"]),
         // Finite-difference gradient checking and a process group of threads, shared by the test targets.
         .target(name: "GradientChecking", dependencies: ["SeqModels"], path: "Tests/GradientChecking"),
         .testTarget(
@@ -111,6 +116,12 @@ let package = Package(
         .testTarget(
             name: "CommandLineTests",
             dependencies: ["seqmodels", "SeqModels"]
+        ),
+        .testTarget(
+            name: "FuzzRegressionTests",
+            dependencies: ["FuzzTargets"],
+            path: "Tests/Fuzz",
+            exclude: ["seeds", "findings", "dictionaries"]
         ),
         .testTarget(
             name: "CorpusTests",

@@ -136,7 +136,9 @@ public struct CSVRowReader {
 
     init(input: ByteInput, format: CSVFormat, hasHeader: Bool, chunkSize: Int = 1 << 20, maxRecordBytes: Int = .max,
          firstLine: Int = 1) throws {
-        parser = CSVParser(chunks: try ByteChunkReader(input, chunkSize: chunkSize), format: format, firstLine: firstLine)
+        // A byte-order mark can only stand at the start of the file, not of a shard in its middle.
+        parser = CSVParser(chunks: try ByteChunkReader(input, chunkSize: chunkSize, skippingByteOrderMark: firstLine == 1),
+                           format: format, firstLine: firstLine)
         parser.maxRecordBytes = maxRecordBytes
         if hasHeader {
             guard let first = try parser.nextRecord() else {
@@ -241,7 +243,6 @@ final class CSVParser {
     private let quoting: Bool
     private var buffer: [UInt8] = []
     private var position = 0
-    private var atStart = true
     /// The current physical line, 1-based; CRLF, LF and a lone CR each end one line.
     private var line = 1
     private var previousWasCR = false
@@ -258,24 +259,19 @@ final class CSVParser {
 
     private enum State { case fieldStart, unquoted, quoted, afterClosingQuote }
 
-    /// `firstLine` above 1: the input is the middle of a file (a shard), so it has no
-    /// byte-order mark to skip and its lines are numbered from there.
+    /// `firstLine` above 1: the input is the middle of a file (a shard) whose lines are
+    /// numbered from there. (`chunks` drops a byte-order mark at the start of a file.)
     init(chunks: ByteChunkReader, format: CSVFormat, firstLine: Int = 1) {
         self.chunks = chunks
         self.delimiter = format.delimiter
         self.quoting = format.quoting
         self.line = firstLine
-        self.atStart = firstLine == 1
         field.reserveCapacity(4096)
     }
 
     private func refill() throws -> Bool {
         guard try chunks.readChunk(into: &buffer) else { return false }
         position = 0
-        if atStart {
-            atStart = false
-            if buffer.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
-        }
         return true
     }
 

@@ -38,9 +38,16 @@ final class ByteChunkReader {
     /// Chunk size in bytes: large enough that `fread` costs nothing per byte.
     let chunkSize: Int
 
-    init(_ input: ByteInput, chunkSize: Int = 1 << 20) throws {
+    /// Whether the first chunk has still to be checked for a UTF-8 byte-order mark to drop.
+    private var checksByteOrderMark: Bool
+
+    /// With `skippingByteOrderMark`, a UTF-8 byte-order mark at the very start of the input is
+    /// dropped, however the input's first bytes are split into chunks (an upload may deliver
+    /// them one at a time).
+    init(_ input: ByteInput, chunkSize: Int = 1 << 20, skippingByteOrderMark: Bool = false) throws {
         self.chunkSize = chunkSize
         self.name = input.name
+        self.checksByteOrderMark = skippingByteOrderMark
         switch input {
         case .file(let path):
             guard let handle = fopen(path, "rb") else {
@@ -79,8 +86,21 @@ final class ByteChunkReader {
         if let file { fclose(file) }
     }
 
-    /// Fills `buffer` with the next chunk; returns `false` at the end of the input.
+    /// Fills `buffer` with the next chunk (never empty); returns `false` at the end of the input.
     func readChunk(into buffer: inout [UInt8]) throws -> Bool {
+        guard checksByteOrderMark else { return try readRawChunk(into: &buffer) }
+        checksByteOrderMark = false
+        // Gather the first three bytes, whatever the chunks they come in.
+        var head: [UInt8] = [], chunk: [UInt8] = []
+        while head.count < 3, try readRawChunk(into: &chunk) { head += chunk }
+        if head.starts(with: [0xEF, 0xBB, 0xBF]) { head.removeFirst(3) }
+        guard !head.isEmpty else { return try readRawChunk(into: &buffer) }
+        buffer = head
+        return true
+    }
+
+    /// The next chunk as the input gives it.
+    private func readRawChunk(into buffer: inout [UInt8]) throws -> Bool {
         if let pull {
             while let chunk = try pull() {
                 if !chunk.isEmpty { buffer = chunk; return true }
@@ -120,13 +140,12 @@ struct LineReader {
     private var position = 0
     private var pending: [UInt8] = []
     private var finished = false
-    private var atStart = true
     /// 1-based number of the line most recently returned.
     private(set) var lineNumber = 0
     var name: String { chunks.name }
 
     init(_ input: ByteInput) throws {
-        chunks = try ByteChunkReader(input)
+        chunks = try ByteChunkReader(input, skippingByteOrderMark: true)
     }
 
     /// The next line without its terminator, or `nil` at the end of the input.
@@ -162,10 +181,6 @@ struct LineReader {
                 return try finishPendingLine()
             }
             position = 0
-            if atStart {
-                atStart = false
-                if buffer.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
-            }
         }
     }
 

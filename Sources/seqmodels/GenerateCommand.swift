@@ -311,6 +311,9 @@ struct GenerateTrainCommand: ParsableCommand {
     @Option(help: "Dropout on embeddings, between layers and before the output layer.")
     var dropout: Float = 0.1
 
+    @Option(help: "DropConnect on the LSTM's hidden-to-hidden weights, one mask per batch (AWD-LSTM's weight drop; 0: none).")
+    var weightDrop: Float = 0
+
     @Option(help: "Tokens per training chunk (stream mode). (default: 100; see the small-text note above)")
     var seqLength: Int?
 
@@ -341,10 +344,12 @@ struct GenerateTrainCommand: ParsableCommand {
 
     var recipe: GeneratorRecipe {
         let defaults = GeneratorRecipe()
-        return GeneratorRecipe(level: level, records: records, embeddingSize: embeddingSize, hiddenSize: hiddenSize,
-                               layerCount: layers, dropout: dropout, sequenceLength: seqLength ?? defaults.sequenceLength,
-                               stride: chunkStride, sampling: sampling ?? defaults.sampling,
-                               validationFraction: validationFraction ?? defaults.validationFraction, softmax: softmaxChoice)
+        var recipe = GeneratorRecipe(level: level, records: records, embeddingSize: embeddingSize, hiddenSize: hiddenSize,
+                                     layerCount: layers, dropout: dropout, sequenceLength: seqLength ?? defaults.sequenceLength,
+                                     stride: chunkStride, sampling: sampling ?? defaults.sampling,
+                                     validationFraction: validationFraction ?? defaults.validationFraction, softmax: softmaxChoice)
+        recipe.weightDrop = weightDrop
+        return recipe
     }
 
     var softmaxChoice: GeneratorRecipe.Softmax {

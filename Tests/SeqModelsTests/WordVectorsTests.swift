@@ -34,6 +34,20 @@ final class WordVectorsTests: XCTestCase {
         }
     }
 
+    /// A word2vec header is a claim: nothing of its size is allocated until a vector line shows
+    /// it (found by fuzzing: a header of 2,222,222,222 dimensions asked for 62 GB).
+    func testAHugeDeclaredDimensionAllocatesNothingAndIsRefusedByTheLines() throws {
+        let vocabulary = Vocabulary(tokens: ["the", "cat"], specials: [.unknown])
+        let headerOnly = try write("3 2222222222\n")
+        XCTAssertThrowsError(try WordVectors.read(contentsOf: headerOnly, for: vocabulary)) { error in
+            XCTAssertTrue("\(error)".contains("no vectors in the file"), "\(error)")
+        }
+        let shortLine = try write("3 2222222222\nthe 0.5 0.25\n")
+        XCTAssertThrowsError(try WordVectors.read(contentsOf: shortLine, for: vocabulary)) { error in
+            XCTAssertTrue("\(error)".contains(":2: expected a word and 2222222222 numbers"), "\(error)")
+        }
+    }
+
     func testWrongDimensionNamesTheLine() throws {
         let path = try write("a 1 2 3\nb 1 2\n")
         XCTAssertThrowsError(try WordVectors.read(contentsOf: path, for: Vocabulary(tokens: ["a"]))) { error in

@@ -200,6 +200,35 @@ final class ClassifierTests: XCTestCase {
         }
     }
 
+    /// A config.json that no saved classifier can have is refused before a model is built
+    /// from it: a negative size, a huge one, one label, weights for another number of labels,
+    /// a padding id outside the vocabulary (each trapped or allocated before fuzzing found them).
+    func testAConfigurationNoStoredClassifierCanHaveIsRefused() throws {
+        var h = smallHyperparameters
+        h.ngrams = nil
+        let prepared = try ClassifierRecipe.prepare(training: toyTraining, development: [], hyperparameters: h, seed: 9)
+        let directory = temporaryDirectory()
+        try prepared.classifier.save(to: directory)
+        let original = try Checkpoint.loadConfig(ClassifierConfiguration.self, from: directory)
+        let edits: [(String, (inout ClassifierConfiguration) -> Void)] = [
+            ("model.hiddenSize must be at least 1, got -1", { $0.model.hiddenSize = -1 }),
+            ("the embedding would have the shape", { $0.model.embeddingDimension = 1 << 50 }),
+            ("model.labelCount must be at least 2, got 1", { $0.model.labelCount = 1 }),
+            ("classWeights must be 3 finite, non-negative numbers", { $0.classWeights = [1, 2] }),
+            ("model.paddingID 99 is not a token", { $0.model.paddingID = 99 }),
+            ("text.maxLength must be at least 1, got 0", { $0.text.maxLength = 0 }),
+        ]
+        for (expected, edit) in edits {
+            var configuration = original
+            edit(&configuration)
+            try Checkpoint.writeJSON(configuration, named: Checkpoint.configFileName, in: directory)
+            XCTAssertThrowsError(try TrainedClassifier.load(from: directory), expected) { error in
+                XCTAssertTrue("\(error)".contains("holds a classifier that cannot be built: \(directory.path)/config.json: \(expected)"),
+                              "\(error)")
+            }
+        }
+    }
+
     func testTextsGetTheIDsOfTheirNGrams() throws {
         var h = smallHyperparameters
         h.ngrams = NGramFeatures.Settings(order: 2, minDocumentCount: 1)  // no bigram of the toy texts is in two of them

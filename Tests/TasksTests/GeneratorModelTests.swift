@@ -113,6 +113,28 @@ final class GeneratorModelTests: XCTestCase {
                         "decoder.weight", "decoder.bias"])
     }
 
+    /// A config.json is read back before any model is built from it: a size that is not
+    /// positive, or a tensor larger than all that model.safetensors stores, is a clear error,
+    /// never a trap or an allocation of the size asked for (found by fuzzing model directories).
+    func testAConfigurationNoStoredModelCanHaveIsRefusedBeforeAnythingIsBuilt() throws {
+        let original = GeneratorTestSupport.untrainedModel(tokens: ["a", "b"])
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("generator-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try original.save(to: directory)
+        for (edit, expected) in [({ (c: inout GeneratorConfiguration) in c.hiddenSize = -3 }, "hiddenSize must be at least 1, got -3"),
+                                 ({ $0.hiddenSize = 1 << 40 }, "an LSTM layer's weights would have the shape"),
+                                 ({ $0.vocabularySize = Int.max / 2 }, "the embedding would have the shape"),
+                                 ({ $0.dropout = 1.5 }, "dropout must be in [0, 1), got 1.5"),
+                                 ({ $0.adaptiveCutoffs = [3, 2] }, "adaptiveCutoffs must increase")] {
+            var configuration = original.configuration
+            edit(&configuration)
+            try Checkpoint.writeJSON(configuration, named: Checkpoint.configFileName, in: directory)
+            XCTAssertThrowsError(try GeneratorModel.load(from: directory)) { error in
+                XCTAssertTrue("\(error)".contains("config.json: \(expected)"), "\(error)")
+            }
+        }
+    }
+
     func testLoadingADirectoryWithAMismatchedVocabularyIsAClearError() throws {
         let original = GeneratorTestSupport.untrainedModel(tokens: ["a", "b"])
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("generator-\(UUID().uuidString)")

@@ -154,6 +154,24 @@ final class TaggerTests: XCTestCase {
         }
     }
 
+    /// A config.json naming sizes that no saved tagger can have is refused before a tagger is
+    /// built from it (a hidden size of 2^40 would allocate its LSTM first).
+    func testAConfigurationNoStoredTaggerCanHaveIsRefused() throws {
+        let (tagger, _) = TaggerGradientTests.tinyTagger()
+        let directory = try temporaryDirectory()
+        try tagger.save(to: directory)
+        for (expected, edit) in [("the first LSTM layer's input weights would have the shape", { (c: inout TaggerConfiguration) in c.hiddenSize = 1 << 40 }),
+                                 ("the word embedding would have the shape", { $0.wordEmbeddingSize = 1 << 40 }),
+                                 ("hidden size must be positive, got 0", { $0.hiddenSize = 0 })] {
+            var configuration = tagger.configuration
+            edit(&configuration)
+            try Checkpoint.writeJSON(configuration, named: Checkpoint.configFileName, in: directory)
+            XCTAssertThrowsError(try Tagger.load(from: directory)) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error)")
+            }
+        }
+    }
+
     func testOutputFormatsWriteEveryTokenAndTag() {
         let tokens = ["Tom", "&", "I"], tags = ["PROPN", "CCONJ", "PRON"]
         XCTAssertEqual(TaggedTextFormat.slash.render(tokens: tokens, tags: tags, number: 1), "Tom/PROPN &/CCONJ I/PRON\n")

@@ -148,6 +148,69 @@ public enum Checkpoint {
         }
     }
 
+    // MARK: Configurations read back
+
+    /// Checks the sizes a model directory's `config.json` names before a model of that shape
+    /// is built: a configuration is a file a user may have edited or downloaded, and a model
+    /// built from a negative or absurd size would trap, or allocate far beyond the memory of
+    /// the machine, before the parameters file could say that it does not match.
+    ///
+    /// Every size must be positive, and every tensor that a model of this configuration is
+    /// sure to have must hold no more numbers than `model.safetensors` stores in all (read from
+    /// its header; the file is mapped, not copied). So building the model allocates at most a
+    /// few times what the file holds, and the exact shapes are then compared by
+    /// `loadParameters(into:from:)`.
+    ///
+    ///     let sizes = try Checkpoint.SizeCheck(directory: directory)
+    ///     try sizes.positive(configuration.hiddenSize, "hiddenSize")
+    ///     try sizes.tensor([4, h, h], "the LSTM's recurrent weights")   // the product is checked, never overflows
+    public struct SizeCheck: Sendable {
+        /// The numbers `model.safetensors` stores, all tensors together.
+        public let storedScalars: Int
+        private let configPath: String
+
+        /// Reads the number of stored scalars from `directory`'s `model.safetensors`.
+        /// - Throws: `CheckpointError` when the file is missing or malformed.
+        public init(directory: URL) throws {
+            let url = try Checkpoint.existingFile(parametersFileName, in: directory)
+            let file: SafeTensors
+            do {
+                file = try SafeTensors(contentsOf: url)
+            } catch let error as SafeTensorsError {
+                throw CheckpointError(path: url.path, problem: .unreadable(error))
+            }
+            storedScalars = file.names.reduce(0) { total, name in
+                total + (file.shape(of: name) ?? []).reduce(1, *)   // sizes the parser checked against the file's bytes
+            }
+            configPath = directory.appendingPathComponent(configFileName).path
+        }
+
+        /// Throws unless `value` (the configuration's `name`) is at least 1.
+        public func positive(_ value: Int, _ name: String) throws {
+            guard value >= 1 else { throw failure("\(name) must be at least 1, got \(value)") }
+        }
+
+        /// Throws unless a tensor of `shape` (what the model calls `name`) holds at most the
+        /// numbers stored in `model.safetensors`; sizes are checked positive first.
+        public func tensor(_ shape: [Int], _ name: String) throws {
+            var count = 1
+            for size in shape {
+                guard size >= 1 else { throw failure("\(name) would have the shape \(shape)") }
+                let (product, overflow) = count.multipliedReportingOverflow(by: size)
+                guard !overflow, product <= storedScalars else {
+                    throw failure("\(name) would have the shape \(shape), more numbers than the \(storedScalars) "
+                                  + "that \(parametersFileName) stores")
+                }
+                count = product
+            }
+        }
+
+        /// An error about `config.json`.
+        public func failure(_ reason: String) -> CheckpointError {
+            CheckpointError(path: configPath, problem: .invalidConfiguration(reason))
+        }
+    }
+
     // MARK: Helpers
 
     private static func createDirectory(_ directory: URL) throws {
@@ -163,7 +226,7 @@ public enum Checkpoint {
         }
     }
 
-    private static func existingFile(_ fileName: String, in directory: URL) throws -> URL {
+    fileprivate static func existingFile(_ fileName: String, in directory: URL) throws -> URL {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
             throw CheckpointError(path: directory.path, problem: .directoryMissing)
@@ -225,6 +288,8 @@ public struct CheckpointError: Error, Equatable, Sendable, CustomStringConvertib
         case shapeMismatch(tensor: String, expected: [Int], found: [Int])
         case wrongDType(tensor: String, dtype: SafeTensors.DType)
         case rejectedByModel(String)
+        /// `config.json` names sizes or settings no model saved beside it can have.
+        case invalidConfiguration(String)
     }
 
     public var path: String
@@ -253,6 +318,8 @@ public struct CheckpointError: Error, Equatable, Sendable, CustomStringConvertib
             return "\(path): cannot save: \(reason)"
         case let .unreadable(error):
             return error.description
+        case let .invalidConfiguration(reason):
+            return "\(path): \(reason)"
         case let .missingTensor(name):
             return "\(path): the checkpoint has no tensor '\(name)', which the model needs"
         case let .unexpectedTensors(names):

@@ -54,14 +54,24 @@ public struct AdaptiveLogSoftmax: ParameterContainer, Sendable {
         precondition(inputSize > 0 && divValue >= 1, "Adaptive softmax needs a positive input size and divValue ≥ 1")
         self.cutoffs = cutoffs + [classCount]
         head = Linear(inputSize: inputSize, outputSize: cutoffs[0] + cutoffs.count, bias: headBias, generator: &generator)
-        clusters = (0..<cutoffs.count).map { i in
-            var power = 1.0
-            for _ in 0...i { power *= divValue }
+        clusters = Self.clusterSizes(inputSize: inputSize, classCount: classCount, cutoffs: cutoffs, divValue: divValue).map {
+            Cluster(projection: Linear(inputSize: inputSize, outputSize: $0.hidden, bias: false, generator: &generator),
+                    output: Linear(inputSize: $0.hidden, outputSize: $0.classes, bias: false, generator: &generator))
+        }
+    }
+
+    /// Each tail cluster's projection width and number of classes: cluster `i` projects to
+    /// `inputSize / divValue^(i+1)` units (at least 1) and scores the classes from `cutoffs[i]`
+    /// to the next cutoff (or `classCount`). Its weights are `[hidden, inputSize]` and `[classes, hidden]`.
+    public static func clusterSizes(inputSize: Int, classCount: Int, cutoffs: [Int],
+                                    divValue: Double = 4) -> [(hidden: Int, classes: Int)] {
+        let bounds = cutoffs + [classCount]
+        var power = 1.0
+        return cutoffs.indices.map { i in
+            power *= divValue
             // PyTorch: in_features // div_value ** (i + 1) (at least 1 here, where PyTorch would fail).
             let hidden = max(Int((Double(inputSize) / power).rounded(.down)), 1)
-            let size = (cutoffs + [classCount])[i + 1] - (cutoffs + [classCount])[i]
-            return Cluster(projection: Linear(inputSize: inputSize, outputSize: hidden, bias: false, generator: &generator),
-                           output: Linear(inputSize: hidden, outputSize: size, bias: false, generator: &generator))
+            return (hidden, bounds[i + 1] - bounds[i])
         }
     }
 

@@ -31,6 +31,11 @@ public struct WordVectors: Sendable {
     /// How many vocabulary tokens got a vector from the file.
     public var coverage: Int { found.lazy.filter { $0 }.count }
 
+    /// The most numbers the matrix of a vocabulary's vectors may hold (2^31, 8 GiB of floats):
+    /// a bound on the memory that a file's dimension can ask for, far above real embeddings
+    /// (a million words of dimension 300 are 3 × 10^8).
+    public static let maximumScalarCount = 1 << 31
+
     /// Reads GloVe text format (`word v1 … vD` per line) or word2vec text format (the same
     /// after a first line `count dimension`), streaming, and keeps the vectors of
     /// `vocabulary`'s tokens.
@@ -97,9 +102,10 @@ public struct WordVectors: Sendable {
             }
             if lineNumber == 1, fields.count == 2, let count = Int(text(fields[0])), let size = Int(text(fields[1])) {
                 guard size > 0 else { throw WordVectorsError("the header declares dimension \(size)", file: path, line: 1) }
+                // Only a claim so far: the matrix is made once a vector line shows it (a header
+                // declaring billions of dimensions must not allocate them).
                 dimension = size
                 declaredCount = count
-                rows = [Float](repeating: 0, count: vocabulary.count * size)
                 continue
             }
             if dimension == nil {
@@ -108,12 +114,20 @@ public struct WordVectors: Sendable {
                 }
                 dimension = fields.count - 1
                 dimensionSource = "line \(lineNumber)"
-                rows = [Float](repeating: 0, count: vocabulary.count * (fields.count - 1))
             }
             let size = dimension!
             guard fields.count > size else {
                 throw WordVectorsError("expected a word and \(size) numbers (the dimension of \(dimensionSource)), found \(fields.count - 1) numbers",
                                        file: path, line: lineNumber)
+            }
+            if rows.isEmpty {
+                // The first vector line: the dimension is real now, and the matrix is made.
+                let (count, overflow) = vocabulary.count.multipliedReportingOverflow(by: size)
+                guard !overflow, count <= Self.maximumScalarCount else {
+                    throw WordVectorsError("\(vocabulary.count) words of dimension \(size) would need more than "
+                                           + "\(Self.maximumScalarCount) numbers", file: path, line: lineNumber)
+                }
+                rows = [Float](repeating: 0, count: count)
             }
             if fields.count > size + 1, Float(text(fields[fields.count - size - 1])) != nil {
                 // More numbers than the dimension (a word holding spaces ends in a non-number).
@@ -148,7 +162,7 @@ public struct WordVectors: Sendable {
             }
         }
         if ferror(file) != 0 { throw WordVectorsError("read error", file: path, line: lineNumber) }
-        guard let size = dimension else { throw WordVectorsError("no vectors in the file", file: path, line: lineNumber) }
+        guard let size = dimension, entries > 0 else { throw WordVectorsError("no vectors in the file", file: path, line: lineNumber) }
         if let declaredCount, declaredCount != entries {
             throw WordVectorsError("the header declares \(declaredCount) vectors but the file holds \(entries)", file: path, line: 1)
         }

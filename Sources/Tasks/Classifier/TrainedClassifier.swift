@@ -22,6 +22,42 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
     }
 
     public static let kindName = "text-classifier"
+
+    /// Checks a configuration read from a model directory before a classifier is built from
+    /// it: positive sizes, at least two labels, probabilities in [0, 1), a padding id inside
+    /// the vocabulary, one weight per label, and no tensor larger than what
+    /// `model.safetensors` stores (`Checkpoint.SizeCheck`).
+    public func validate(against sizes: Checkpoint.SizeCheck) throws {
+        let m = model
+        for (name, value) in [("model.vocabularySize", m.vocabularySize), ("model.embeddingDimension", m.embeddingDimension),
+                              ("model.hiddenSize", m.hiddenSize), ("model.layerCount", m.layerCount),
+                              ("text.maxLength", text.maxLength ?? 1)] {
+            try sizes.positive(value, name)
+        }
+        guard m.labelCount >= 2 else { throw sizes.failure("model.labelCount must be at least 2, got \(m.labelCount)") }
+        var probabilities = [("model.embeddingDropout", m.embeddingDropout), ("model.dropout", m.dropout)]
+        if let bag = m.ngramBag { probabilities.append(("model.ngramBag.dropout", bag.dropout)) }
+        for (name, value) in probabilities where !(value >= 0 && value < 1) {
+            throw sizes.failure("\(name) must be in [0, 1), got \(value)")
+        }
+        if let padding = m.paddingID, !(0..<m.vocabularySize).contains(padding) {
+            throw sizes.failure("model.paddingID \(padding) is not a token of the \(m.vocabularySize)-token vocabulary")
+        }
+        if let weights = classWeights {
+            guard weights.count == m.labelCount, weights.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw sizes.failure("classWeights must be \(m.labelCount) finite, non-negative numbers (one per label), got \(weights)")
+            }
+        }
+        let D = m.bidirectional ? 2 : 1
+        try sizes.tensor([m.vocabularySize, m.embeddingDimension], "the embedding")
+        try sizes.tensor([D, 4, m.hiddenSize, max(m.embeddingDimension, m.hiddenSize)], "an LSTM layer's weights")
+        try sizes.tensor([m.layerCount, D, 4, m.hiddenSize, m.hiddenSize], "the LSTM's recurrent weights")
+        try sizes.tensor([m.labelCount, D, m.hiddenSize], "the output layer")
+        if let bag = m.ngramBag { try sizes.tensor([bag.featureCount, m.labelCount], "the bag of n-grams") }
+        if let settings = ngrams {
+            try sizes.positive(settings.order, "ngrams.order")
+        }
+    }
 }
 
 /// One prediction: the most probable label, its probability, and every label's probability.
@@ -98,6 +134,11 @@ public struct TrainedClassifier: Sendable {
         }
         guard configuration.kind == ClassifierConfiguration.kindName else {
             throw TaskError("\(path) holds a '\(configuration.kind)' model, not a \(ClassifierConfiguration.kindName)")
+        }
+        do {
+            try configuration.validate(against: Checkpoint.SizeCheck(directory: directory))
+        } catch {
+            throw TaskError("\(path) holds a classifier that cannot be built: \(error)")
         }
         let vocabulary: Vocabulary
         let labels: [String]

@@ -85,13 +85,21 @@ public struct GeneratorConfiguration: Codable, Equatable, Sendable {
 
     /// The direction the model reads in.
     public var readingDirection: ReadingDirection { direction ?? .forward }
+    /// DropConnect on the LSTM's hidden-to-hidden weights in training (`RecurrentWeightDrop`);
+    /// `nil` (every `config.json` written before it existed) is none.
+    public var weightDrop: Float?
+
+    /// The probability of dropping a hidden-to-hidden weight in training (0: none).
+    public var recurrentWeightDrop: Float { weightDrop ?? 0 }
 
     public init(level: TokenLevel = .char, records: RecordMode = .stream, vocabularySize: Int,
                 embeddingSize: Int = 64, hiddenSize: Int = 256, layerCount: Int = 2, dropout: Float = 0.1,
-                sequenceLength: Int = 100, adaptiveCutoffs: [Int]? = nil, direction: ReadingDirection = .forward) {
+                sequenceLength: Int = 100, adaptiveCutoffs: [Int]? = nil, direction: ReadingDirection = .forward,
+                weightDrop: Float = 0) {
         precondition(vocabularySize > 0 && embeddingSize > 0 && hiddenSize > 0 && layerCount > 0 && sequenceLength > 0,
                      "Generator sizes must be positive")
         precondition(dropout >= 0 && dropout < 1, "Dropout must be in [0, 1), got \(dropout)")
+        precondition(weightDrop >= 0 && weightDrop < 1, "Weight drop must be in [0, 1), got \(weightDrop)")
         self.level = level
         self.records = records
         self.vocabularySize = vocabularySize
@@ -106,6 +114,36 @@ public struct GeneratorConfiguration: Codable, Equatable, Sendable {
         }
         self.adaptiveCutoffs = adaptiveCutoffs
         self.direction = direction == .forward ? nil : direction
+        self.weightDrop = weightDrop == 0 ? nil : weightDrop
+    }
+
+    /// Checks a configuration read from a model directory before a model is built from it:
+    /// positive sizes, probabilities in [0, 1), valid cutoffs, and no tensor larger than what
+    /// `model.safetensors` stores (`Checkpoint.SizeCheck`).
+    public func validate(against sizes: Checkpoint.SizeCheck) throws {
+        for (name, value) in [("vocabularySize", vocabularySize), ("embeddingSize", embeddingSize), ("hiddenSize", hiddenSize),
+                              ("layerCount", layerCount), ("sequenceLength", sequenceLength)] {
+            try sizes.positive(value, name)
+        }
+        for (name, value) in [("dropout", dropout), ("weightDrop", recurrentWeightDrop)] where !(value >= 0 && value < 1) {
+            throw sizes.failure("\(name) must be in [0, 1), got \(value)")
+        }
+        let V = vocabularySize, E = embeddingSize, H = hiddenSize
+        try sizes.tensor([V, E], "the embedding")
+        try sizes.tensor([4, H, max(E, H)], "an LSTM layer's weights")
+        try sizes.tensor([layerCount, 4, H, H], "the LSTM's recurrent weights")
+        if let cutoffs = adaptiveCutoffs {
+            guard Self.validCutoffs(cutoffs, vocabularySize: V) else {
+                throw sizes.failure("adaptiveCutoffs must increase, be positive and stay below vocabularySize \(V), got \(cutoffs)")
+            }
+            try sizes.tensor([cutoffs[0] + cutoffs.count, H], "the adaptive softmax's head")
+            for (i, cluster) in AdaptiveLogSoftmax.clusterSizes(inputSize: H, classCount: V, cutoffs: cutoffs).enumerated() {
+                try sizes.tensor([cluster.hidden, H], "the adaptive softmax's cluster \(i) projection")
+                try sizes.tensor([cluster.classes, cluster.hidden], "the adaptive softmax's cluster \(i) output")
+            }
+        } else {
+            try sizes.tensor([V, H], "the output layer")
+        }
     }
 
     /// Whether `cutoffs` can cut a vocabulary of `vocabularySize` tokens.

@@ -32,6 +32,7 @@ public struct GeneratorModel: Sendable {
     ///   vocabulary does not fit the configuration.
     public static func load(from directory: URL) throws -> GeneratorModel {
         let configuration = try Checkpoint.loadConfig(GeneratorConfiguration.self, from: directory)
+        try configuration.validate(against: Checkpoint.SizeCheck(directory: directory))
         let vocabulary = try Checkpoint.readJSON(Vocabulary.self, named: vocabularyFileName, in: directory)
         guard vocabulary.count == configuration.vocabularySize, vocabulary.unknownID != nil,
               vocabulary.beginID != nil, vocabulary.endID != nil else {

@@ -14,6 +14,9 @@ public struct GeneratorRecipe: Codable, Equatable, Sendable {
     public var hiddenSize: Int
     public var layerCount: Int
     public var dropout: Float
+    /// DropConnect on the LSTM's hidden-to-hidden weights (`RecurrentWeightDrop`), as
+    /// AWD-LSTM's weight drop; 0 (the default) is none.
+    public var weightDrop: Float = 0
     /// Tokens per training chunk (`stream` mode).
     public var sequenceLength: Int
     /// Tokens between the starts of two chunks; `nil` is `sequenceLength` (no overlap).
@@ -93,6 +96,7 @@ public struct GeneratorRecipe: Codable, Equatable, Sendable {
                       "sampling": sampling.rawValue, "validation fraction": "\(validationFraction)", "softmax": "\(softmax)"]
         // Named only when they differ from the defaults, so that runs saved before they existed still resume.
         if direction == .backward { recipe["direction"] = direction.rawValue }
+        if weightDrop != 0 { recipe["weight drop"] = "\(weightDrop)" }
         if minFrequency != 1 { recipe["minimum frequency"] = "\(minFrequency)" }
         if let maxVocabularySize { recipe["vocabulary size"] = "\(maxVocabularySize)" }
         return recipe
@@ -111,6 +115,7 @@ public struct GeneratorRecipe: Codable, Equatable, Sendable {
             throw TaskError("the \(name) must be at least 1, got \(value)")
         }
         guard dropout >= 0 && dropout < 1 else { throw TaskError("the dropout must be in [0, 1), got \(dropout)") }
+        guard weightDrop >= 0 && weightDrop < 1 else { throw TaskError("the weight drop must be in [0, 1), got \(weightDrop)") }
         if records == .stream && sampling == .consecutive, let stride, stride != sequenceLength {
             throw TaskError("a chunk stride (\(stride)) other than the sequence length (\(sequenceLength)) needs random sampling: "
                             + "consecutive sampling cuts the stream into contiguous lanes without overlap")
@@ -237,7 +242,7 @@ public enum GeneratorTraining {
                                                    layerCount: recipe.layerCount, dropout: recipe.dropout,
                                                    sequenceLength: recipe.sequenceLength,
                                                    adaptiveCutoffs: try recipe.softmax.cutoffs(vocabularySize: data.vocabulary.count),
-                                                   direction: recipe.direction)
+                                                   direction: recipe.direction, weightDrop: recipe.weightDrop)
         var generator = SeededGenerator(seed: options.seed)
         var model = TrainingLanguageModel(model: LanguageModel(configuration, generator: &generator), vocabulary: data.vocabulary,
                                           consecutiveBatches: data.trainingBatches,

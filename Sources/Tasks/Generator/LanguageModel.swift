@@ -28,7 +28,8 @@ public struct TokenSequence: Equatable, Sendable {
 /// Shapes (N packed tokens of a batch, V vocabulary, E embedding, H hidden):
 /// ids `[N]` → embeddings `[N, E]` → LSTM rows `[N, H]` → logits `[N, V]`. Dropout
 /// (`configuration.dropout`) is applied to the embeddings, between LSTM layers and to the
-/// last layer's output, in training only. Parameter names follow PyTorch's
+/// last layer's output, and DropConnect (`configuration.weightDrop`) to the LSTM's
+/// hidden-to-hidden weights, in training only. Parameter names follow PyTorch's
 /// `word_language_model` example (`embedding.`, `lstm.`, `decoder.`), so the safetensors
 /// checkpoint loads into the same-shaped PyTorch module (`Tools/bench_generator_pytorch.py`).
 ///
@@ -116,6 +117,9 @@ public struct LanguageModel: TrainableModel, Sendable {
         let ids = layout.pack(batch.map(\.inputs))
         let targets = layout.pack(batch.map(\.targets))
         let dropout = Dropout(probability: configuration.dropout)
+        let weightDrop = RecurrentWeightDrop(probability: configuration.recurrentWeightDrop)
+        let weightDropStep = weightDrop.apply(to: &lstm, generator: &generator)
+        defer { if let weightDropStep { weightDrop.restore(&lstm, after: weightDropStep) } }
 
         let (embedded, embeddingMask) = dropout.forward(embedding.forward(ids), generator: &generator)
         let (output, finalState, cache) = lstm.forward(layout.packedSequence(data: embedded), initialState: initialState,

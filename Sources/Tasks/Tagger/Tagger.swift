@@ -499,6 +499,7 @@ public struct Tagger: TrainableModel, Sendable {
         guard vocabularies.tags.count > 0, vocabularies.words.unknownID != nil, vocabularies.characters.unknownID != nil else {
             throw TaskError("\(directory.path): the vocabularies are incomplete (no tags, or no <unk> for words or characters)")
         }
+        try configuration.validate(against: Checkpoint.SizeCheck(directory: directory), vocabularies: vocabularies)
         let contextualEmbeddings = try configuration.characterLanguageModels.map { name in
             try ContextualStringEmbeddings(GeneratorModel.load(from: directory.appendingPathComponent(name, isDirectory: true)))
         }

@@ -1,3 +1,5 @@
+import SeqModels
+
 /// Every hyperparameter of a `Tagger`, saved as the model directory's `config.json`.
 ///
 /// The defaults are sized for the EWT target (≥ 94.5% UPOS accuracy within 15 minutes of
@@ -102,5 +104,18 @@ public struct TaggerConfiguration: Codable, Equatable, Sendable {
             throw TaskError("a character language model's directory must be a plain subdirectory name, got '\(name)'")
         }
         guard caseVariants >= 0 && caseVariants <= 1 else { throw TaskError("the share of case variants must be in [0, 1], got \(caseVariants)") }
+    }
+
+    /// Checks a configuration read from a model directory (after `validate()`), with the
+    /// directory's vocabularies, before a tagger is built from it: every tensor such a tagger
+    /// has must hold no more numbers than `model.safetensors` stores (`Checkpoint.SizeCheck`).
+    public func validate(against sizes: Checkpoint.SizeCheck, vocabularies: TaggerVocabularies) throws {
+        try sizes.tensor([vocabularies.words.count, wordEmbeddingSize], "the word embedding")
+        try sizes.tensor([vocabularies.characters.count, characterEmbeddingSize], "the character embedding")
+        try sizes.tensor([2, 4, characterHiddenSize, max(characterEmbeddingSize, characterHiddenSize)], "the character LSTM")
+        // Both terms are bounded by the checks above, so their sum cannot overflow.
+        try sizes.tensor([2, 4, hiddenSize, wordEmbeddingSize + 2 * characterHiddenSize], "the first LSTM layer's input weights")
+        try sizes.tensor([layerCount, 2, 4, hiddenSize, hiddenSize], "the LSTM's recurrent weights")
+        try sizes.tensor([vocabularies.tags.count, 2, hiddenSize], "the output layer")
     }
 }

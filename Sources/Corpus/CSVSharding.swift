@@ -101,12 +101,9 @@ public enum CSVSharding {
         var lineBreaks = 0
         var previousWasCR = try byte(before: range.lowerBound, in: path) == carriageReturn
         let delimiter = format.delimiter, quoting = format.quoting
-        var atFileStart = range.lowerBound == 0
-        try forEachChunk(of: path, range: range) { chunk in
-            // The reader skips a byte-order mark at the start of the file.
-            let skip = atFileStart && chunk.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
-            atFileStart = false
-            for byte in chunk.dropFirst(skip) {
+        // Like the reader, the summary skips a byte-order mark at the start of the file.
+        try forEachChunk(of: path, range: range, skippingByteOrderMark: range.lowerBound == 0) { chunk in
+            for byte in chunk {
                 if byte == carriageReturn || (byte == lineFeed && !previousWasCR) { lineBreaks += 1 }
                 previousWasCR = byte == carriageReturn
                 for index in 0..<4 { states[index] = step(states[index], byte, delimiter: delimiter, quoting: quoting).0 }
@@ -162,9 +159,11 @@ public enum CSVSharding {
         return result
     }
 
-    /// Calls `body` with the bytes of `range` a chunk at a time until it returns `false`.
-    static func forEachChunk(of path: String, range: Range<Int>, _ body: ([UInt8]) -> Bool) throws {
-        let reader = try ByteChunkReader(.fileRange(path: path, range: range))
+    /// Calls `body` with the bytes of `range` a chunk at a time until it returns `false`
+    /// (without a leading byte-order mark with `skippingByteOrderMark`).
+    static func forEachChunk(of path: String, range: Range<Int>, skippingByteOrderMark: Bool = false,
+                             _ body: ([UInt8]) -> Bool) throws {
+        let reader = try ByteChunkReader(.fileRange(path: path, range: range), skippingByteOrderMark: skippingByteOrderMark)
         var chunk: [UInt8] = []
         while try reader.readChunk(into: &chunk) {
             if !body(chunk) { return }

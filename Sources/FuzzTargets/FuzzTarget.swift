@@ -118,7 +118,6 @@ struct ScratchDirectory: Sendable {
     func write(_ bytes: [UInt8], named name: String) -> String {
         let path = url.appendingPathComponent(name).path
         do {
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
             try Data(bytes).write(to: URL(fileURLWithPath: path))
         } catch {
             fatalError("the fuzz harness cannot write \(path): \(error)")

@@ -123,6 +123,16 @@ static void sm_structured_error(void *user_data, xmlErrorPtr error) {
         sm_record_error(r, buffer, line, column);
         return;
     }
+    if (strstr(message, "huge text node") != NULL || strstr(message, "Huge input lookup") != NULL) {
+        /* libxml2's per-item limits (see the top of this file): say what they mean. */
+        char buffer[512];
+        size_t length = strlen(message);
+        while (length > 0 && message[length - 1] == '\n') length--;
+        snprintf(buffer, sizeof buffer, "malformed XML: %.*s (a text or attribute value of more than 10,000,000 bytes, "
+                 "which is refused to keep memory bounded)", (int)length, message);
+        sm_record_error(r, buffer, line, column);
+        return;
+    }
     char buffer[1024];
     snprintf(buffer, sizeof buffer, "malformed XML: %s", message);
     sm_record_error(r, buffer, line, column);

@@ -104,9 +104,18 @@ public struct CSVRowReader {
     /// The file name used in error messages.
     public var name: String { parser.chunks.name }
 
+    /// The longest record (row) a file may hold unless told otherwise: 64 MiB. A review, an
+    /// article or a whole book chapter is far shorter; a file whose quote is left open or that
+    /// has no line breaks would otherwise be gathered into one record as long as the file
+    /// (a gigabyte file, several gigabytes of memory). With the limit, reading needs at most
+    /// about that much memory, and such a file is refused with its line.
+    public static let defaultMaxRecordBytes = 64 << 20
+
     /// Opens `path`; with `hasHeader` the first row is read at once into `header`.
-    public init(contentsOf path: String, format: CSVFormat = .csv, hasHeader: Bool = true) throws {
-        try self.init(input: .file(path: path), format: format, hasHeader: hasHeader)
+    /// A record longer than `maxRecordBytes` is an error naming its line.
+    public init(contentsOf path: String, format: CSVFormat = .csv, hasHeader: Bool = true,
+                maxRecordBytes: Int = CSVRowReader.defaultMaxRecordBytes) throws {
+        try self.init(input: .file(path: path), format: format, hasHeader: hasHeader, maxRecordBytes: maxRecordBytes)
     }
 
     /// Reads CSV text held in memory; `name` stands for the file in error messages.
@@ -126,10 +135,12 @@ public struct CSVRowReader {
     /// Reads the data rows of `shard` (a share of `path` that starts and ends at record
     /// boundaries, from `CSVSharding`), numbering lines from the shard's first line; every row
     /// must have as many fields as `header`, the file's header row (the share that starts the
-    /// file skips it).
-    public init(shard: CSVSharding.Shard, of path: String, format: CSVFormat = .csv, header: [String]) throws {
+    /// file skips it). A record longer than `maxRecordBytes` is an error naming its line.
+    public init(shard: CSVSharding.Shard, of path: String, format: CSVFormat = .csv, header: [String],
+                maxRecordBytes: Int = CSVRowReader.defaultMaxRecordBytes) throws {
         try self.init(input: .fileRange(path: path, range: shard.bytes), format: format,
-                      hasHeader: shard.bytes.lowerBound == 0 && !shard.bytes.isEmpty, firstLine: shard.firstLine)
+                      hasHeader: shard.bytes.lowerBound == 0 && !shard.bytes.isEmpty, maxRecordBytes: maxRecordBytes,
+                      firstLine: shard.firstLine)
         self.header = header
         self.fieldCount = header.count
     }
@@ -333,7 +344,8 @@ final class CSVParser {
         while true {
             if position >= buffer.count {
                 if recordBytes + field.count > maxRecordBytes {
-                    throw CorpusError("a record longer than \(maxRecordBytes) bytes starts here: is a quote left open?",
+                    throw CorpusError("a record longer than \(maxRecordBytes) bytes starts here: is a quote left open, "
+                                      + "or are the line breaks missing? (longer records are refused to keep memory bounded)",
                                       at: SourceLocation(file: chunks.name, line: recordLine))
                 }
                 guard try refill() else {

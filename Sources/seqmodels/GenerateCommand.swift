@@ -396,17 +396,12 @@ struct GenerateTrainCommand: ParsableCommand {
         let source = try readText(text)
         let fit = SmallTextFit(recipe: recipe, options: options, text: source, leftToDefaults: leftToDefaults)
         fit.notes.forEach { note("small text: \($0)") }
-        do {
-            _ = try GeneratorTraining.train(
-                text: source, recipe: fit.recipe, options: fit.options, directory: URL(fileURLWithPath: model),
-                resume: training.resume, progress: training.progress, processGroup: training.processGroup,
-                samplePrefix: samplePrefix, sampleLength: Launch.isLeader ? sampleLength : 0,
-                showSample: { note("sample: \($0.replacingOccurrences(of: "\n", with: "\n        "))") })
-        } catch let error as TaskError {
-            throw TaskError(error.description)
-        } catch let error as TrainingError {
-            throw TaskError(error.description)
-        }
+        // Errors keep their type, so that the tool's status says what failed (74: a file could not be written).
+        _ = try GeneratorTraining.train(
+            text: source, recipe: fit.recipe, options: fit.options, directory: URL(fileURLWithPath: model),
+            resume: training.resume, progress: training.progress, processGroup: training.processGroup,
+            samplePrefix: samplePrefix, sampleLength: Launch.isLeader ? sampleLength : 0,
+            showSample: { note("sample: \($0.replacingOccurrences(of: "\n", with: "\n        "))") })
     }
 }
 

@@ -39,9 +39,19 @@ struct SeqModelsCommand: ParsableCommand {
             } else {
                 try Launch.$group.withValue(group) { try command.run() }
             }
+            try checkStandardOutputWritten()
             group?.finish()
         } catch {
             finish(with: error, group: group)
+        }
+    }
+
+    /// `print` buffers standard output and drops a failed write without a word: flushing it here
+    /// makes a full disk or a failing device the tool's error (`ExitStatus.cannotWrite`) instead
+    /// of a success that lost its output.
+    static func checkStandardOutputWritten() throws {
+        if let reason = StandardOutput.flush() {
+            throw OutputWriteError(description: "cannot write the standard output: \(reason)")
         }
     }
 
@@ -140,10 +150,18 @@ enum ExitStatus: Int32 {
             self = .badInput
         case let error as CocoaError where (512..<768).contains(error.code.rawValue):  // its file-writing codes
             self = .cannotWrite
+        case is OutputWriteError:
+            self = .cannotWrite
         default:
             self = .failure
         }
     }
+}
+
+/// A command's output could not be written (a full disk, a closed pipe's reader gone): ends the
+/// tool with `ExitStatus.cannotWrite`.
+struct OutputWriteError: Error, CustomStringConvertible {
+    var description: String
 }
 
 /// What `seqmodels --version` prints: the version, the build, and what computes (`ComputeReport`).

@@ -114,10 +114,17 @@ struct TagTextCommand: ParsableCommand {
         }
         var number = start.sentences
         var pending: [[String]] = []
-        func emit(_ text: String) { sink.write(Data(text.utf8)) }
+        // FileHandle's plain write(_:) traps on a failed write (a full disk); this one reports it.
+        func emit(_ text: String) throws {
+            do {
+                try sink.write(contentsOf: Data(text.utf8))
+            } catch {
+                throw OutputWriteError(description: "cannot write the tagged sentences: \(error.localizedDescription)")
+            }
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        func flush() {
+        func flush() throws {
             var chunk = ""
             if probabilities {
                 let distributions = tagger.predictTagDistributions(pending.map { tagger.encode(tokens: $0) })
@@ -133,14 +140,14 @@ struct TagTextCommand: ParsableCommand {
                     chunk += output.render(tokens: tokens, tags: tags, number: number)
                 }
             }
-            emit(chunk)
+            try emit(chunk)
             pending.removeAll(keepingCapacity: true)
         }
-        func enqueue(_ tokens: [String]) {
+        func enqueue(_ tokens: [String]) throws {
             pending.append(tokens)
-            if pending.count == 256 { flush() }
+            if pending.count == 256 { try flush() }
         }
-        if Launch.isLeader { emit(output.header) }
+        if Launch.isLeader { try emit(output.header) }
         if let lines {
             // A blank line (or several) between sentences is a paragraph break.
             var sentencesSeen = start.sentences > 0, breakPending = start.breakPending
@@ -151,29 +158,29 @@ struct TagTextCommand: ParsableCommand {
                     continue
                 }
                 if breakPending && output == .slash {
-                    flush()
-                    emit("\n")
+                    try flush()
+                    try emit("\n")
                 }
                 breakPending = false
                 sentencesSeen = true
-                enqueue(tokens)
+                try enqueue(tokens)
             }
         } else {
             for (i, sentence) in text.enumerated() {
                 let tokens = tokenizer.tokenize(sentence)
                 guard !tokens.isEmpty else {
-                    flush()   // what came before is still tagged
+                    try flush()   // what came before is still tagged
                     throw TaskError("argument \(i + 1) is empty: give one non-empty sentence per argument")
                 }
-                enqueue(tokens)
+                try enqueue(tokens)
             }
         }
-        flush()
+        try flush()
         if let group {
             if !group.isLeader { try sink.close() }
             try group.appendParts(part, to: group.isLeader ? sink : nil)
         }
-        if Launch.isLeader { emit(output.footer) }
+        if Launch.isLeader { try emit(output.footer) }
     }
 
     /// Where a share of the input starts: the sentences before it and whether a paragraph break

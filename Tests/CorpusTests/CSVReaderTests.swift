@@ -240,9 +240,28 @@ final class CSVReaderTests: XCTestCase {
         }, name: "upload", maxRecordBytes: 10_000)
         XCTAssertEqual(try endless.next()?.fields, ["fine"])
         XCTAssertThrowsError(try endless.next()) { error in
-            XCTAssertEqual("\(error)", "upload:3: a record longer than 10000 bytes starts here: is a quote left open?")
+            XCTAssertEqual("\(error)", "upload:3: a record longer than 10000 bytes starts here: is a quote left open, "
+                           + "or are the line breaks missing? (longer records are refused to keep memory bounded)")
         }
         XCTAssertLessThan(pulls.withValue { $0 }, 20, "refused after about 10,000 bytes, not at the end of the stream")
+    }
+
+    /// A file of a gigabyte whose second record never ends (a field of a gigabyte, no line break)
+    /// is refused at the default limit of 64 MiB a record, naming the line, without reading on
+    /// to its end or holding the gigabyte (the file is sparse: it costs no disk).
+    func testAGigabyteFieldInAFileIsRefusedAtTheRecordLimit() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gigabyte-field-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data("text,label\nfine,pos\n".utf8).write(to: url)
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.truncate(atOffset: 1 << 30)
+        try handle.close()
+        var rows = try CSVRowReader(contentsOf: url.path)
+        XCTAssertEqual(try rows.next()?.fields, ["fine", "pos"])
+        XCTAssertThrowsError(try rows.next()) { error in
+            XCTAssertTrue("\(error)".hasPrefix("\(url.path):3: a record longer than 67108864 bytes starts here"), "\(error)")
+        }
+        XCTAssertEqual(CSVRowReader.defaultMaxRecordBytes, 64 << 20)
     }
 }
 

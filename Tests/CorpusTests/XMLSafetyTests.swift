@@ -22,6 +22,29 @@ final class XMLSafetyTests: XCTestCase {
         XCTAssertGreaterThan(error.location.line, 1, error.description)
     }
 
+    /// libxml2's limit of 10,000,000 bytes a text node or attribute value (never lifted:
+    /// XML_PARSE_HUGE is not passed) refuses a token of 11 MB with a message saying so, after
+    /// reading about that much: a text node of a gigabyte fails the same way, in the same memory.
+    func testATextOrAttributeOfMoreThanTenMillionBytesIsRefusedInBoundedMemory() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("huge-xml-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let huge = String(repeating: "a", count: 11_000_000)
+        let cases = [("text.xml", "<corpus>\n<s><w pos=\"NOUN\">\(huge)</w></s>\n</corpus>\n"),
+                     ("attribute.xml", "<corpus>\n<s><w pos=\"\(huge)\">cat</w></s>\n</corpus>\n")]
+        for (name, text) in cases {
+            let url = folder.appendingPathComponent(name)
+            try Data(text.utf8).write(to: url)
+            let peakBefore = peakRSSKilobytes()
+            let error = try XCTUnwrap(try XMLFixtures.error(url.path))
+            XCTAssertTrue(error.message.contains("more than 10,000,000 bytes, which is refused to keep memory bounded"),
+                          error.description)
+            XCTAssertEqual(error.location.file, url.path)
+            XCTAssertEqual(error.location.line, 2, error.description)
+            XCTAssertLessThan(peakRSSKilobytes() - peakBefore, 120_000, "\(name): the reader must stop near the limit")
+        }
+    }
+
     func testInternalEntityReferenceIsRefusedNotExpanded() throws {
         let error = try XCTUnwrap(try XMLFixtures.error(XMLFixtures.path("internal-entity.xml")))
         XCTAssertTrue(error.message.contains("&who;"), error.message)

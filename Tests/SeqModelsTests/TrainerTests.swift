@@ -390,6 +390,89 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// A state naming a file outside `resume/` (edited, or not written by SeqModels) is refused
+    /// before anything is read.
+    func testResumeRefusesAStateThatNamesAFileOutsideItsFolder() throws {
+        let directory = temporaryDirectory()
+        var model = model()
+        try Trainer(options: options(epochs: 1)).fit(&model, train: train, dev: dev, in: directory, save: save)
+        let stateURL = directory.appendingPathComponent("resume/state.json")
+        let state = try String(contentsOf: stateURL, encoding: .utf8)
+        XCTAssertTrue(state.contains("\"parametersFile\":\"parameters-1.safetensors\""), state)
+        try state.replacingOccurrences(of: "\"parametersFile\":\"parameters-1.safetensors\"",
+                                       with: "\"parametersFile\":\"../model.safetensors\"")
+            .write(to: stateURL, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Trainer(options: options(epochs: 2)).fit(&model, train: train, dev: dev, in: directory, resume: true, save: save)) {
+            guard case let .cannotRead(path, reason) = $0 as? TrainingError else { return XCTFail("\($0)") }
+            XCTAssertEqual(path, stateURL.path)
+            XCTAssertTrue(reason.contains("names '../model.safetensors', which is not a file of"), reason)
+        }
+    }
+
+    /// The best epoch's parameters are kept under that epoch's name, so a save cut short after
+    /// them and before the state never leaves the state's best paired with another epoch's
+    /// parameters; a later best replaces them.
+    func testResumeFolderKeepsTheStatesFilesOnlyWithTheBestEpochNamed() throws {
+        let directory = temporaryDirectory()
+        var model = model()
+        var options = self.options(epochs: 3)
+        options.patience = 10
+        let summary = try Trainer(options: options).fit(&model, train: train, dev: dev, in: directory, save: save)
+        let best = try XCTUnwrap(summary.best?.epoch)
+        let resume = directory.appendingPathComponent("resume")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: resume.path).sorted(),
+                       ["best-\(best).safetensors", "optimizer-3.safetensors", "parameters-3.safetensors", "state.json"])
+        let state = try String(contentsOf: resume.appendingPathComponent("state.json"), encoding: .utf8)
+        XCTAssertTrue(state.contains("\"bestParametersFile\":\"best-\(best).safetensors\""), state)
+        // The best parameters on disk are the model's (the run ends with the best epoch's).
+        let saved = try SafeTensors(contentsOf: resume.appendingPathComponent("best-\(best).safetensors"))
+        for (name, value) in model.namedParameters() { XCTAssertEqual(try saved.floatTensor(name), value, name) }
+    }
+
+    /// A state written before the best parameters were named after their epoch (`best.safetensors`,
+    /// no `bestParametersFile`) still resumes to the model of a run never interrupted.
+    func testAnOlderStateWithItsBestParametersInBestSafetensorsStillResumes() throws {
+        var options = self.options(epochs: 5)
+        options.patience = 10
+        var straight = model()
+        try Trainer(options: options).fit(&straight, train: train, dev: dev, in: temporaryDirectory(), save: save)
+
+        let directory = temporaryDirectory()
+        var first = model()
+        var short = options
+        short.epochs = 3
+        let summary = try Trainer(options: short).fit(&first, train: train, dev: dev, in: directory, save: save)
+        let best = try XCTUnwrap(summary.best?.epoch)
+        let resume = directory.appendingPathComponent("resume")
+        try FileManager.default.moveItem(at: resume.appendingPathComponent("best-\(best).safetensors"),
+                                         to: resume.appendingPathComponent("best.safetensors"))
+        let stateURL = resume.appendingPathComponent("state.json")
+        var state = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: stateURL)) as? [String: Any])
+        XCTAssertNotNil(state.removeValue(forKey: "bestParametersFile"))
+        try JSONSerialization.data(withJSONObject: state).write(to: stateURL)
+
+        var resumed = model(seed: 1234)
+        try Trainer(options: options).fit(&resumed, train: train, dev: dev, in: directory, resume: true, save: save)
+        XCTAssertEqual(parameters(resumed), parameters(straight))
+    }
+
+    /// Temporary files of atomic writes cut short by a kill (`.NAME.tmp-PID-NUMBER`) are removed
+    /// when the next run starts; files that only look similar are left alone.
+    func testLeftoversOfAnInterruptedSaveAreRemovedWhenTheNextRunStarts() throws {
+        let directory = temporaryDirectory()
+        let resume = directory.appendingPathComponent("resume")
+        try FileManager.default.createDirectory(at: resume, withIntermediateDirectories: true)
+        let leftovers = [directory.appendingPathComponent(".model.safetensors.tmp-4242-1234567890"),
+                         resume.appendingPathComponent(".state.json.tmp-17-99")]
+        let kept = [directory.appendingPathComponent("notes.tmp-1-2"), directory.appendingPathComponent(".notes.tmp-x-2"),
+                    directory.appendingPathComponent(".tmp-1-2"), resume.appendingPathComponent(".state.json.tmp-17")]
+        for url in leftovers + kept { try Data("x".utf8).write(to: url) }
+        var model = model()
+        try Trainer(options: options(epochs: 1)).fit(&model, train: train, dev: dev, in: directory, save: save)
+        for url in leftovers { XCTAssertFalse(FileManager.default.fileExists(atPath: url.path), url.lastPathComponent) }
+        for url in kept { XCTAssertTrue(FileManager.default.fileExists(atPath: url.path), url.lastPathComponent) }
+    }
+
     /// The optimizer state goes through `StateArchive` (floats as tensors, the rest as JSON):
     /// every optimizer must come back equal, including empty buffers and all hyperparameters.
     func testOptimizerStateArchiveRoundTripsExactly() throws {

@@ -171,6 +171,10 @@ int sm_retain_freed_memory(void);
  * (glibc 2.33 and later; both -1 elsewhere). For tests of sm_retain_freed_memory. */
 void sm_allocator_usage(long *mapped_bytes, long *free_bytes);
 
+/* Flushes C's standard output: 0 when everything written to it so far reached its file, else
+ * the errno of the failure (EIO when an earlier write failed and its errno is gone). */
+int sm_flush_standard_output(void);
+
 #ifdef __cplusplus
 }
 #endif

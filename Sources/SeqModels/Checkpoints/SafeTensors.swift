@@ -585,11 +585,14 @@ public struct SafeTensorsError: Error, Equatable, Sendable, CustomStringConverti
 enum AtomicFile {
     struct Failure: Error { var reason: String }
 
+    /// The marker between a file's name and the process and random number in its temporary name.
+    private static let temporaryMarker = ".tmp-"
+
     /// Writes the concatenation of `chunks` to `url`.
     static func write(_ chunks: [Data], to url: URL) throws {
         let destination = url.path
         let directory = url.deletingLastPathComponent().path
-        let temporary = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let temporary = directory + "/." + url.lastPathComponent + temporaryMarker + "\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         func failure(_ what: String) -> Failure { Failure(reason: "\(what): \(String(cString: strerror(errno)))") }
 
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -626,6 +629,28 @@ enum AtomicFile {
         let directoryFD = open(directory, O_RDONLY | O_CLOEXEC)
         if directoryFD >= 0 { _ = fsync(directoryFD); close(directoryFD) }
     }
+
+    /// Whether `name` is a temporary file of `write(_:to:)`: `.NAME.tmp-PID-NUMBER`.
+    static func isTemporaryFileName(_ name: String) -> Bool {
+        guard name.hasPrefix("."), let marker = name.range(of: temporaryMarker, options: .backwards),
+              marker.lowerBound > name.index(after: name.startIndex) else { return false }
+        let numbers = name[marker.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
+        return numbers.count == 2 && numbers.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) }
+    }
+
+    /// Removes from `directory` the temporary files of writes that never finished (their process
+    /// was killed mid-write) and returns their names. Only for a directory no other process is
+    /// writing into at the same time.
+    static func removeLeftovers(in directory: URL) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter(isTemporaryFileName).sorted().filter {
+            (try? FileManager.default.removeItem(at: directory.appendingPathComponent($0))) != nil
+        }
+    }
+}
+
+private extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
 }
 
 /// A minimal JSON reader for safetensors headers: keeps members in file order,

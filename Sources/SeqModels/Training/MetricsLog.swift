@@ -97,7 +97,8 @@ public struct MetricsLog: Sendable {
         }
     }
 
-    /// Appends one record as a line.
+    /// Appends one record as a line. A write that fails (a full disk) is undone, so the file
+    /// never ends in part of a line.
     public func append(_ record: EpochRecord) throws {
         let data = Data((try Self.line(for: record) + "\n").utf8)
         do {
@@ -107,8 +108,14 @@ public struct MetricsLog: Sendable {
             }
             let handle = try FileHandle(forWritingTo: url)
             defer { try? handle.close() }
-            try handle.seekToEnd()
-            try handle.write(contentsOf: data)
+            let end = try handle.seekToEnd()
+            do {
+                try handle.write(contentsOf: data)
+                try handle.synchronize()
+            } catch {
+                try? handle.truncate(atOffset: end)
+                throw error
+            }
         } catch let failure as AtomicFile.Failure {
             throw TrainingError.cannotWrite(path: url.path, reason: failure.reason)
         } catch {

@@ -6,7 +6,8 @@ import Foundation
 /// that is not complete).
 struct ResumeState: Codable {
     static let fileName = "state.json"
-    static let bestParametersFileName = "best.safetensors"
+    /// The best epoch's parameters in states written before `bestParametersFile` existed.
+    static let legacyBestParametersFileName = "best.safetensors"
 
     var version = 1
     var options: TrainerOptions
@@ -28,6 +29,11 @@ struct ResumeState: Codable {
     var averageUpdates: Int?
     /// The model's `resumeRecipe` (absent from states written before it existed: not compared).
     var recipe: [String: String]?
+    /// The safetensors file (inside `resume/`) with the best epoch's parameters, named after that
+    /// epoch (`best-3.safetensors`), so that a save cut short between it and this state never
+    /// pairs the state's `best` with another epoch's parameters. Absent from older states:
+    /// `best.safetensors`.
+    var bestParametersFile: String?
 }
 
 /// One call of `Trainer.fit`: the state of the loop and the files it writes.
@@ -57,11 +63,17 @@ struct TrainingRun<Model: TrainableModel> {
     var epochsCompleted = 0
     var best: EpochRecord?
     var bestParameters: [String: Tensor]?
+    /// The file inside `resume/` holding `bestParameters` once saved (`ResumeState.bestParametersFile`).
+    var bestParametersFile: String?
     /// The running average evaluated and saved in place of the parameters, when `options.parameterAveraging` is set.
     var average: ParameterAverage?
     var epochsWithoutImprovement = 0
     var history: [EpochRecord] = []
     let startTime: Double
+    /// The model directory's device and inode when the run started (the leader's), so that a
+    /// directory removed or moved away mid-run stops the run at the next save instead of being
+    /// quietly made anew, incomplete, in its place.
+    private var directoryIdentity: FileIdentity?
 
     init(trainer: Trainer, model: inout Model, train: [Model.Example], dev: [Model.Example], directory: URL, resume: Bool) throws {
         let options = trainer.options
@@ -94,9 +106,13 @@ struct TrainingRun<Model: TrainableModel> {
         self.startTime = trainer.clock()
         self.average = options.parameterAveraging.map { ParameterAverage(of: model, decay: $0) }
 
+        var leftovers: [String] = []
         if isLeader {
             try Self.createDirectory(directory)
             try Self.createDirectory(resumeDirectory)
+            directoryIdentity = FileIdentity(of: directory)
+            // Temporary files of saves cut short by a kill: never a file the run reads.
+            leftovers = AtomicFile.removeLeftovers(in: directory) + AtomicFile.removeLeftovers(in: resumeDirectory)
         }
         if resume {
             try restore(into: &model)
@@ -112,6 +128,9 @@ struct TrainingRun<Model: TrainableModel> {
             firstEpoch: epochsCompleted + 1, epochs: options.epochs, trainExamples: train.count, devExamples: dev.count,
             trainTokens: lengths.reduce(0, +), parameterCount: model.parameterCount, directory: directory))
         if let warning = BLASReport().warning { progress.note("warning: \(warning)") }
+        if !leftovers.isEmpty {
+            progress.note("removed \(leftovers.count) unfinished file(s) of an interrupted save: \(leftovers.joined(separator: ", "))")
+        }
         if resume {
             progress.note("resumed after epoch \(epochsCompleted)"
                 + (best.map { "; best dev \($0.metricName) so far \(ConsoleProgress.fixed($0.devMetric, 4)) at epoch \($0.epoch)" } ?? ""))
@@ -186,6 +205,7 @@ struct TrainingRun<Model: TrainableModel> {
                 ? Evaluation(metricName: "train_loss", metric: trainLoss, higherIsBetter: false)
                 : try evaluate(model)
             let isBest = improves(evaluation)
+            if isLeader { try checkDirectoryIsStillThere() }
             let record = EpochRecord(
                 epoch: epoch, complete: complete, batches: done, tokens: tokens, trainLoss: trainLoss, evaluation: evaluation,
                 learningRate: learningRate, seconds: trainer.clock() - epochStart,
@@ -394,11 +414,11 @@ struct TrainingRun<Model: TrainableModel> {
                        lastCheckpointEpoch: best?.epoch, directory: directory.path)
     }
 
-    /// Leaves the best epoch's parameters in `model` (from memory, or from `resume/best.safetensors`
+    /// Leaves the best epoch's parameters in `model` (from memory, or from `resume/best-EPOCH.safetensors`
     /// when the best epoch was trained before a resume).
     private mutating func restoreBest(into model: inout Model) throws {
         if bestParameters == nil, best != nil {
-            let url = resumeDirectory.appendingPathComponent(ResumeState.bestParametersFileName)
+            let url = resumeDirectory.appendingPathComponent(bestParametersFile ?? ResumeState.legacyBestParametersFileName)
             bestParameters = try readParameters(url, for: model)
         }
         guard let bestParameters else { return }
@@ -407,6 +427,16 @@ struct TrainingRun<Model: TrainableModel> {
         } catch {
             throw TrainingError.cannotRead(path: resumeDirectory.path, reason: "\(error)")
         }
+    }
+
+    /// Throws when the model directory is no longer the one the run started with (removed,
+    /// or moved away and perhaps replaced).
+    private func checkDirectoryIsStillThere() throws {
+        guard let directoryIdentity, FileIdentity(of: directory) != directoryIdentity else { return }
+        throw TrainingError.cannotWrite(
+            path: directory.path,
+            reason: "the model directory was removed or moved away while training ran; the run stops here "
+                + "instead of writing an incomplete model directory in its place")
     }
 
     private func writeChart() throws {
@@ -424,8 +454,10 @@ struct TrainingRun<Model: TrainableModel> {
         // A cut-short epoch never reaches here, so the best parameters saved for a resume
         // always belong to a complete epoch, as the state's `best` record does.
         if best?.epoch == epochsCompleted, let bestParameters {
+            let file = "best-\(epochsCompleted).safetensors"
             try writeTensors(bestParameters.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 },
-                             to: resumeDirectory.appendingPathComponent(ResumeState.bestParametersFileName))
+                             to: resumeDirectory.appendingPathComponent(file))
+            bestParametersFile = file
         }
         let parametersFile = "parameters-\(epochsCompleted).safetensors"
         let optimizerFile = "optimizer-\(epochsCompleted).safetensors"
@@ -444,7 +476,8 @@ struct TrainingRun<Model: TrainableModel> {
             options: options, trainExamples: train.count, epochsCompleted: epochsCompleted, learningRate: learningRate,
             generator: generator, optimizerFile: optimizerFile, schedule: schedule, best: best,
             epochsWithoutImprovement: epochsWithoutImprovement, history: history, parametersFile: parametersFile,
-            averageFile: averageFile, averageUpdates: average?.updates, recipe: model.resumeRecipe)
+            averageFile: averageFile, averageUpdates: average?.updates, recipe: model.resumeRecipe,
+            bestParametersFile: bestParametersFile)
         let url = resumeDirectory.appendingPathComponent(ResumeState.fileName)
         do {
             try AtomicFile.write([try Self.encoder().encode(state)], to: url)
@@ -452,8 +485,9 @@ struct TrainingRun<Model: TrainableModel> {
             throw TrainingError.cannotWrite(path: url.path, reason: failure.reason)
         }
         // The state now names the new files: older ones are no longer needed.
+        let named = Set([parametersFile, optimizerFile, averageFile, bestParametersFile].compactMap { $0 })
         for file in (try? FileManager.default.contentsOfDirectory(atPath: resumeDirectory.path)) ?? []
-        where Self.isEpochFile(file) && file != parametersFile && file != optimizerFile && file != averageFile {
+        where Self.isEpochFile(file) && !named.contains(file) {
             try? FileManager.default.removeItem(at: resumeDirectory.appendingPathComponent(file))
         }
     }
@@ -466,6 +500,11 @@ struct TrainingRun<Model: TrainableModel> {
             state = try Self.decoder().decode(ResumeState.self, from: Data(contentsOf: url))
         } catch {
             throw TrainingError.cannotRead(path: url.path, reason: "not a resume state: \(error)")
+        }
+        // The state names files of its own folder only; anything else (a path) is not a state this program wrote.
+        for file in [state.parametersFile, state.optimizerFile, state.averageFile, state.bestParametersFile].compactMap({ $0 })
+        where file.isEmpty || file.contains("/") || file == "." || file == ".." {
+            throw TrainingError.cannotRead(path: url.path, reason: "not a resume state: it names '\(file)', which is not a file of \(resumeDirectory.path)")
         }
         var differences = options.resumeIncompatibilities(with: state.options)
         if state.trainExamples != train.count {
@@ -506,6 +545,8 @@ struct TrainingRun<Model: TrainableModel> {
             }
         }
         self.optimizer = optimizer
+        // A state from before epoch-named best files keeps its best parameters in the old file.
+        bestParametersFile = state.bestParametersFile ?? (state.best == nil ? nil : ResumeState.legacyBestParametersFileName)
         generator = state.generator
         schedule = state.schedule
         learningRate = state.learningRate
@@ -521,8 +562,7 @@ struct TrainingRun<Model: TrainableModel> {
 
     private func clearResumeState() throws {
         for file in (try? FileManager.default.contentsOfDirectory(atPath: resumeDirectory.path)) ?? []
-        where file == ResumeState.fileName || file == ResumeState.bestParametersFileName
-            || Self.isEpochFile(file) {
+        where file == ResumeState.fileName || Self.isEpochFile(file) {
             do {
                 try FileManager.default.removeItem(at: resumeDirectory.appendingPathComponent(file))
             } catch {
@@ -532,9 +572,11 @@ struct TrainingRun<Model: TrainableModel> {
         }
     }
 
-    /// The files of `resume/` that belong to one epoch (replaced by the next epoch's).
+    /// The files of `resume/` that belong to one epoch (replaced by a later epoch's), the best
+    /// epoch's parameters among them.
     private static func isEpochFile(_ name: String) -> Bool {
         name.hasPrefix("parameters-") || name.hasPrefix("optimizer-") || name.hasPrefix("average-")
+            || name.hasPrefix("best-") || name == ResumeState.legacyBestParametersFileName
     }
 
     private func writeTensors(_ tensors: [(name: String, value: Tensor)], to url: URL) throws {
@@ -577,5 +619,20 @@ struct TrainingRun<Model: TrainableModel> {
         } catch {
             throw TrainingError.cannotWrite(path: url.path, reason: "cannot create the directory: \(error.localizedDescription)")
         }
+    }
+}
+
+/// A file's device and inode: what stays the same while a file is written and renamed, and
+/// changes when it is removed and another made under its name.
+struct FileIdentity: Equatable {
+    var device: UInt64
+    var inode: UInt64
+
+    /// The identity of the file or directory at `url`, or `nil` when there is none.
+    init?(of url: URL) {
+        var status = stat()
+        guard stat(url.path, &status) == 0 else { return nil }
+        device = UInt64(truncatingIfNeeded: status.st_dev)
+        inode = UInt64(truncatingIfNeeded: status.st_ino)
     }
 }

@@ -21,10 +21,11 @@ public struct GeneratorModel: Sendable {
         self.vocabulary = vocabulary
     }
 
-    /// Writes the model directory (created if missing).
+    /// Writes the model directory (created if missing); `config.json` is written last, so a save
+    /// cut short (a kill, a full disk) never leaves a configuration without its vocabulary.
     public func save(to directory: URL) throws {
-        try Checkpoint.save(model, config: configuration, to: directory, metadata: ["task": "generator"])
         try Checkpoint.writeJSON(vocabulary, named: Self.vocabularyFileName, in: directory)
+        try Checkpoint.save(model, config: configuration, to: directory, metadata: ["task": "generator"])
     }
 
     /// Reads a model directory written by `save(to:)`.

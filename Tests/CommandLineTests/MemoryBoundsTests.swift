@@ -1,0 +1,128 @@
+import Foundation
+import XCTest
+
+/// Hostile inputs of a gigabyte, through `seqmodels` as a user meets them: each is refused with
+/// a message naming the file and line, and the process's peak memory stays far below the input.
+///
+/// - a CSV record of a gigabyte without a line break: refused at 64 MiB
+///   (`CSVRowReader.defaultMaxRecordBytes`);
+/// - an XML text node of a gigabyte: refused at 10,000,000 bytes (libxml2's limit, never lifted);
+/// - a model whose vocabulary file lists a million entries its parameters do not have: refused
+///   once read (about 200 bytes of memory an entry while it is decoded).
+final class MemoryBoundsTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("memory-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    /// The peak memory allowed to any of these runs: the tool itself takes about 60 MB. Under
+    /// AddressSanitizer (`Tools/sanitize_tests.sh`, whose tool is sanitized too) its shadow
+    /// memory and quarantine put every run above a gigabyte, so there the peaks are not checked.
+    private static let peakLimitKilobytes = dlsym(dlopen(nil, RTLD_NOW), "__asan_init") == nil ? 400_000 : Int.max
+
+    func testACSVRecordOfAGigabyteIsRefusedAtTheRecordLimit() throws {
+        // A sparse file: a header, one row, then a gigabyte of zero bytes with no line break.
+        let csv = directory.appendingPathComponent("endless.csv")
+        try Data("text,label\nfine,pos\n".utf8).write(to: csv)
+        let handle = try FileHandle(forWritingTo: csv)
+        try handle.truncate(atOffset: (1 << 30) + 20)
+        try handle.close()
+        let result = try run(["classify", "train", "--train", csv.path, "--model", directory.appendingPathComponent("model").path, "--epochs", "1"])
+        XCTAssertEqual(result.status, 65, result.error)
+        XCTAssertTrue(result.error.contains("\(csv.path):3: a record longer than 67108864 bytes starts here"), result.error)
+        XCTAssertLessThan(result.peakKilobytes, Self.peakLimitKilobytes, "peak memory reading a 1 GB record (kB)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("model").path),
+                       "nothing is written for a refused corpus")
+    }
+
+    func testAnXMLTextNodeOfAGigabyteIsRefusedAtLibxml2sLimit() throws {
+        // A pipe, so the gigabyte costs no disk: the writer stops when the reader has gone.
+        let fifo = directory.appendingPathComponent("endless.xml")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        let written = Locked(0)
+        let writer = Thread {
+            let fd = open(fifo.path, O_WRONLY)
+            guard fd >= 0 else { return }
+            defer { close(fd) }
+            let head = Array("<corpus>\n<s><w pos=\"NOUN\">".utf8)
+            _ = head.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let block = [UInt8](repeating: 0x61, count: 1 << 20)
+            for _ in 0..<1024 {
+                let n = block.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { return }   // the reader closed the pipe (EPIPE, SIGPIPE ignored)
+                written.withValue { $0 += n }
+            }
+        }
+        let previous = signal(SIGPIPE, SIG_IGN)
+        defer { signal(SIGPIPE, previous) }
+        writer.start()
+        let result = try run(["corpus", "check", fifo.path])
+        while writer.isExecuting { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertEqual(result.status, 65, result.error)
+        XCTAssertTrue(result.error.contains("\(fifo.path):2:"), result.error)
+        XCTAssertTrue(result.error.contains("more than 10,000,000 bytes, which is refused to keep memory bounded"), result.error)
+        XCTAssertLessThan(result.peakKilobytes, Self.peakLimitKilobytes, "peak memory reading a 1 GB text node")
+        XCTAssertLessThan(written.withValue { $0 }, 100 << 20, "the reader must stop near the limit, not read the whole gigabyte")
+    }
+
+    func testAVocabularyOfAMillionEntriesThatTheModelDoesNotHaveIsRefused() throws {
+        let model = directory.appendingPathComponent("model")
+        let trained = try run(["generate", "train", "--text", TestedBinary.root.appendingPathComponent("Corpora/text/sample.txt").path,
+                               "--model", model.path, "--epochs", "1", "--hidden-size", "16", "--embedding-size", "8",
+                               "--layers", "1", "--threads", "1", "--sample-length", "0"])
+        XCTAssertEqual(trained.status, 0, trained.error)
+        let tokens = ["<pad>", "<unk>", "<bos>", "<eos>"] + (0..<1_000_000).map { "w\($0)" }
+        let vocabulary: [String: [String]] = ["specials": Array(tokens.prefix(4)), "tokens": tokens]
+        try JSONSerialization.data(withJSONObject: vocabulary).write(to: model.appendingPathComponent("vocabulary.json"))
+        let result = try run(["generate", "--model", model.path, "--length", "5"])
+        XCTAssertEqual(result.status, 65, result.error)
+        XCTAssertTrue(result.error.contains("vocabulary.json has 1000004 tokens"), result.error)
+        XCTAssertLessThan(result.peakKilobytes, Self.peakLimitKilobytes, "peak memory reading a million-entry vocabulary")
+    }
+
+    // MARK: Running seqmodels
+
+    /// Runs `seqmodels arguments` (absolute paths: the child runs where the tests do; standard error to a file, output
+    /// dropped) and returns its status, standard error and peak resident memory. Spawned and
+    /// reaped here (not with `Process`), so that `wait4` gives this child's own peak.
+    private func run(_ arguments: [String]) throws -> (status: Int32, error: String, peakKilobytes: Int) {
+        let stderr = directory.appendingPathComponent("stderr-\(UUID().uuidString)")
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let binary = TestedBinary.url.path
+        let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, binary, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 {
+            guard errno == EINTR else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EINVAL) }
+        }
+        let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        return (exitStatus, try String(contentsOf: stderr, encoding: .utf8), usage.ru_maxrss)
+    }
+}
+
+/// A value behind a lock, shared with another thread.
+private final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withValue<Result>(_ body: (inout Value) -> Result) -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+}

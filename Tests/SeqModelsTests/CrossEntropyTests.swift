@@ -63,6 +63,40 @@ final class CrossEntropyTests: XCTestCase {
         }
     }
 
+    /// Rows wider than the kernel's 16 lanes (and not a multiple of them) against a Double
+    /// reference, loss and gradient, with an ignored row among them.
+    func testWideRowsMatchADoubleReference() {
+        var generator = SeededGenerator(seed: 11)
+        for classes in [16, 37, 1002] {
+            let logits = Tensor.normal([5, classes], standardDeviation: 3, using: &generator)
+            let targets = [0, classes - 1, -100, classes / 2, 7]
+            let (loss, gradient) = CrossEntropyLoss()(logits: logits, targets: targets)
+            XCTAssertEqual(loss, referenceLoss(logits, targets, ignore: -100, classWeights: nil, mean: true), accuracy: 1e-5)
+            for (i, t) in targets.enumerated() {
+                let row = (0..<classes).map { Double(logits[i, $0]) }
+                let m = row.max()!
+                let sum = row.reduce(0) { $0 + exp($1 - m) }
+                for j in 0..<classes {
+                    let expected = t == -100 ? 0 : (exp(row[j] - m) / sum - (j == t ? 1 : 0)) / 4
+                    XCTAssertEqual(Double(gradient[i, j]), expected, accuracy: 1e-7, "row \(i), class \(j) of \(classes)")
+                }
+            }
+        }
+    }
+
+    /// A logit that is NaN or infinite, anywhere in a row, makes the loss NaN (so that training
+    /// stops with its divergence message), even where the maximum and the exp would hide it.
+    func testANonFiniteLogitAnywhereMakesTheLossNaN() {
+        for bad in [Float.nan, .infinity, -.infinity] {
+            for position in [1, 20] {
+                var scalars = [Float](repeating: 0.5, count: 40)
+                scalars[position] = bad
+                let logits = Tensor(shape: [1, 40], scalars: scalars)
+                XCTAssertTrue(CrossEntropyLoss()(logits: logits, targets: [3]).loss.isNaN, "\(bad) at \(position)")
+            }
+        }
+    }
+
     func testIsStableForHugeLogits() {
         let x = Tensor(rows: [[1000, -1000, 0], [-5e4, 5e4, 0]])
         let (loss, gradient) = CrossEntropyLoss()(logits: x, targets: [1, 1])

@@ -29,6 +29,11 @@ void sm_tanh(const float *x, float *y, long n);
 
 /// Row-wise log-softmax of a rows x cols matrix; y may equal x.
 void sm_log_softmax_rows(const float *x, float *y, long rows, long cols);
+/// Softmax cross-entropy of each row of the rows x cols logits x against targets[r]: nll[r] =
+/// -log softmax(x_r)[targets[r]], and g (rows x cols, not x) = scales[r] * (softmax(x_r) -
+/// onehot(targets[r])). A row whose scale is 0 gets g = 0 and nll = 0, its target unread.
+void sm_softmax_cross_entropy_rows(const float *x, const long *targets, const float *scales, float *g,
+                                   float *nll, long rows, long cols);
 
 /*
  * LSTM cell, forward, for `rows` rows of hidden size H.

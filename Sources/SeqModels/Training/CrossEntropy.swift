@@ -1,3 +1,5 @@
+import CKernels
+
 /// Softmax cross-entropy over rows of logits, with the semantics of PyTorch's
 /// `nn.CrossEntropyLoss` (class weights, `ignore_index`, mean or sum reduction).
 ///
@@ -41,7 +43,7 @@ public struct CrossEntropyLoss: Sendable, Equatable {
     }
 
     /// The loss (accumulated in `Double`) and its gradient with respect to `logits`
-    /// (`[n, C]`, Float), computed together in one pass over a log-softmax.
+    /// (`[n, C]`, Float), computed together by one fused kernel (one exp per logit).
     /// - Parameters:
     ///   - logits: `[n, C]` unnormalised scores.
     ///   - targets: n class ids in `0..<C` (or `ignoreIndex`).
@@ -67,28 +69,17 @@ public struct CrossEntropyLoss: Sendable, Equatable {
         let divisor: Double = reduction == .mean ? totalWeight : 1
         guard divisor != 0, n > 0 else { return (0, Tensor(shape: logits.shape)) }
 
-        let logProbabilities = Kernels.logSoftmax(logits)
-        var gradient = Kernels.exp(logProbabilities)  // softmax
-        var loss = 0.0
-        logProbabilities.withUnsafeBufferPointer { lp in
-            gradient.withUnsafeMutableBufferPointer { gb in
-                guard let l = lp.baseAddress, let g = gb.baseAddress else { return }
-                for i in 0..<n {
-                    let row = g.advanced(by: i &* c)
-                    let w = weights[i]
-                    if w == 0 {
-                        row.update(repeating: 0, count: c)
-                        continue
-                    }
-                    let t = targets[i]
-                    loss -= Double(w) * Double(l[i &* c &+ t])
-                    // d/dx of w·(−log p_t) / divisor = w/divisor · (softmax − onehot(t)).
-                    let scale = Float(Double(w) / divisor)
-                    row[t] -= 1
-                    BLAS.scal(count: c, alpha: scale, x: row)
-                }
+        // Each row's gradient scale: its weight over the divisor (0 for an ignored row).
+        let scales = weights.map { Float(Double($0) / divisor) }
+        var gradient = Tensor(shape: logits.shape)
+        var rowLosses = [Float](repeating: 0, count: n)
+        logits.withUnsafeBufferPointer { x in
+            gradient.withUnsafeMutableBufferPointer { g in
+                sm_softmax_cross_entropy_rows(x.baseAddress, targets, scales, g.baseAddress, &rowLosses, n, c)
             }
         }
+        var loss = 0.0
+        for i in 0..<n where weights[i] != 0 { loss += Double(weights[i]) * Double(rowLosses[i]) }
         return (loss / divisor, gradient)
     }
 }

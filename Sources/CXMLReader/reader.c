@@ -103,6 +103,16 @@ static void sm_install_loader(void) {
 
 /* ---- errors ---------------------------------------------------------------- */
 
+/* Records "malformed XML: MESSAGE (EXPLANATION)", libxml2's trailing newline dropped. */
+static void sm_record_explained_error(sm_xml_reader *r, const char *message, const char *explanation,
+                                      int line, int column) {
+    char buffer[512];
+    size_t length = strlen(message);
+    while (length > 0 && message[length - 1] == '\n') length--;
+    snprintf(buffer, sizeof buffer, "malformed XML: %.*s (%s)", (int)length, message, explanation);
+    sm_record_error(r, buffer, line, column);
+}
+
 static void sm_structured_error(void *user_data, xmlErrorPtr error) {
     sm_xml_reader *r = user_data;
     if (r == NULL || error == NULL || error->level < XML_ERR_ERROR) return; /* warnings pass */
@@ -115,27 +125,17 @@ static void sm_structured_error(void *user_data, xmlErrorPtr error) {
     }
     const char *message = error->message != NULL ? error->message : "unknown XML error";
     if (error->code == XML_ERR_ENTITY_LOOP) {
-        char buffer[512];
-        size_t length = strlen(message);
-        while (length > 0 && message[length - 1] == '\n') length--;
-        snprintf(buffer, sizeof buffer, "malformed XML: %.*s (entity expansion refused: the document's entities "
-                 "would expand too much, as in a \"billion laughs\" attack)", (int)length, message);
-        sm_record_error(r, buffer, line, column);
-        return;
-    }
-    if (strstr(message, "huge text node") != NULL || strstr(message, "Huge input lookup") != NULL) {
+        sm_record_explained_error(r, message, "entity expansion refused: the document's entities would expand too "
+                                  "much, as in a \"billion laughs\" attack", line, column);
+    } else if (strstr(message, "huge text node") != NULL || strstr(message, "Huge input lookup") != NULL) {
         /* libxml2's per-item limits (see the top of this file): say what they mean. */
-        char buffer[512];
-        size_t length = strlen(message);
-        while (length > 0 && message[length - 1] == '\n') length--;
-        snprintf(buffer, sizeof buffer, "malformed XML: %.*s (a text or attribute value of more than 10,000,000 bytes, "
-                 "which is refused to keep memory bounded)", (int)length, message);
+        sm_record_explained_error(r, message, "a text or attribute value of more than 10,000,000 bytes, which is "
+                                  "refused to keep memory bounded", line, column);
+    } else {
+        char buffer[1024];
+        snprintf(buffer, sizeof buffer, "malformed XML: %s", message);
         sm_record_error(r, buffer, line, column);
-        return;
     }
-    char buffer[1024];
-    snprintf(buffer, sizeof buffer, "malformed XML: %s", message);
-    sm_record_error(r, buffer, line, column);
 }
 
 /* ---- open / close ---------------------------------------------------------- */

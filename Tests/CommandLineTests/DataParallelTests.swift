@@ -42,31 +42,21 @@ final class DataParallelTests: XCTestCase {
     @discardableResult
     private func run(_ arguments: [String], processes: Int? = nil, expectSuccess: Bool = true,
                      whileRunning: ((Process) throws -> Void)? = nil) throws -> (status: Int32, output: String, error: String) {
-        let process = Process()
+        let running: RunningCommand
         if let processes, let mpirun = Self.mpirun {
-            process.executableURL = URL(fileURLWithPath: mpirun)
             // As root in a container, with more processes than cores, and shared memory between them
             // without the kernel's cross-memory attach (often forbidden in containers); the hosts'
             // launcher chooses its own transport.
             let local = Self.hostsLauncher == nil
                 ? ["--allow-run-as-root", "--mca", "btl_vader_single_copy_mechanism", "none"] : []
-            process.arguments = local + ["--oversubscribe", "-np", String(processes), Self.binary.path] + arguments
+            running = try RunningCommand(URL(fileURLWithPath: mpirun),
+                                         local + ["--oversubscribe", "-np", String(processes), Self.binary.path] + arguments,
+                                         in: directory)
         } else {
-            process.executableURL = Self.binary
-            process.arguments = arguments
+            running = try RunningCommand(Self.binary, arguments, in: directory)
         }
-        process.currentDirectoryURL = directory
-        let stdout = directory.appendingPathComponent("stdout-\(UUID().uuidString)")
-        let stderr = directory.appendingPathComponent("stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: stdout.path, contents: nil)
-        FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: stdout)
-        process.standardError = try FileHandle(forWritingTo: stderr)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try whileRunning?(process)
-        process.waitUntilExit()
-        let result = (process.terminationStatus, try String(contentsOf: stdout, encoding: .utf8), try String(contentsOf: stderr, encoding: .utf8))
+        try whileRunning?(running.process)
+        let result = running.wait()
         if expectSuccess {
             XCTAssertEqual(result.0, 0, "seqmodels \(arguments.joined(separator: " ")) failed:\n\(result.2)")
         }

@@ -162,32 +162,8 @@ final class FaultInjectionTests: XCTestCase {
          "--threads", "1", "--seed", "5", "--sample-length", "0"]
     }
 
-    private struct Running {
-        var process: Process
-        var stdout: URL
-        var stderr: URL
-
-        func wait() -> (status: Int32, output: String, error: String) {
-            process.waitUntilExit()
-            let read = { (url: URL) in (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
-            return (process.terminationStatus, read(stdout), read(stderr))
-        }
-    }
-
-    private func start(_ arguments: [String]) throws -> Running {
-        let process = Process()
-        process.executableURL = TestedBinary.url
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        let stdout = directory.appendingPathComponent("stdout-\(UUID().uuidString)")
-        let stderr = directory.appendingPathComponent("stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: stdout.path, contents: nil)
-        FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: stdout)
-        process.standardError = try FileHandle(forWritingTo: stderr)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return Running(process: process, stdout: stdout, stderr: stderr)
+    private func start(_ arguments: [String]) throws -> RunningCommand {
+        try RunningCommand(TestedBinary.url, arguments, in: directory)
     }
 
     /// Runs `seqmodels arguments` to its end, failing the test unless it succeeds.
@@ -199,7 +175,7 @@ final class FaultInjectionTests: XCTestCase {
     }
 
     /// Waits until the run has saved a whole epoch (model and resume state), the moment to strike.
-    private func waitForTheFirstSavedEpoch(of model: URL, while running: Running) throws {
+    private func waitForTheFirstSavedEpoch(of model: URL, while running: RunningCommand) throws {
         let state = model.appendingPathComponent("resume/state.json")
         let deadline = Date().addingTimeInterval(120)
         while !FileManager.default.fileExists(atPath: state.path) {

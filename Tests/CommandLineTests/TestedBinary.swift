@@ -18,3 +18,34 @@ enum TestedBinary {
         return root.appendingPathComponent(".build/debug/seqmodels")
     }
 }
+
+/// A command started in the background with its standard output and error going to files (so
+/// that a long run cannot block on a full pipe), and empty standard input.
+struct RunningCommand {
+    let process: Process
+    let stdout: URL
+    let stderr: URL
+
+    /// Starts `executable arguments` in `directory` (where the two files are made).
+    init(_ executable: URL, _ arguments: [String], in directory: URL) throws {
+        process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        stdout = directory.appendingPathComponent("stdout-\(UUID().uuidString)")
+        stderr = directory.appendingPathComponent("stderr-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: stdout)
+        process.standardError = try FileHandle(forWritingTo: stderr)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Waits for the command to end; its status and what it wrote.
+    func wait() -> (status: Int32, output: String, error: String) {
+        process.waitUntilExit()
+        let read = { (url: URL) in (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+        return (process.terminationStatus, read(stdout), read(stderr))
+    }
+}

@@ -287,11 +287,12 @@ SM_KERNEL_BUILDS(sm_lstm_cell_backward, SM_CELL_BACKWARD_PARAMETERS, SM_CELL_BAC
 /* Every build, in the order of kernel_builds.h's indices. */
 static const sm_kernel_build sm_builds[] = {
     {"baseline", sm_lstm_cell_forward_baseline, sm_lstm_cell_backward_baseline, sm_lstm_cell_inference_baseline,
-     sm_gemm_packed_baseline},
+     sm_gemm_packed_baseline, sm_softmax_cross_entropy_rows_baseline},
 #if SM_KERNEL_BUILDS_BY_PROCESSOR
-    {"avx2", sm_lstm_cell_forward_avx2, sm_lstm_cell_backward_avx2, sm_lstm_cell_inference_avx2, sm_gemm_packed_avx2},
+    {"avx2", sm_lstm_cell_forward_avx2, sm_lstm_cell_backward_avx2, sm_lstm_cell_inference_avx2, sm_gemm_packed_avx2,
+     sm_softmax_cross_entropy_rows_avx2},
     {"avx512", sm_lstm_cell_forward_avx512, sm_lstm_cell_backward_avx512, sm_lstm_cell_inference_avx512,
-     sm_gemm_packed_avx512},
+     sm_gemm_packed_avx512, sm_softmax_cross_entropy_rows_avx512},
 #endif
 };
 

@@ -85,6 +85,37 @@ final class KernelBuildTests: XCTestCase {
         }
     }
 
+    /// The fused softmax cross-entropy of each build against Double arithmetic, and the FMA builds
+    /// against each other to the bit: rows narrower and wider than its 16 lanes, logits from
+    /// saturated to tiny, an ignored row (scale 0).
+    func testEveryBuildComputesTheSoftmaxCrossEntropyAndTheFMABuildsAgreeToTheBit() throws {
+        let builds = runnableBuilds()
+        for columns in [1, 3, 16, 17, 65, 1002] {
+            let rows = 4
+            let logits = preActivations(rows * columns, seed: UInt64(columns) + 7)
+            let targets = (0..<rows).map { ($0 * 7 + 3) % columns }
+            let scales: [Float] = [0.25, 0.5, 0, 1]
+            var results: [[UInt32]] = []
+            for build in builds.all {
+                var gradient = [Float](repeating: 9, count: rows * columns), losses = [Float](repeating: 9, count: rows)
+                build.softmax_cross_entropy_rows(logits, targets, scales, &gradient, &losses, rows, columns)
+                for r in 0..<rows {
+                    let row = (0..<columns).map { Double(logits[r * columns + $0]) }
+                    let m = row.max()!, sum = row.reduce(0) { $0 + Foundation.exp($1 - m) }
+                    let scale = Double(scales[r])
+                    XCTAssertEqual(Double(losses[r]), scale == 0 ? 0 : -(row[targets[r]] - m - Foundation.log(sum)), accuracy: 1e-5)
+                    for j in 0..<columns {
+                        let expected = scale * (Foundation.exp(row[j] - m) / sum - (j == targets[r] ? 1 : 0))
+                        XCTAssertEqual(Double(gradient[r * columns + j]), expected, accuracy: 1e-6,
+                                       "\(String(cString: build.name)), \(columns) columns, row \(r), column \(j)")
+                    }
+                }
+                if String(cString: build.name) != "baseline" { results.append((gradient + losses).map(\.bitPattern)) }
+            }
+            for result in results.dropFirst() { XCTAssertEqual(result, results[0], "\(columns) columns: the FMA builds differ") }
+        }
+    }
+
     /// `C += A · W` for each build, with `W` (`k × n`) packed once: every build against a Double
     /// product, and the FMA builds against each other to the bit. The shapes reach every block of
     /// both micro-kernels: 1 to 3 rows (blocks meeting several panels), 4 to 8-row blocks, more rows

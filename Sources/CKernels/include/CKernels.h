@@ -68,7 +68,7 @@ void sm_lstm_cell_inference(const float *gates, float *c, float *h, long h_strid
 
 /*
  * The builds of the hot kernels (kernel_builds.h): the elementwise functions, the three cell
- * kernels above, the optimizer updates and sm_gemm_packed below. Every kernel runs one build,
+ * kernels above, the fused softmax cross-entropy, the optimizer updates and sm_gemm_packed below. Every kernel runs one build,
  * chosen when the library loads: the widest the processor can run ("avx512" with AVX-512
  * F/BW/CD/DQ/VL, "avx2" with AVX2 and FMA, else "baseline"), or the one the environment variable
  * SEQMODELS_KERNELS names (baseline, avx2, avx512, auto); a name the processor cannot run is
@@ -84,6 +84,8 @@ typedef struct {
     void (*cell_inference)(const float *gates, float *c, float *h, long h_stride, long rows, long hidden);
     void (*gemm_packed)(long m, long n, long k, const float *a, long lda, const float *packed,
                         float *c, long ldc);
+    void (*softmax_cross_entropy_rows)(const float *x, const long *targets, const float *scales, float *g,
+                                       float *nll, long rows, long cols);
 } sm_kernel_build;
 /* Sets *builds to the builds, baseline first; returns how many this processor can run. */
 long sm_kernel_builds(const sm_kernel_build **builds);

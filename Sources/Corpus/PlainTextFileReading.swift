@@ -129,12 +129,18 @@ final class ByteChunkReader {
     }
 }
 
-/// Streams a UTF-8 text input line by line, in constant memory.
+/// Streams a UTF-8 text input line by line, in memory bounded by its longest line.
 ///
 /// Lines end at LF; a CR right before the LF (CRLF files) is removed, so callers see the
 /// same lines for LF and CRLF files. A leading UTF-8 byte-order mark is skipped. The last
-/// line is returned even without a final newline. Invalid UTF-8 is an error naming the line.
+/// line is returned even without a final newline. Invalid UTF-8 is an error naming the line,
+/// and so is a line longer than `maxLineBytes` (a file without line breaks would otherwise
+/// be gathered whole into one line).
 struct LineReader {
+    /// The longest line read unless told otherwise: 64 MiB, as a CSV record
+    /// (`CSVRowReader.defaultMaxRecordBytes`): far above any sentence, review or poem.
+    static let defaultMaxLineBytes = 64 << 20
+
     private let chunks: ByteChunkReader
     private var buffer: [UInt8] = []
     private var position = 0
@@ -143,9 +149,11 @@ struct LineReader {
     /// 1-based number of the line most recently returned.
     private(set) var lineNumber = 0
     var name: String { chunks.name }
+    let maxLineBytes: Int
 
-    init(_ input: ByteInput) throws {
+    init(_ input: ByteInput, maxLineBytes: Int = LineReader.defaultMaxLineBytes) throws {
         chunks = try ByteChunkReader(input, skippingByteOrderMark: true)
+        self.maxLineBytes = maxLineBytes
     }
 
     /// The next line without its terminator, or `nil` at the end of the input.
@@ -171,6 +179,11 @@ struct LineReader {
                 }
                 pending.append(contentsOf: buffer[position...])
                 position = buffer.count
+                if pending.count > maxLineBytes {
+                    throw CorpusError("a line longer than \(maxLineBytes) bytes starts here: is this a text file with line "
+                                      + "breaks? (longer lines are refused to keep memory bounded)",
+                                      at: SourceLocation(file: name, line: lineNumber + 1))
+                }
             }
             if finished { return nil }
             if try !chunks.readChunk(into: &buffer) {

@@ -158,7 +158,7 @@ enum ExitStatus: Int32 {
     }
 }
 
-/// A command's output could not be written (a full disk, a closed pipe's reader gone): ends the
+/// A command's output could not be written (a full disk, a failing device): ends the
 /// tool with `ExitStatus.cannotWrite`.
 struct OutputWriteError: Error, CustomStringConvertible {
     var description: String

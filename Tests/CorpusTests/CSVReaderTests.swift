@@ -20,6 +20,17 @@ enum TestFiles {
         }
         return found
     }
+
+    /// A new file in the temporary folder holding `text` followed by zero bytes up to `size`
+    /// bytes: sparse, so a gigabyte costs no disk. The caller removes it.
+    static func sparseFile(named name: String, startingWith text: String, size: UInt64) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)")
+        try Data(text.utf8).write(to: url)
+        let handle = try FileHandle(forWritingTo: url)
+        defer { try? handle.close() }
+        try handle.truncate(atOffset: size)
+        return url
+    }
 }
 
 /// Reads every row of `text` with the given format; errors propagate.
@@ -250,12 +261,8 @@ final class CSVReaderTests: XCTestCase {
     /// is refused at the default limit of 64 MiB a record, naming the line, without reading on
     /// to its end or holding the gigabyte (the file is sparse: it costs no disk).
     func testAGigabyteFieldInAFileIsRefusedAtTheRecordLimit() throws {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gigabyte-field-\(UUID().uuidString).csv")
+        let url = try TestFiles.sparseFile(named: "gigabyte-field.csv", startingWith: "text,label\nfine,pos\n", size: 1 << 30)
         defer { try? FileManager.default.removeItem(at: url) }
-        try Data("text,label\nfine,pos\n".utf8).write(to: url)
-        let handle = try FileHandle(forWritingTo: url)
-        try handle.truncate(atOffset: 1 << 30)
-        try handle.close()
         var rows = try CSVRowReader(contentsOf: url.path)
         XCTAssertEqual(try rows.next()?.fields, ["fine", "pos"])
         XCTAssertThrowsError(try rows.next()) { error in

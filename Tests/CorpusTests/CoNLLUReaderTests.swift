@@ -6,12 +6,9 @@ final class CoNLLUReaderTests: XCTestCase {
     /// A file of a gigabyte whose third line never ends (a sparse file: no disk) is refused at
     /// 64 MiB a line, naming the line, in the CoNLL-U reader and the plain-text line reader alike.
     func testALineOfAGigabyteIsRefusedAtTheLineLimit() throws {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gigabyte-line-\(UUID().uuidString).txt")
+        let url = try TestFiles.sparseFile(named: "gigabyte-line.conllu",
+                                           startingWith: "# text = A cat.\n1\tcat\tcat\tNOUN\t_\t_\t0\troot\t_\t_\n", size: 1 << 30)
         defer { try? FileManager.default.removeItem(at: url) }
-        try Data("# text = A cat.\n1\tcat\tcat\tNOUN\t_\t_\t0\troot\t_\t_\n".utf8).write(to: url)
-        let handle = try FileHandle(forWritingTo: url)
-        try handle.truncate(atOffset: 1 << 30)
-        try handle.close()
         let expected = "\(url.path):3: a line longer than 67108864 bytes starts here"
         var conllu = try CoNLLUReader(contentsOf: url.path)
         XCTAssertThrowsError(try conllu.nextSentence()) { XCTAssertTrue("\($0)".hasPrefix(expected), "\($0)") }

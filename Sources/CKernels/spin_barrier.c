@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /*
  * A barrier for a few threads that meet often and briefly: the two halves of one LSTM
@@ -67,6 +68,16 @@ void sm_spin_barrier_wait(sm_spin_barrier *barrier) {
             sched_yield();
         }
     }
+}
+
+int sm_second_cpu_allowed(void) {
+#if defined(__linux__)
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 0;
+    return CPU_COUNT(&allowed) >= 2;
+#else
+    return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+#endif
 }
 
 int sm_thread_attr_avoid_current_cpu(pthread_attr_t *attr) {

@@ -169,6 +169,13 @@ void sm_spin_barrier_wait(sm_spin_barrier *barrier);
 int sm_thread_attr_avoid_current_cpu(pthread_attr_t *attr);
 
 /*
+ * Whether the calling thread may run on another CPU than the one it runs on now (Linux: its
+ * affinity mask holds at least two CPUs; elsewhere 1 when the system has two or more online).
+ * False on a one-CPU machine, or under `taskset -c 0`, where sm_thread_attr_avoid_current_cpu fails.
+ */
+int sm_second_cpu_allowed(void);
+
+/*
  * Tells the C allocator to keep freed memory for reuse instead of returning it to the
  * system after each LSTM pass (allocator.c says why). Process-wide; returns 1 when the
  * allocator took the settings (always on allocators other than glibc's), 0 otherwise.

@@ -36,6 +36,11 @@ final class SpinBarrier: @unchecked Sendable {   // the C barrier is built for c
 /// may run its iterations one after the other on one thread, where the first part would
 /// wait at the barrier for ever.
 enum ThreadPair {
+    /// Whether `run` can have its two parts at once: this thread may run on a second CPU. False
+    /// on a one-CPU machine or a process bound to one CPU (`taskset -c 0`), where `run` returns
+    /// `false` and its callers work on one thread.
+    static var hasSecondCPU: Bool { sm_second_cpu_allowed() != 0 }
+
     /// Runs `work(0, barrier)` here and `work(1, barrier)` on a new thread, sharing one
     /// two-party barrier, and returns `true` when both have finished. Returns `false`, having
     /// run neither part, when no thread (or barrier) could be had or no second CPU is allowed:

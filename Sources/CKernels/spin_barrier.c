@@ -90,6 +90,6 @@ int sm_thread_attr_avoid_current_cpu(pthread_attr_t *attr) {
     return pthread_attr_setaffinity_np(attr, sizeof allowed, &allowed) == 0 ? 0 : -1;
 #else
     (void)attr;
-    return 0;
+    return sm_second_cpu_allowed() ? 0 : -1;
 #endif
 }

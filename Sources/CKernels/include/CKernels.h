@@ -161,7 +161,8 @@ void sm_spin_barrier_wait(sm_spin_barrier *barrier);
 
 /*
  * Restricts the CPUs of a thread started with `attr` to those the calling thread may run
- * on, less the one it runs on now (Linux; elsewhere `attr` is left alone). A thread just
+ * on, less the one it runs on now (Linux; elsewhere `attr` is left alone, and the answer is
+ * sm_second_cpu_allowed's, so that the two agree on every platform). A thread just
  * started otherwise tends to begin on its parent's CPU, where two threads meeting at a spin
  * barrier take turns instead of running together until the scheduler moves one (milliseconds).
  * Returns 0, or -1 when no other CPU is allowed (a spin barrier would then only cost time).
@@ -171,7 +172,7 @@ int sm_thread_attr_avoid_current_cpu(pthread_attr_t *attr);
 /*
  * Whether the calling thread may run on another CPU than the one it runs on now (Linux: its
  * affinity mask holds at least two CPUs; elsewhere 1 when the system has two or more online).
- * False on a one-CPU machine, or under `taskset -c 0`, where sm_thread_attr_avoid_current_cpu fails.
+ * False on a one-CPU machine, or under `taskset -c 0`: exactly when sm_thread_attr_avoid_current_cpu fails.
  */
 int sm_second_cpu_allowed(void);
 

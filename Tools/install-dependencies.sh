@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system packages SeqModels needs, if missing: OpenBLAS, libxml2, pkg-config.
+# Installs the system packages SeqModels needs, if missing: OpenBLAS, libxml2, pkg-config, and
+# GNU time, with which the tests measure a child process's own peak memory.
 # On Debian/Ubuntu it uses apt-get (as root, or through sudo). Elsewhere it says what to install.
 # With --pytorch it also installs the CPU build of PyTorch used by the benchmarks (optional);
 # with --onnx, onnx and ONNX Runtime from PyPI, for Tools/check_onnx_export.py and the tests
@@ -9,7 +10,7 @@
 set -euo pipefail
 
 need=()
-for package in libopenblas-dev libxml2-dev pkg-config; do
+for package in libopenblas-dev libxml2-dev pkg-config time; do
     dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
 done
 

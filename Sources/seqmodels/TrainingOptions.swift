@@ -34,7 +34,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Clip the global gradient norm to this value before each step; 0 turns clipping off.")
     var clipNorm: Float?
 
-    @Option(help: "Learning-rate schedule: constant, step (× --decay every --step-size epochs), plateau (× --decay after --plateau-patience epochs without a better dev metric) or cosine (half a cosine down to --decay × the rate, default 0, over --epochs).")
+    @Option(help: "Learning-rate schedule: constant, step (× --decay every --step-size epochs), plateau (× --decay after --plateau-patience epochs without a better dev metric) or cosine (half a cosine down to --decay × the rate, default 0, over --epochs, or over --time-limit when that ends first).")
     var schedule: ScheduleKind?
 
     @Option(help: "Epochs between two decays of the step schedule (default: 5).")
@@ -112,7 +112,7 @@ struct TrainingOptions: ParsableArguments {
         if kind == .step, plateauPatience != nil { throw ValidationError("--plateau-patience needs --schedule plateau") }
         if kind == .plateau, stepSize != nil { throw ValidationError("--step-size needs --schedule step") }
         if kind == .cosine, stepSize != nil || plateauPatience != nil {
-            throw ValidationError("--step-size and --plateau-patience do not apply to --schedule cosine (it anneals over --epochs)")
+            throw ValidationError("--step-size and --plateau-patience do not apply to --schedule cosine (it anneals over --epochs or --time-limit)")
         }
         switch kind {
         case .constant:

@@ -179,6 +179,34 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
+    /// With a time budget the cosine follows whichever runs ahead, epochs or time, never back up;
+    /// a saved schedule keeps its progress, and one saved before budgets existed reads as e / epochs.
+    func testCosineFollowsATimeBudgetThatRunsAheadOfItsEpochs() throws {
+        let (initial, minimum) = (Double(Float(0.1)), Double(Float(0.002)))   // the rates are tracked in Double from Float
+        func rate(_ progress: Double) -> Float { Float(minimum + (initial - minimum) * (1 + cos(Double.pi * progress)) / 2) }
+        var annealing = CosineAnnealing(initialLearningRate: 0.1, epochs: 10, minimumLearningRate: 0.002)
+        XCTAssertEqual(annealing.epochEnded(metric: 0, budgetUsed: 0.25), rate(0.25), "time ahead of 1 epoch of 10")
+        XCTAssertEqual(annealing.epochEnded(metric: 0, budgetUsed: 0.05), rate(0.25), "a smaller share never raises the rate")
+        XCTAssertEqual(annealing.epochEnded(metric: 0, budgetUsed: nil), rate(0.3), "epochs ahead of time: 3 of 10")
+        XCTAssertEqual(annealing.epochEnded(metric: 0, budgetUsed: 0.6), rate(0.6))
+        let saved = try JSONEncoder().encode(annealing)
+        var restored = try JSONDecoder().decode(CosineAnnealing.self, from: saved)
+        XCTAssertEqual(restored, annealing)
+        XCTAssertEqual(restored.epochEnded(metric: 0, budgetUsed: 0.1), rate(0.6), "the progress survives a resume")
+        XCTAssertEqual(annealing.epochEnded(metric: 0, budgetUsed: 1.7), 0.002, "a spent budget holds the minimum")
+        XCTAssertEqual(annealing.progress, 1)
+
+        var old = try XCTUnwrap(JSONSerialization.jsonObject(with: saved) as? [String: Any])
+        old["progress"] = nil
+        let older = try JSONDecoder().decode(CosineAnnealing.self, from: JSONSerialization.data(withJSONObject: old))
+        XCTAssertEqual(older.progress, 0.4, "4 epochs of 10, as before time budgets")
+        for (key, value) in [("progress", 1.5 as Any), ("epochs", 0 as Any)] {
+            var bad = try XCTUnwrap(JSONSerialization.jsonObject(with: saved) as? [String: Any])
+            bad[key] = value
+            XCTAssertThrowsError(try JSONDecoder().decode(CosineAnnealing.self, from: JSONSerialization.data(withJSONObject: bad)), key)
+        }
+    }
+
     func testConstantScheduleNeverChanges() {
         var s = ConstantLearningRate(0.25)
         XCTAssertEqual((0..<5).map { s.epochEnded(metric: Double($0)) }, [0.25, 0.25, 0.25, 0.25, 0.25])

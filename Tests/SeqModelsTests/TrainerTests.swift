@@ -340,6 +340,30 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(summary.history.map(\.evaluation.details), straightSummary.history.map(\.evaluation.details))
     }
 
+    /// A cosine over 100 epochs with a time limit that four epochs fill anneals as the cosine over
+    /// four epochs does: the same rates and the same weights, bit for bit.
+    func testCosineOverATimeLimitThatFourEpochsFillIsTheCosineOverFourEpochs() throws {
+        var overEpochs = options(epochs: 4)
+        overEpochs.schedule = .cosine(epochs: 4, minimumFactor: 0)
+        var byEpochs = model()
+        let epochsSummary = try Trainer(options: overEpochs).fit(&byEpochs, train: train, dev: dev, in: temporaryDirectory(), save: save)
+
+        var overTime = options(epochs: 100)
+        overTime.schedule = .cosine(epochs: 100, minimumFactor: 0)
+        overTime.timeLimit = 24   // 6 batches an epoch, one second a batch
+        let script = TinyClassifier.Script()
+        var byTime = model(script: script)
+        let timeSummary = try Trainer(options: overTime, clock: batchClock(script))
+            .fit(&byTime, train: train, dev: dev, in: temporaryDirectory(), save: save)
+
+        XCTAssertEqual(timeSummary.stopReason, .timeLimit)
+        XCTAssertEqual(timeSummary.epochsCompleted, 4)
+        let expected = (0..<4).map { Float(0.05 * (1 + cos(Double.pi * Double($0) / 4)) / 2) }
+        XCTAssertEqual(epochsSummary.history.map(\.learningRate), expected)
+        XCTAssertEqual(timeSummary.history.map(\.learningRate), expected)
+        XCTAssertEqual(parameters(byTime), parameters(byEpochs))
+    }
+
     /// A run cut by the time limit in the middle of epoch 4 resumes from epoch 3's state.
     func testRunCutByTheTimeLimitResumesToTheSameWeights() throws {
         var options = self.options(epochs: 5)
@@ -800,6 +824,33 @@ final class DataParallelTrainerTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: sharedDirectory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
             .split(separator: "\n").count, 4)
         XCTAssertTrue(FileManager.default.fileExists(atPath: sharedDirectory.appendingPathComponent("resume/state.json").path))
+    }
+
+    /// With a time limit every member stops and sets its learning rate by rank 0's clock, even
+    /// when its own clock runs twice as fast: the members stay identical and end together.
+    func testMembersFollowRankZerosClockForTheTimeLimitAndTheCosine() throws {
+        let train = self.train, dev = self.dev
+        let shared = directory()
+        defer { try? FileManager.default.removeItem(at: shared) }
+        let members = try LocalProcessGroup.run(size: 2) { group in
+            let script = TinyClassifier.Script()
+            var model = TinyClassifier(features: 6, classes: 3, seed: 5, script: script)
+            model.dropout = Dropout(probability: 0)
+            var options = Self.options()
+            options.epochs = 50
+            options.schedule = .cosine(epochs: 50, minimumFactor: 0)
+            options.timeLimit = 12   // rank 0: a second a batch it runs, 6 batches an epoch
+            let speed = group.rank == 0 ? 1.0 : 2.0
+            let summary = try Trainer(options: options, processGroup: group, clock: { speed * Double(script.batches) })
+                .fit(&model, train: train, dev: dev, in: shared) { try Checkpoint.save($0, config: ["kind": "tiny"], to: $1) }
+            return (model.namedParameters().flatMap(\.value.scalars), summary)
+        }
+        XCTAssertEqual(members[0].0, members[1].0)
+        for summary in members.map(\.1) {
+            XCTAssertEqual(summary.stopReason, .timeLimit)
+            XCTAssertEqual(summary.epochsCompleted, 2)
+            XCTAssertEqual(summary.history.map(\.learningRate), [0.05, 0.025])
+        }
     }
 
     /// With dropout each member draws its own masks; they still apply the same summed update.

@@ -52,15 +52,27 @@ public struct StepDecay: LearningRateSchedule, Equatable {
 /// (its closed form): epoch e (from 0) uses `min + (initial − min) · (1 + cos(π e / epochs)) / 2`.
 /// After `epochs` the rate stays at the minimum (PyTorch's would climb back up).
 ///
+/// With a time budget (`epochEnded(metric:budgetUsed:)`) the cosine runs over whichever ends
+/// first, the epochs or the time: the progress is `max(e / epochs, t / T)` for a run that has
+/// used time t of its limit T after e epochs, and never goes back. When K equal epochs fill the
+/// budget, epoch e uses `cos(π e / K)`, exactly the cosine over K epochs, without anyone knowing
+/// K in advance; a slower processor gets fewer epochs, each annealed as far as the time allows.
+/// A resumed run (whose time limit starts afresh) keeps the saved progress until its own share of
+/// the new limit passes it.
+///
 /// Why: a run with a time limit ends at its best when the rate has come down by the end; a
-/// constant rate keeps the last epochs noisy, and the plateau schedule waits for epochs that
-/// the time limit does not leave.
+/// constant rate keeps the last epochs noisy, the plateau schedule waits for epochs that
+/// the time limit does not leave, and a cosine over an epoch count that the time cuts short
+/// stops while the rate is still high.
 public struct CosineAnnealing: LearningRateSchedule, Equatable {
     public let initialLearningRate: Double
     public let minimumLearningRate: Double
     public let epochs: Int
     /// Epochs completed so far.
     public private(set) var epoch: Int = 0
+    /// How far down the cosine the run has come, in [0, 1]: `epoch / epochs`, or further when a
+    /// time budget ran ahead of the epochs.
+    public private(set) var progress: Double = 0
 
     public init(initialLearningRate: Float, epochs: Int, minimumLearningRate: Float = 0) {
         precondition(epochs > 0, "CosineAnnealing needs a positive number of epochs, got \(epochs)")
@@ -70,13 +82,42 @@ public struct CosineAnnealing: LearningRateSchedule, Equatable {
     }
 
     public var learningRate: Float {
-        let progress = min(Double(epoch), Double(epochs)) / Double(epochs)
-        return Float(minimumLearningRate + (initialLearningRate - minimumLearningRate) * (1 + cos(Double.pi * progress)) / 2)
+        Float(minimumLearningRate + (initialLearningRate - minimumLearningRate) * (1 + cos(Double.pi * progress)) / 2)
     }
 
     public mutating func epochEnded(metric: Double) -> Float {
+        epochEnded(metric: metric, budgetUsed: nil)
+    }
+
+    /// Records the end of an epoch after `budgetUsed` (the share of a time limit spent so far,
+    /// `nil` without one) and returns the rate for the next epoch.
+    public mutating func epochEnded(metric: Double, budgetUsed: Double?) -> Float {
         epoch += 1
+        let byEpochs = min(Double(epoch), Double(epochs)) / Double(epochs)
+        let byTime = budgetUsed.map { $0.isFinite ? min(max($0, 0), 1) : 0 } ?? 0
+        progress = max(progress, byEpochs, byTime)
         return learningRate
+    }
+
+    private enum CodingKeys: String, CodingKey { case initialLearningRate, minimumLearningRate, epochs, epoch, progress }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        initialLearningRate = try container.decode(Double.self, forKey: .initialLearningRate)
+        minimumLearningRate = try container.decode(Double.self, forKey: .minimumLearningRate)
+        epochs = try container.decode(Int.self, forKey: .epochs)
+        epoch = try container.decode(Int.self, forKey: .epoch)
+        guard epochs > 0, epoch >= 0 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "a cosine schedule needs epochs > 0 and epoch ≥ 0, got \(epochs) and \(epoch)"))
+        }
+        // States saved before time budgets existed hold no progress: it was epoch / epochs then.
+        let saved = try container.decodeIfPresent(Double.self, forKey: .progress) ?? min(Double(epoch), Double(epochs)) / Double(epochs)
+        guard saved.isFinite, (0...1).contains(saved) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [CodingKeys.progress],
+                                                    debugDescription: "a cosine schedule's progress must be in [0, 1], got \(saved)"))
+        }
+        progress = saved
     }
 }
 

@@ -26,7 +26,8 @@ public struct TrainerOptions: Codable, Equatable, Sendable {
         /// Multiply the rate by `factor` after more than `patience` epochs without a better
         /// development metric (`ReduceOnPlateau`, its mode taken from `Evaluation.higherIsBetter`).
         case plateau(factor: Double, patience: Int)
-        /// Half a cosine from the rate down to `minimumFactor` times it over `epochs` epochs (`CosineAnnealing`).
+        /// Half a cosine from the rate down to `minimumFactor` times it over `epochs` epochs, or over
+        /// `timeLimit` when that ends first (`CosineAnnealing`: the rate follows whichever runs ahead).
         case cosine(epochs: Int, minimumFactor: Double)
     }
 
@@ -199,12 +200,16 @@ enum ScheduleState: Codable, Sendable {
         }
     }
 
-    /// Records the end of an epoch with its development evaluation; returns the next rate.
-    mutating func epochEnded(_ evaluation: Evaluation, options: TrainerOptions, currentRate: Float) -> Float {
+    /// Records the end of an epoch with its development evaluation and the share of the time
+    /// limit used (`nil` without one; only the cosine follows it); returns the next rate.
+    mutating func epochEnded(_ evaluation: Evaluation, options: TrainerOptions, currentRate: Float, budgetUsed: Double?) -> Float {
         switch self {
         case var .constant(s): let rate = s.epochEnded(metric: evaluation.metric); self = .constant(s); return rate
         case var .step(s): let rate = s.epochEnded(metric: evaluation.metric); self = .step(s); return rate
-        case var .cosine(s): let rate = s.epochEnded(metric: evaluation.metric); self = .cosine(s); return rate
+        case var .cosine(s):
+            let rate = s.epochEnded(metric: evaluation.metric, budgetUsed: budgetUsed)
+            self = .cosine(s)
+            return rate
         case let .plateau(existing):
             guard case let .plateau(factor, patience) = options.schedule else { return currentRate }
             var s = existing ?? ReduceOnPlateau(initialLearningRate: currentRate, mode: evaluation.higherIsBetter ? .max : .min,

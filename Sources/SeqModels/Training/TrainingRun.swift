@@ -231,14 +231,15 @@ struct TrainingRun<Model: TrainableModel> {
                 break epochs
             }
             epochsCompleted = epoch
-            learningRate = schedule.epochEnded(evaluation, options: options, currentRate: learningRate)
+            let budgetUsed = try sharedBudgetUsed()
+            learningRate = schedule.epochEnded(evaluation, options: options, currentRate: learningRate, budgetUsed: budgetUsed)
             if isLeader { try saveResumeState(model) }
             if timeIsUp {
                 stopReason = .timeLimit
             } else if let patience = options.patience, epochsWithoutImprovement >= patience, epochsCompleted < options.epochs {
                 stopReason = .earlyStopping
                 progress.note("no better dev \(evaluation.metricName) for \(patience) epochs: stopping early")
-            } else if let limit = options.timeLimit, trainer.clock() - startTime >= limit, epochsCompleted < options.epochs {
+            } else if let budgetUsed, budgetUsed >= 1, epochsCompleted < options.epochs {
                 stopReason = .timeLimit
             }
         }
@@ -253,6 +254,18 @@ struct TrainingRun<Model: TrainableModel> {
         try restoreBest(into: &model)
         return TrainingSummary(stopReason: stopReason, epochsCompleted: epochsCompleted, best: best, history: history,
                                seconds: trainer.clock() - startTime)
+    }
+
+    /// The share of the time limit used so far (`nil` without a limit; 1 or more once it is
+    /// spent). In a group it is rank 0's, summed to every process (one small collective call an
+    /// epoch, only with a limit), so that all of them stop, and set their learning rate, alike.
+    private func sharedBudgetUsed() throws -> Double? {
+        guard let limit = options.timeLimit else { return nil }
+        let used = (trainer.clock() - startTime) / limit
+        guard let group else { return used }
+        var shared = [group.isLeader ? used : 0]
+        try group.sum(&shared)
+        return shared[0]
     }
 
     // MARK: Data parallelism

@@ -93,11 +93,13 @@ public struct CosineAnnealing: LearningRateSchedule, Equatable {
     /// `nil` without one) and returns the rate for the next epoch.
     public mutating func epochEnded(metric: Double, budgetUsed: Double?) -> Float {
         epoch += 1
-        let byEpochs = min(Double(epoch), Double(epochs)) / Double(epochs)
         let byTime = budgetUsed.map { $0.isFinite ? min(max($0, 0), 1) : 0 } ?? 0
-        progress = max(progress, byEpochs, byTime)
+        progress = max(progress, progressByEpochs, byTime)
         return learningRate
     }
+
+    /// The progress the epochs alone give: `epoch / epochs`, held at 1 after the last.
+    private var progressByEpochs: Double { min(Double(epoch), Double(epochs)) / Double(epochs) }
 
     private enum CodingKeys: String, CodingKey { case initialLearningRate, minimumLearningRate, epochs, epoch, progress }
 
@@ -112,7 +114,7 @@ public struct CosineAnnealing: LearningRateSchedule, Equatable {
                                                     debugDescription: "a cosine schedule needs epochs > 0 and epoch ≥ 0, got \(epochs) and \(epoch)"))
         }
         // States saved before time budgets existed hold no progress: it was epoch / epochs then.
-        let saved = try container.decodeIfPresent(Double.self, forKey: .progress) ?? min(Double(epoch), Double(epochs)) / Double(epochs)
+        let saved = try container.decodeIfPresent(Double.self, forKey: .progress) ?? progressByEpochs
         guard saved.isFinite, (0...1).contains(saved) else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [CodingKeys.progress],
                                                     debugDescription: "a cosine schedule's progress must be in [0, 1], got \(saved)"))

@@ -22,13 +22,13 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Initial learning rate.")
     var learningRate: Float?
 
-    @Option(help: "Optimizer: adam, sgd or rmsprop (PyTorch's defaults otherwise).")
+    @Option(help: "Optimizer: adam, adamw (Adam with decoupled weight decay), sgd or rmsprop (PyTorch's defaults otherwise).")
     var optimizer: TrainerOptions.OptimizerKind?
 
     @Option(help: "Momentum for sgd and rmsprop.")
     var momentum: Double?
 
-    @Option(help: "L2 weight decay.")
+    @Option(help: "Weight decay: an L2 term in the gradient for adam, sgd and rmsprop; for adamw the weights shrink by (1 - rate × decay) each step (default 0.01 there, as PyTorch's AdamW).")
     var weightDecay: Double?
 
     @Option(help: "Clip the global gradient norm to this value before each step; 0 turns clipping off.")
@@ -92,7 +92,10 @@ struct TrainingOptions: ParsableArguments {
         if let batchSize { options.batchSize = batchSize }
         if let maxBatchTokens { options.maxBatchTokens = maxBatchTokens }
         if let learningRate { options.learningRate = learningRate }
-        if let optimizer { options.optimizer = optimizer }
+        if let optimizer {
+            options.optimizer = optimizer
+            if optimizer == .adamw && weightDecay == nil { options.weightDecay = 0.01 }
+        }
         if let momentum { options.momentum = momentum }
         if let weightDecay { options.weightDecay = weightDecay }
         if let clipNorm { options.clipNorm = clipNorm == 0 ? nil : clipNorm }

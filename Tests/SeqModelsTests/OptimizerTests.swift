@@ -266,6 +266,23 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(Array(adam.states.keys), ["b.bias"])
     }
 
+    /// `--optimizer adamw` (`TrainerOptions.OptimizerKind.adamw`) is AdamW: with a zero gradient
+    /// the weight only shrinks by `1 − ηλ`, where Adam's L2 term would move it by about η.
+    func testTheAdamWOptionDecaysTheWeightsApartFromTheGradient() throws {
+        func oneStep(_ kind: TrainerOptions.OptimizerKind) -> Float {
+            var m = TwoParameters(weight: Parameter(Tensor(shape: [1], scalars: [1])), bias: Parameter(Tensor(shape: [1], scalars: [0])))
+            var optimizer = TrainerOptions(learningRate: 0.1, optimizer: kind, weightDecay: 0.5).makeOptimizer()
+            optimizer.step(&m)
+            return m.weight.value.scalars[0]
+        }
+        XCTAssertEqual(oneStep(.adamw), Float(1 - 0.1 * 0.5), accuracy: 1e-7)
+        XCTAssertEqual(oneStep(.adam), 0.9, accuracy: 1e-6)   // 1 − η · λθ / √((λθ)²)
+        let adamw = try XCTUnwrap(TrainerOptions(optimizer: .adamw, weightDecay: 0.2).makeOptimizer() as? Adam)
+        XCTAssertTrue(adamw.decoupledWeightDecay)
+        XCTAssertEqual(adamw.weightDecay, 0.2)
+        XCTAssertFalse(try XCTUnwrap(TrainerOptions(optimizer: .adam, weightDecay: 0.2).makeOptimizer() as? Adam).decoupledWeightDecay)
+    }
+
     func testLearningRateSetterTakesEffect() {
         var m = TwoParameters(weight: Parameter(Tensor(shape: [1], scalars: [1])), bias: Parameter(Tensor(shape: [1], scalars: [1])))
         m.weight.gradient = Tensor(shape: [1], scalars: [2])

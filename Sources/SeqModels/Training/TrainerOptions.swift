@@ -14,7 +14,12 @@
 public struct TrainerOptions: Codable, Equatable, Sendable {
     /// Which optimizer updates the parameters (each with PyTorch's defaults for the rest).
     public enum OptimizerKind: String, Codable, CaseIterable, Sendable {
-        case adam, sgd, rmsprop
+        /// Adam; `weightDecay` is an L2 term added to the gradient (`torch.optim.Adam`).
+        case adam
+        /// Adam with decoupled weight decay: `θ ← θ(1 − ηλ)` before each step, whatever the
+        /// gradient's scale (`torch.optim.AdamW`).
+        case adamw
+        case sgd, rmsprop
     }
 
     /// How the learning rate changes from epoch to epoch.
@@ -42,7 +47,8 @@ public struct TrainerOptions: Codable, Equatable, Sendable {
     public var optimizer: OptimizerKind
     /// SGD and RMSProp momentum (ignored by Adam).
     public var momentum: Double
-    /// L2 weight decay added to the gradient (all three optimizers).
+    /// Weight decay λ: an L2 term added to the gradient (adam, sgd, rmsprop), or the decoupled
+    /// decay `θ ← θ(1 − ηλ)` of adamw.
     public var weightDecay: Double
     /// Largest global gradient norm before a step (`clipGradientNorm`), or `nil` for no clipping.
     public var clipNorm: Float?
@@ -126,6 +132,7 @@ public struct TrainerOptions: Codable, Equatable, Sendable {
     func makeOptimizer() -> any Optimizer {
         switch optimizer {
         case .adam: return Adam(learningRate: learningRate, weightDecay: weightDecay)
+        case .adamw: return Adam.adamW(learningRate: learningRate, weightDecay: weightDecay)
         case .sgd: return SGD(learningRate: learningRate, momentum: momentum, weightDecay: weightDecay)
         case .rmsprop: return RMSProp(learningRate: learningRate, weightDecay: weightDecay, momentum: momentum)
         }

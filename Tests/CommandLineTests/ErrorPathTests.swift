@@ -155,4 +155,20 @@ final class ErrorPathTests: XCTestCase {
         XCTAssertTrue(lines.dropFirst().allSatisfy { $0.split(separator: ",").count >= 4 }, labelled.output)
         XCTAssertTrue(labelled.error.contains("labelled 2 rows into standard output"), labelled.error)
     }
+
+    /// `--optimizer adamw` trains with decoupled weight decay, PyTorch's 0.01 unless
+    /// `--weight-decay` says otherwise; the resume state records what ran.
+    func testAdamWTakesPyTorchsDecayUnlessOneIsGiven() throws {
+        let text = try write("text.txt", String(repeating: "the cat sat on the mat. the dog sat on the log.\n", count: 20))
+        for (extra, decay) in [([String](), 0.01), (["--weight-decay", "0.3"], 0.3)] {
+            let model = directory.appendingPathComponent("adamw-\(decay)")
+            let trained = try run(["generate", "train", "--text", text, "--model", model.path, "--epochs", "1", "--hidden-size", "8",
+                                   "--optimizer", "adamw"] + extra)
+            XCTAssertEqual(trained.status, 0, trained.error)
+            let state = try Data(contentsOf: model.appendingPathComponent("resume/state.json"))
+            let options = try XCTUnwrap((try JSONSerialization.jsonObject(with: state) as? [String: Any])?["options"] as? [String: Any])
+            XCTAssertEqual(options["optimizer"] as? String, "adamw")
+            XCTAssertEqual((options["weightDecay"] as? NSNumber)?.doubleValue, decay)
+        }
+    }
 }

@@ -113,7 +113,8 @@ struct ClassifyPredictCommand: ParsableCommand {
         // Typed at a terminal: answer each line at once; piped: classify batchSize lines together.
         let linesPerBatch = isatty(STDIN_FILENO) != 0 ? 1 : batchSize
         var batch: [String] = []
-        for line in try InputLines(path: "-") {
+        let lines = try InputLines(path: "-")
+        while let line = try lines.nextLine() {
             if line.allSatisfy(\.isWhitespace) { continue }
             batch.append(line)
             if batch.count == linesPerBatch { try emit(batch); batch.removeAll() }

@@ -147,11 +147,20 @@ struct TagTextCommand: ParsableCommand {
             pending.append(tokens)
             if pending.count == 256 { try flush() }
         }
+        /// The next input line; before a read error or an overlong line, what came before is still tagged.
+        func nextLine(of lines: InputLines) throws -> String? {
+            do {
+                return try lines.nextLine()
+            } catch {
+                try flush()
+                throw error
+            }
+        }
         if Launch.isLeader { try emit(output.header) }
         if let lines {
             // A blank line (or several) between sentences is a paragraph break.
             var sentencesSeen = start.sentences > 0, breakPending = start.breakPending
-            for line in lines {
+            while let line = try nextLine(of: lines) {
                 let tokens = tokenizer.tokenize(line)
                 if tokens.isEmpty {
                     breakPending = sentencesSeen
@@ -195,7 +204,7 @@ struct TagTextCommand: ParsableCommand {
         /// are exchanged and those of the shares before this one are composed in order.
         static func atStart(of lines: InputLines, tokenizer: any Tokenizer, group: any ProcessGroup) throws -> ParagraphState {
             var sentences = 0, blank = false, blankAfterLastSentence = false
-            for line in lines {
+            while let line = try lines.nextLine() {
                 if tokenizer.tokenize(line).isEmpty {
                     blank = true
                     blankAfterLastSentence = sentences > 0

@@ -140,6 +140,35 @@ final class ErrorPathTests: XCTestCase {
         XCTAssertTrue(fromFile.output.hasPrefix("One/"), fromFile.output)
     }
 
+    /// A failed read of `tag --input` (here a directory) is an error, not an empty input, and a
+    /// line over 1 MiB is refused by its number without being held whole; the sentences before
+    /// it are still tagged.
+    func testTagInputThatCannotBeReadOrHasAnOverlongLineIsAnError() throws {
+        let model = directory.appendingPathComponent("tagger").path
+        let sample = Self.root.appendingPathComponent("Corpora/pos/sample.xml").path
+        let trained = try run(["tag", "train", "--train", sample, "--dev", sample, "--model", model, "--epochs", "1", "--hidden-size", "8",
+                               "--word-embedding-size", "8"])
+        XCTAssertEqual(trained.status, 0, trained.error)
+        let folder = directory.appendingPathComponent("a-folder")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let unreadable = try run(["tag", "--model", model, "--input", folder.path])
+        XCTAssertEqual(unreadable.status, 65, unreadable.error)
+        XCTAssertTrue(unreadable.error.hasPrefix("error: cannot read \(folder.path)"), unreadable.error)
+        let long = try write("long.txt", "The cat sat.\n" + String(repeating: " ", count: (1 << 20) + 1) + "\nA dog ran.\n")
+        let refused = try run(["tag", "--model", model, "--input", long])
+        XCTAssertEqual(refused.status, 65, refused.error)
+        XCTAssertTrue(refused.error.contains("line 2 of \(long) is longer than 1 MiB"), refused.error)
+        XCTAssertTrue(refused.output.hasPrefix("The/"), "the sentence before the long line is tagged: \(refused.output)")
+        XCTAssertFalse(refused.output.contains("dog"), refused.output)
+        // Exactly 1 MiB of spaces (a blank line, so nothing to tag), a CRLF, and a last line without its end.
+        let exact = try write("exact.txt", String(repeating: " ", count: 1 << 20) + "\r\nA dog ran.")
+        let accepted = try run(["tag", "--model", model, "--input", exact])
+        XCTAssertEqual(accepted.status, 0, "a line of exactly 1 MiB is read: \(accepted.error)")
+        let lines = accepted.output.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, accepted.output)
+        XCTAssertTrue(lines.first?.hasPrefix("A/") == true && lines.first?.contains(" dog/") == true, accepted.output)
+    }
+
     func testCSVLabellingThroughStandardInputAndOutput() throws {
         let model = directory.appendingPathComponent("classifier").path
         let reviews = Self.root.appendingPathComponent("Corpora/reviews").path

@@ -94,7 +94,7 @@ struct TrainingOptions: ParsableArguments {
         if let learningRate { options.learningRate = learningRate }
         if let optimizer {
             options.optimizer = optimizer
-            if optimizer == .adamw && weightDecay == nil { options.weightDecay = 0.01 }
+            if optimizer == .adamw && weightDecay == nil { options.weightDecay = Adam.adamWDefaultWeightDecay }
         }
         if let momentum { options.momentum = momentum }
         if let weightDecay { options.weightDecay = weightDecay }

@@ -152,9 +152,12 @@ public struct Adam: Optimizer, Equatable {
         self.decoupledWeightDecay = decoupledWeightDecay
     }
 
-    /// AdamW with PyTorch's `torch.optim.AdamW` defaults (weight decay 0.01).
+    /// `torch.optim.AdamW`'s default weight decay, 0.01.
+    public static let adamWDefaultWeightDecay = 1e-2
+
+    /// AdamW with PyTorch's `torch.optim.AdamW` defaults (weight decay `adamWDefaultWeightDecay`).
     public static func adamW(learningRate: Float = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
-                             epsilon: Double = 1e-8, weightDecay: Double = 1e-2) -> Adam {
+                             epsilon: Double = 1e-8, weightDecay: Double = adamWDefaultWeightDecay) -> Adam {
         Adam(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
              weightDecay: weightDecay, decoupledWeightDecay: true)
     }
